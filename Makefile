@@ -1,0 +1,37 @@
+# mgmtgen: the two commands a newcomer needs are `make demo` and `make test`.
+GO        ?= go
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+COUNT     ?= 8
+
+.PHONY: all test check vet fmt generate bench fuzz fuzz-short
+
+all: check test
+
+## test: vet, then every test with the race detector.
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## check: gofmt, vet, and generated code current with its schema.
+check: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if [ -d gen ]; then $(GO) run ./cmd/mgmtgen -check -schema schema/mgmt.yaml -out gen/mgmt; fi
+
+## generate: regenerate every generated package.
+generate:
+	$(GO) generate ./...
+
+## bench: the benchmarks, $(COUNT) runs each.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=$(COUNT) -benchtime=$(BENCHTIME) ./runtime/...
+
+## fuzz: every fuzz target for $(FUZZTIME) each.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./runtime/ipc
+
+## fuzz-short: each fuzz target for a few seconds (CI).
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=5s
