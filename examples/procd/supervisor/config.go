@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -96,8 +97,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("config: %s: empty configuration", name)
 	}
 	cfg := p.root(doc.Content[0])
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -105,12 +106,31 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 // parser walks the YAML node tree, collecting positioned errors.
 type parser struct {
 	name string
-	errs []error
+	errs []posError
+}
+
+// posError is one configuration error and where it is.
+type posError struct {
+	line, col int
+	err       error
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.errs = append(p.errs, fmt.Errorf("config: %s:%d:%d: %s", p.name, n.Line, n.Column, msg))
+	p.errs = append(p.errs, posError{n.Line, n.Column,
+		fmt.Errorf("config: %s:%d:%d: %s", p.name, n.Line, n.Column, msg)})
+}
+
+// err returns every error, sorted by position, joined; nil when none.
+func (p *parser) err() error {
+	slices.SortStableFunc(p.errs, func(a, b posError) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.col, b.col))
+	})
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e.err
+	}
+	return errors.Join(errs...)
 }
 
 // fields checks that n is a mapping with only known keys and returns the
@@ -121,8 +141,12 @@ func (p *parser) fields(n *yaml.Node, what string, known []string) map[string]*y
 		return nil
 	}
 	out := make(map[string]*yaml.Node)
+	keys := make(map[string]*yaml.Node)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if p.duplicate(keys, k) {
+			continue
+		}
 		if !slices.Contains(known, k.Value) {
 			p.errorf(k, "unknown key %q in %s", k.Value, what)
 			continue
@@ -130,6 +154,16 @@ func (p *parser) fields(n *yaml.Node, what string, known []string) map[string]*y
 		out[k.Value] = v
 	}
 	return out
+}
+
+// duplicate reports a key seen before in the same mapping.
+func (p *parser) duplicate(seen map[string]*yaml.Node, k *yaml.Node) bool {
+	if prev, ok := seen[k.Value]; ok {
+		p.errorf(k, "duplicate key %q (first at line %d)", k.Value, prev.Line)
+		return true
+	}
+	seen[k.Value] = k
+	return false
 }
 
 func (p *parser) root(n *yaml.Node) *Config {
@@ -272,8 +306,12 @@ func (p *parser) env(n *yaml.Node) map[string]string {
 		return nil
 	}
 	out := make(map[string]string)
+	keys := make(map[string]*yaml.Node)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if p.duplicate(keys, k) {
+			continue
+		}
 		name := p.str(k)
 		if name == "" || strings.ContainsAny(name, "=\x00") {
 			p.errorf(k, "invalid environment variable name %q", name)
