@@ -161,3 +161,32 @@ func assertGone(t *testing.T, pid int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// assertGroupGone checks that process group pgid is empty. Members must be
+// dead within a moment (SIGKILL is delivered asynchronously); dead ones,
+// zombies re-parented to the test binary, are reaped.
+func assertGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		members := groupMembers(t, pgid)
+		alive := 0
+		for pid, state := range members {
+			if state == 'Z' {
+				assertGone(t, pid)
+			} else {
+				alive++
+			}
+		}
+		if alive == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %d: members still alive: %v", pgid, members)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if m := groupMembers(t, pgid); len(m) != 0 {
+		t.Errorf("group %d still has %v", pgid, m)
+	}
+}

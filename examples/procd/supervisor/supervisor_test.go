@@ -187,11 +187,7 @@ func TestStopKillsAfterTimeout(t *testing.T) {
 		t.Errorf("after stop: %+v", e2)
 	}
 	assertGone(t, e.ChildPID)
-	if m := groupMembers(t, e.ChildPID); len(m) > 0 {
-		for pid := range m {
-			assertGone(t, pid)
-		}
-	}
+	assertGroupGone(t, e.ChildPID)
 }
 
 func TestCrashRestartThenFailed(t *testing.T) {
