@@ -136,3 +136,13 @@ func TestLoadConfigMissingFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../procd.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Socket != "/tmp/procd/manager.sock" || len(cfg.Processes) != 3 {
+		t.Errorf("config %+v", cfg)
+	}
+}

@@ -317,8 +317,8 @@ func TestEnvAndDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWaitState(t, s, "p", StateStopped)
-	real, _ := filepath.EvalSymlinks(dir)
-	if out, _ := s.Snapshot("p", StreamStdout, 0, 0); string(out) != "1|y\n"+real+"\n" {
+	resolved, _ := filepath.EvalSymlinks(dir)
+	if out, _ := s.Snapshot("p", StreamStdout, 0, 0); string(out) != "1|y\n"+resolved+"\n" {
 		t.Errorf("output %q", out)
 	}
 }
