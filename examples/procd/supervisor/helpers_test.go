@@ -190,3 +190,5 @@ func assertGroupGone(t *testing.T, pgid int) {
 		t.Errorf("group %d still has %v", pgid, m)
 	}
 }
+
+func writeFile(path string) error { return os.WriteFile(path, nil, 0o600) }

@@ -241,7 +241,7 @@ func (p *proc) sleep(r *run, d time.Duration) bool {
 // detachLocked ends the run: pending Start calls get an error.
 func (p *proc) detachLocked(r *run) {
 	for _, w := range r.waiters {
-		w <- fmt.Errorf("process %q: stopped before it started", p.cfg.ID)
+		w <- fmt.Errorf("process %q is %w", p.cfg.ID, ErrStopping)
 	}
 	r.waiters = nil
 	if p.run == r {

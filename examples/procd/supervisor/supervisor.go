@@ -74,13 +74,15 @@ type Supervisor struct {
 	bus   *bus
 	wg    sync.WaitGroup // supervise loops
 	once  sync.Once
+
+	followQueue int // DefaultFollowQueue; smaller in tests
 }
 
 // New registers the configured processes without starting them (see
 // StartAll). cfg is normally from LoadConfig; zero durations and log_buffer
 // of a hand-built ProcessConfig get the package defaults.
 func New(cfg *Config) (*Supervisor, error) {
-	s := &Supervisor{byID: make(map[string]*proc), bus: newBus()}
+	s := &Supervisor{byID: make(map[string]*proc), bus: newBus(), followQueue: DefaultFollowQueue}
 	for _, pc := range cfg.Processes {
 		if err := normalize(&pc); err != nil {
 			return nil, err
@@ -346,7 +348,7 @@ func (s *Supervisor) Follow(ctx context.Context, id string, stream int, sinceUni
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, f := rg.follow(sinceUnixNano, lastLines, DefaultFollowQueue)
+	snap, f := rg.follow(sinceUnixNano, lastLines, s.followQueue)
 	stop := context.AfterFunc(ctx, f.Close)
 	rg.mu.Lock()
 	f.stop = stop
