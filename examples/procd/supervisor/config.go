@@ -332,11 +332,12 @@ func (p *parser) integer(n *yaml.Node, def, lo, hi int) int {
 	if !p.scalar(n, "an integer") {
 		return def
 	}
-	v, err := strconv.Atoi(n.Value)
+	v64, err := strconv.ParseInt(n.Value, 0, 64)
 	if err != nil || n.Tag != "!!int" {
 		p.errorf(n, "expected an integer, not %q", n.Value)
 		return def
 	}
+	v := int(v64)
 	if v < lo || v > hi {
 		p.errorf(n, "%d out of range [%d, %d]", v, lo, hi)
 		return def

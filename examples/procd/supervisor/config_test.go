@@ -99,6 +99,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"log buffer range", head + "  - {id: a, command: c, log_buffer: 0}\n",
 			[]string{"c.yaml:3:37: 0 out of range [1, 1073741824]"}},
 		{"log buffer type", head + "  - {id: a, command: c, log_buffer: 1MiB}\n", []string{`expected an integer, not "1MiB"`}},
+		{"log buffer float", head + "  - {id: a, command: c, log_buffer: 1.5}\n", []string{`expected an integer, not "1.5"`}},
 		{"max restarts range", head + "  - {id: a, command: c, max_restarts: -2}\n", []string{"-2 out of range [-1, 1048576]"}},
 		{"missing command", head + "  - {id: a}\n", []string{`c.yaml:3:5: process "a": command is required`}},
 		{"missing id", head + "  - {command: c}\n", []string{"c.yaml:3:5: process id is required"}},

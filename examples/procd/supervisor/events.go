@@ -18,9 +18,12 @@ const (
 	EventFailed     = "process.failed"     // gave up after max_restarts
 )
 
-// DefaultEventQueue is the subscription queue length used when Subscribe is
-// given a queue <= 0.
-const DefaultEventQueue = 256
+// Subscription queue lengths: DefaultEventQueue is used when Subscribe is
+// given a queue <= 0; larger queues are cut to MaxEventQueue.
+const (
+	DefaultEventQueue = 256
+	MaxEventQueue     = 1 << 16
+)
 
 // Event is one lifecycle event of one process.
 type Event struct {
@@ -69,6 +72,7 @@ func (b *bus) subscribe(pids, types []string, queue int) (*Subscription, error) 
 	if queue <= 0 {
 		queue = DefaultEventQueue
 	}
+	queue = min(queue, MaxEventQueue)
 	s := &Subscription{bus: b, pids: slices.Clone(pids), types: slices.Clone(types),
 		ch: make(chan Event, queue)}
 	b.mu.Lock()

@@ -272,7 +272,7 @@ func requestStop(r *run) {
 // further starts. When ctx ends first, the remaining process groups get
 // SIGKILL; Shutdown still waits for them to be reaped and then returns
 // ctx.Err(). Afterwards log followers and event subscriptions are closed.
-// Calls after the first return nil at once.
+// Later calls wait for the first to finish and return nil.
 func (s *Supervisor) Shutdown(ctx context.Context) error {
 	err := ErrClosed
 	s.once.Do(func() { err = s.shutdown(ctx) })
@@ -369,7 +369,7 @@ func (s *Supervisor) ring(id string, stream int) (*ring, error) {
 
 // Subscribe returns a subscription to the events whose process id is in pids
 // and whose type is in types; an empty list matches everything. queue <= 0
-// means DefaultEventQueue. A full queue drops events for this subscriber
+// means DefaultEventQueue (at most MaxEventQueue). A full queue drops events for this subscriber
 // only, counted by Dropped. Unknown ids and types simply never match.
 func (s *Supervisor) Subscribe(pids, types []string, queue int) (*Subscription, error) {
 	return s.bus.subscribe(pids, types, queue)
