@@ -100,10 +100,12 @@ func (p *proc) runOnce(r *run) exitInfo {
 	return exit
 }
 
-// notify answers the Start calls waiting for this spawn.
+// notify answers the Start calls waiting for this spawn. A wake-up that
+// raced with the end of the backoff is spent too.
 func (p *proc) notify(r *run, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	drain(r.wake)
 	for _, w := range r.waiters {
 		w <- err
 	}
@@ -185,11 +187,6 @@ func (p *proc) decide(r *run, exit exitInfo) (delay time.Duration, again bool) {
 	}
 	if exit.ranFor >= stableRun {
 		p.restarts = 0
-	}
-	if len(r.waiters) > 0 { // a Start arrived meanwhile: restart now
-		p.restarts = 0
-		drain(r.wake)
-		return 0, true
 	}
 	policy := p.cfg.Restart
 	if policy == RestartNever || policy == RestartOnFailure && exit.clean {
