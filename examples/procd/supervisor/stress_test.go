@@ -13,8 +13,9 @@ import (
 
 func TestSlowFollowerNeverBlocksCapture(t *testing.T) {
 	flag := t.TempDir() + "/go"
-	script := `while [ ! -e ` + flag + ` ]; do sleep 0.01; done; ` +
-		`i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done`
+	// Two batches, so that at least two chunks arrive whatever the timing.
+	script := `echo first; while [ ! -e ` + flag + ` ]; do sleep 0.01; done; ` +
+		`i=1; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done`
 	s := newSup(t, sh("p", script))
 	s.followQueue = 1
 	ctx := testCtx(t)
@@ -28,6 +29,7 @@ func TestSlowFollowerNeverBlocksCapture(t *testing.T) {
 	if err := s.Start("p"); err != nil {
 		t.Fatal(err)
 	}
+	waitOutput(t, s, "p", StreamStdout, "first\n")
 	if err := writeFile(flag); err != nil {
 		t.Fatal(err)
 	}
