@@ -2,10 +2,13 @@ module github.com/mgmtgen/mgmtgen
 
 go 1.26
 
-require github.com/tinylib/msgp v1.6.5
+require (
+	github.com/tinylib/msgp v1.6.5
+	go.uber.org/goleak v1.3.0
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 require (
+	github.com/kr/text v0.2.0 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
