@@ -164,11 +164,14 @@ func (d *decoder) enum(name rawStr, n *yaml.Node) *rawEnum {
 			e.Type = d.str(v, key)
 		case "values":
 			e.Values = d.enumValues(v)
+			e.Bad = !isNull(v) && v.Kind != yaml.SequenceNode
 		default:
 			d.docKey(&e.rawDoc, key, v)
 		}
 	}) {
 		d.need(n, what, "type", e.Type.Pos)
+	} else {
+		e.Bad = true
 	}
 	return e
 }
@@ -324,6 +327,8 @@ func (d *decoder) call(name rawStr, n *yaml.Node) *rawCall {
 		}
 	}) {
 		d.need(n, what, "request", c.Request.Pos)
+	} else {
+		c.Bad = true
 	}
 	return c
 }

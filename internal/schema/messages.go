@@ -99,7 +99,7 @@ func (rs *resolver) call(raw *rawCall) {
 		c.Response = rs.lookupMessage(raw.Response, "response")
 	case raw.Stream.Set:
 		c.Stream = rs.lookupMessage(raw.Stream, "stream")
-	case raw.Response.Pos.Line == 0 && raw.Stream.Pos.Line == 0:
+	case !raw.Bad && raw.Response.Pos.Line == 0 && raw.Stream.Pos.Line == 0:
 		rs.r.errorf(raw.Name.Pos, "call %q needs a response or a stream", c.Name)
 	}
 	if raw.LastWhen.Set {

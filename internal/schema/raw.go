@@ -66,6 +66,7 @@ type rawEnum struct {
 	rawDoc
 	Type   rawStr
 	Values []*rawEnumValue
+	Bad    bool // the enum or its values list was unreadable (and reported)
 }
 
 type rawEnumValue struct {
@@ -111,6 +112,7 @@ type rawMessage struct {
 
 type rawCall struct {
 	Name rawStr
+	Bad  bool // not a mapping (reported)
 	rawDoc
 	Request    rawStr
 	Response   rawStr

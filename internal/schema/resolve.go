@@ -160,7 +160,7 @@ func (rs *resolver) enumValues(e *Enum, re *rawEnum) {
 			rs.r.errorf(re.Type.Pos, "enum type %q must be string or an integer type (int, int8..int64, uint, uint8..uint64)", re.Type.V)
 		}
 	}
-	if len(re.Values) == 0 {
+	if len(re.Values) == 0 && !re.Bad {
 		rs.r.errorf(re.Name.Pos, "enum %q has no values", e.Name)
 	}
 	seen := map[string]*EnumValue{}

@@ -41,12 +41,12 @@ type typeParser struct {
 // parse resolves expr, e.g. "map[string][]*Foo". On failure it returns a
 // message (without position) saying what is wrong.
 func (p *typeParser) parse(expr string) (*Type, string) {
-	if strings.ContainsAny(expr, " \t\n") {
-		return nil, fmt.Sprintf("type %q contains blanks", expr)
+	if strings.ContainsAny(expr, " \t\r\n") {
+		return nil, fmt.Sprintf("invalid type %q: types contain no blanks", expr)
 	}
 	t, msg := p.parseExpr(expr)
-	if msg != "" && expr != "" && !strings.Contains(msg, fmt.Sprintf("%q", expr)) {
-		msg += fmt.Sprintf(" in type %q", expr)
+	if t == nil && (expr == "" || !strings.HasPrefix(msg, "unknown type") || strings.ContainsAny(expr, "[*")) {
+		msg = fmt.Sprintf("invalid type %q: %s", expr, msg)
 	}
 	return t, msg
 }
@@ -54,39 +54,43 @@ func (p *typeParser) parse(expr string) (*Type, string) {
 func (p *typeParser) parseExpr(expr string) (*Type, string) {
 	switch {
 	case expr == "":
-		return nil, "missing type"
+		return nil, "missing type name"
 	case strings.HasPrefix(expr, "[]"):
-		elem, msg := p.parseExpr(expr[2:])
-		if elem == nil {
-			return nil, msg
-		}
-		return &Type{Kind: KindList, Elem: elem}, ""
+		return p.composite(KindList, expr[2:])
 	case strings.HasPrefix(expr, "map["):
 		key, rest, ok := strings.Cut(expr[len("map["):], "]")
 		if !ok {
-			return nil, `missing "]" in map type`
+			return nil, `missing "]" after the map key type`
 		}
 		if key != "string" {
 			return nil, fmt.Sprintf("map keys must be string, not %q", key)
 		}
-		elem, msg := p.parseExpr(rest)
-		if elem == nil {
-			return nil, msg
-		}
-		return &Type{Kind: KindMap, Elem: elem}, ""
+		return p.composite(KindMap, rest)
 	case strings.HasPrefix(expr, "*"):
-		elem, msg := p.parseExpr(expr[1:])
-		if elem == nil {
+		t, msg := p.composite(KindPointer, expr[1:])
+		if t == nil {
 			return nil, msg
 		}
-		switch elem.Kind {
-		case KindPointer, KindList, KindMap, KindBytes:
-			return nil, fmt.Sprintf("pointer to %s %q is not supported (a nil %s already means absent)",
-				kindNames[elem.Kind], expr[1:], kindNames[elem.Kind])
+		switch t.Elem.Kind {
+		case KindPointer:
+			return nil, "pointers to pointers are not supported"
+		case KindList, KindMap:
+			return nil, fmt.Sprintf("pointers to %ss are not supported (a nil %s already means absent)", t.Elem.Kind, t.Elem.Kind)
+		case KindBytes:
+			return nil, "pointers to bytes are not supported (nil bytes already mean absent)"
 		}
-		return &Type{Kind: KindPointer, Elem: elem}, ""
+		return t, ""
 	}
 	return p.named(expr)
+}
+
+// composite resolves the element type elem of a list, map or pointer.
+func (p *typeParser) composite(kind Kind, elem string) (*Type, string) {
+	t, msg := p.parseExpr(elem)
+	if t == nil {
+		return nil, msg
+	}
+	return &Type{Kind: kind, Elem: t}, ""
 }
 
 // named resolves a basic type, struct or enum name.

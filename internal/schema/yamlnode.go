@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -20,6 +21,9 @@ const (
 	tagNull  = "!!null"
 	tagFloat = "!!float"
 )
+
+// bigInt matches integers too large for YAML's int, which it reads as floats.
+var bigInt = regexp.MustCompile(`^[-+]?[0-9_]+$`)
 
 // decoder reads YAML nodes into raw declarations, reporting into r.
 type decoder struct {
@@ -125,6 +129,10 @@ func (d *decoder) integer(n *yaml.Node, key string) rawInt {
 }
 
 func (d *decoder) int64(n *yaml.Node, key string) (int64, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == tagFloat && bigInt.MatchString(n.Value) {
+		d.errorf(n, "%s %s is out of range (at most %d)", key, n.Value, int64(math.MaxInt64))
+		return 0, false
+	}
 	if n.Kind != yaml.ScalarNode || n.Tag != tagInt {
 		d.errorf(n, "%s must be an integer, got %s", key, describe(n))
 		return 0, false
