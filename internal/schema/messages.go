@@ -166,6 +166,7 @@ func (rs *resolver) errorConv(raw *rawErrors) {
 	if raw == nil || !raw.Message.Set {
 		return
 	}
+	rs.errPos = raw.Message.Pos
 	m := rs.lookupMessage(raw.Message, "errors.message")
 	if m == nil || !raw.Field.Set {
 		return

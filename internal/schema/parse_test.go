@@ -252,3 +252,41 @@ func TestParseDoesNotAcceptQuotedNumbersOrYesNo(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegerForms(t *testing.T) {
+	for _, v := range []string{"160", "0xA0", "0xa0", "0o240", "0b1010_0000", "+160"} {
+		src := "version: 1\npackage: p\nids: {min: 0, max: 255}\nmessages: {M: {id: " + v + "}}\n"
+		f, err := Parse("x.yaml", []byte(src))
+		if err != nil {
+			t.Errorf("id %s: %v", v, err)
+			continue
+		}
+		if id := f.Message("M").ID; id != 0xA0 {
+			t.Errorf("id %s = %#x, want 0xa0", v, id)
+		}
+	}
+}
+
+// TestNamesThatDoNotCollide checks that names in different Go namespaces
+// may be equal: a message and its payload struct, a call and its request.
+func TestNamesThatDoNotCollide(t *testing.T) {
+	src := `version: 1
+package: p
+ids: {min: 0, max: 9}
+structs:
+  Ping: {fields: [{name: Ping, key: p, type: string}]}
+  Status: {}
+messages:
+  Ping: {id: 1, payload: Ping}
+  Status: {id: 2, payload: Status}
+calls:
+  Ping: {request: Ping, response: Status}
+`
+	f, err := Parse("x.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.Call("Ping"); c.Request.Payload != f.Struct("Ping") || c.Response.Payload != f.Struct("Status") {
+		t.Errorf("call = %+v", c)
+	}
+}

@@ -30,6 +30,7 @@ type resolver struct {
 	byID    map[uint8]*Message
 	ns      *namespace
 	rawCall map[*Call]*rawCall
+	errPos  Pos // errors.message, for checks on the error convention
 }
 
 func newResolver(path string, r *reporter) *resolver {

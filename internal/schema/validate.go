@@ -43,6 +43,11 @@ func (rs *resolver) callRoles() {
 			rs.r.errorf(pos, "message %q cannot be the request of call %q: it is the %s of call %q", c.Request.Name, c.Name, a.what, a.call.Name)
 		}
 	}
+	if e := rs.f.Errors; e != nil {
+		if c, ok := requests[e.Message]; ok {
+			rs.r.errorf(rs.errPos, "errors.message %q cannot be the error response: it is the request of call %q", e.Message.Name, c.Name)
+		}
+	}
 }
 
 // firstRole keeps the first role recorded for m.
