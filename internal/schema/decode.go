@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -29,7 +30,7 @@ var (
 // nil when the YAML itself is unreadable; otherwise a rawFile holding every
 // declaration it could read, with problems reported into r.
 func decode(path string, src []byte, r *reporter) *rawFile {
-	d := &decoder{path: path, r: r}
+	d := &decoder{path: path, r: r, hinted: map[hint]bool{}}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -57,18 +58,25 @@ func decode(path string, src []byte, r *reporter) *rawFile {
 	return d.file(doc.Content[0])
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// parserProblem matches the problems of yaml.v3's parser (as opposed to
+	// its scanner), which it reports with a 0-based line: the line where the
+	// unfinished construct started.
+	parserProblem = regexp.MustCompile(`^(did not find expected|found duplicate %|found incompatible YAML|found undefined tag)`)
+)
 
 // yamlError reports a YAML syntax error. yaml.v3 gives a line, no column.
 func (d *decoder) yamlError(err error) {
-	pos, msg := Pos{File: d.path, Line: 1}, err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		pos.Line, _ = strconv.Atoi(m[1])
+	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
-	} else if rest, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
-		msg = string(rest)
 	}
-	d.r.errorf(pos, "invalid yaml: %s", msg)
+	if parserProblem.MatchString(msg) {
+		line++
+	}
+	d.r.errorf(Pos{File: d.path, Line: max(line, 1)}, "invalid yaml: %s", msg)
 }
 
 func (d *decoder) file(top *yaml.Node) *rawFile {
@@ -327,6 +335,7 @@ func (d *decoder) call(name rawStr, n *yaml.Node) *rawCall {
 		}
 	}) {
 		d.need(n, what, "request", c.Request.Pos)
+		c.Bad = d.hinted[hint{n, "response"}] || d.hinted[hint{n, "stream"}]
 	} else {
 		c.Bad = true
 	}

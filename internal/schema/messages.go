@@ -57,7 +57,7 @@ func (rs *resolver) hint(s string, names []string) string {
 	if len(names) == 0 {
 		return ""
 	}
-	if h := suggest(s, names); h[2] == 'd' { // " (did you mean ...?)"
+	if h, best := suggest(s, names); best != "" {
 		return h
 	}
 	return ""

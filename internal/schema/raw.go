@@ -112,7 +112,7 @@ type rawMessage struct {
 
 type rawCall struct {
 	Name rawStr
-	Bad  bool // not a mapping (reported)
+	Bad  bool // not a mapping, or response/stream misspelt (reported)
 	rawDoc
 	Request    rawStr
 	Response   rawStr

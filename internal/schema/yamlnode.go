@@ -29,6 +29,14 @@ var bigInt = regexp.MustCompile(`^[-+]?[0-9_]+$`)
 type decoder struct {
 	path string
 	r    *reporter
+	// hinted records the keys suggested for misspelt ones ("tpye" -> "type"),
+	// per mapping, so that the key is not reported missing as well.
+	hinted map[hint]bool
+}
+
+type hint struct {
+	mapping *yaml.Node
+	key     string
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -86,7 +94,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, known []string, fn func(key
 		}
 		seen[k.Value] = k
 		if known != nil && !contains(known, k.Value) {
-			d.errorf(k, "unknown key %q in %s%s", k.Value, what, suggest(k.Value, known))
+			s, best := suggest(k.Value, known)
+			d.errorf(k, "unknown key %q in %s%s", k.Value, what, s)
+			if best != "" {
+				d.hinted[hint{n, best}] = true
+			}
 			continue
 		}
 		if v.Kind == yaml.AliasNode {
@@ -162,7 +174,7 @@ func (d *decoder) boolean(n *yaml.Node, key string) rawBool {
 // need reports a missing required key of the mapping n, described as what.
 // A key that was present with a bad value was reported already.
 func (d *decoder) need(n *yaml.Node, what, key string, pos Pos) {
-	if pos.Line == 0 {
+	if pos.Line == 0 && !d.hinted[hint{n, key}] {
 		d.errorf(n, "missing key %q in %s", key, what)
 	}
 }
@@ -177,18 +189,18 @@ func contains(list []string, s string) bool {
 }
 
 // suggest returns a " (did you mean ...?)" hint naming the candidate closest
-// to s, or a list of the candidates when none is close.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 3
+// to s, and that candidate, or a list of the candidates when none is close.
+func suggest(s string, candidates []string) (text, best string) {
+	bestDist := 3
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist && d < len(s) {
 			best, bestDist = c, d
 		}
 	}
 	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return fmt.Sprintf(" (did you mean %q?)", best), best
 	}
-	return " (want one of " + strings.Join(candidates, ", ") + ")"
+	return " (want one of " + strings.Join(candidates, ", ") + ")", ""
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.
