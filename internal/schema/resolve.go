@@ -11,8 +11,8 @@ import (
 
 // Built-in limits, used when neither the field nor the file sets one.
 const (
-	DefaultMaxLen   = ipc.MaxPayloadSize // 16 MiB, the largest frame payload
-	DefaultMaxItems = 65536
+	DefaultMaxLen          = ipc.MaxPayloadSize // 16 MiB, the largest frame payload
+	DefaultMaxItems uint32 = 65536
 	// MaxLimit is the largest max_len or max_items a schema may set: nothing
 	// larger fits in one frame.
 	MaxLimit = ipc.MaxPayloadSize
