@@ -27,7 +27,8 @@ import "fmt"
 //	  Calls:    [&Call{Name: "Status", Request: <StatusRequest>, Response: <StatusResponse>,
 //	              ErrorField: <StatusResponsePayload.Err>}]}
 //
-// Slices keep schema order; lookups by name go through the maps built by Index.
+// Slices keep schema order; lookups by name go through File.Struct, File.Message
+// and friends (lookup.go).
 
 // Pos is a position in a schema file. Line and Col are 1-based.
 type Pos struct {
