@@ -27,13 +27,14 @@ var predeclared = map[string]bool{
 // reservedTypes are the package-level names every generated package declares.
 var reservedTypes = []string{
 	"Handler", "UnimplementedHandler", "Client", "Server", "ServerOptions",
-	"NewServer", "Dial", "DialContext",
+	"NewServer", "Dial", "DialContext", "DialOptions", "ClientOptions",
+	"ErrNotImplemented", "MessageName",
 }
 
 // reservedCalls are methods the generated Client already has (the untyped
 // cliwrap API and the runtime connection's own methods): a call of that name
 // would clash with them.
-var reservedCalls = []string{"Call", "Close", "Invoke", "OpenStream", "ReadFrame", "Stream"}
+var reservedCalls = []string{"Call", "Close", "Conn", "Invoke", "OpenStream", "ReadFrame", "Stream"}
 
 // reservedFields are the methods msgp generates on every payload struct: a
 // field of that name would clash with them.
