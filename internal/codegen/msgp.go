@@ -40,7 +40,8 @@ var msgpMu sync.Mutex
 // over types (the formatted P.go), produce the MarshalMsg, UnmarshalMsg,
 // EncodeMsg, DecodeMsg and Msgsize methods of every struct and enum. msgp's
 // printer package is not used: it only writes to disk and runs goimports;
-// the header and imports are written here instead (the same steps).
+// the header and imports are written here instead (the same steps). The
+// decoders are then made to accept nil inside lists and maps (nilfix.go).
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
@@ -88,7 +89,7 @@ func runMsgp(fileName string, src []byte) ([]byte, error) {
 	if len(warnings) > 0 {
 		return nil, fmt.Errorf("codegen: msgp: %s", strings.Join(warnings, "; "))
 	}
-	return body.Bytes(), nil
+	return acceptNil(body.Bytes()), nil
 }
 
 // renderMsgpFile puts the header, package clause and imports in front of
