@@ -55,7 +55,7 @@ func fullComposites() *Composites {
 		Strings: []string{"", uni, "x"}, Bytes: [][]byte{{1, 2}, {}, mib[:10]},
 		Ints: []int64{math.MinInt64, 0, math.MaxInt64}, Inners: []Inner{{Name: "i"}, {Next: &Inner{Name: "j"}}},
 		InnerPtrs: []*Inner{{Name: "p"}, nil, {}}, Levels: []Level{LevelLow, LevelHigh, 42},
-		Times: []time.Time{when, time.Unix(0, 0).UTC(), when.Add(-time.Hour * 24 * 365 * 100)},
+		Times:  []time.Time{when, time.Unix(0, 0).UTC(), when.Add(-time.Hour * 24 * 365 * 100)},
 		StrMap: map[string]string{"": "", "k": uni}, ByteMap: map[string][]byte{"a": {0}, "b": {}},
 		InnerMap: map[string]Inner{"x": {Name: "y"}}, PtrMap: map[string]*Inner{"nil": nil, "v": {Name: "v"}},
 		ListMap: map[string][]string{"a": {"1", "2"}, "b": {"3"}}, DurMap: map[string]time.Duration{"d": -time.Second},
@@ -187,7 +187,7 @@ func TestTime(t *testing.T) {
 // TestLimits: list, map and bin headers above the field's limit fail with
 // msgp.ErrLimitExceeded before anything is allocated, in both decoders.
 func TestLimits(t *testing.T) {
-	huge := []byte{0xdd, 0xff, 0xff, 0xff, 0xff}   // array32 of 2^32-1 items
+	huge := []byte{0xdd, 0xff, 0xff, 0xff, 0xff}    // array32 of 2^32-1 items
 	hugeMap := []byte{0xdf, 0xff, 0xff, 0xff, 0xff} // map32 of 2^32-1 pairs
 	hugeBin := []byte{0xc6, 0xff, 0xff, 0xff, 0xff} // bin32 of 2^32-1 bytes
 	cases := map[string][]byte{

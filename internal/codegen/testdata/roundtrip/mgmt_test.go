@@ -37,11 +37,11 @@ func TestBytesAsCliwrap(t *testing.T) {
 	for name, v := range map[string]interface {
 		MarshalMsg([]byte) ([]byte, error)
 	}{
-		"status":      &StatusRequestPayload{ID: "web-1"},
-		"nil list":    &ListResponsePayload{},
-		"empty list":  &ListResponsePayload{Entries: []ListEntry{}},
-		"subscribe":   &EventsSubscribePayload{},
-		"start":       &StartRequestPayload{ID: "ünï"},
+		"status":     &StatusRequestPayload{ID: "web-1"},
+		"nil list":   &ListResponsePayload{},
+		"empty list": &ListResponsePayload{Entries: []ListEntry{}},
+		"subscribe":  &EventsSubscribePayload{},
+		"start":      &StartRequestPayload{ID: "ünï"},
 	} {
 		ours, err := v.MarshalMsg(nil)
 		if err != nil {
