@@ -11,7 +11,7 @@ const diffContext = 3
 // maxLCSCells bounds the LCS table (lines of a times lines of b, after the
 // common prefix and suffix are trimmed). Past it the changed middle is shown
 // as removed then added: still a correct diff, just not a minimal one.
-const maxLCSCells = 16 << 20
+var maxLCSCells = 16 << 20 // a var so tests can force the fallback
 
 // edit is one line of an edit script: ' ' kept, '-' removed, '+' added.
 type edit struct {
@@ -106,12 +106,12 @@ func lcsEdits(a, b []string) []edit {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			out = append(out, edit{' ', a[i]})
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || l[i*w+j+1] >= l[(i+1)*w+j]):
-			out = append(out, edit{'+', b[j]})
-			j++
-		default:
+		case i < len(a) && (j == len(b) || l[(i+1)*w+j] >= l[i*w+j+1]):
 			out = append(out, edit{'-', a[i]})
 			i++
+		default:
+			out = append(out, edit{'+', b[j]})
+			j++
 		}
 	}
 	return out
