@@ -100,9 +100,14 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 // printSchemaErrors prints every line of a schema error (file:line:col: msg,
 // as editors expect, so without the command prefix) and a summary.
 func printSchemaErrors(stderr io.Writer, err error) {
-	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
-	for _, l := range lines {
-		fmt.Fprintln(stderr, l)
+	errs := []error{err}
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = multi.Unwrap()
+	}
+	for _, e := range errs {
+		for _, l := range strings.Split(strings.TrimRight(e.Error(), "\n"), "\n") {
+			fmt.Fprintln(stderr, l)
+		}
 	}
 	fmt.Fprintln(stderr, "mgmtgen: schema has errors; nothing written")
 }

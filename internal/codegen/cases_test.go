@@ -130,7 +130,9 @@ func everyModel() *schema.File {
 	b := newBuilder("testdata/every.yaml", "every", "", 0x00, 0xFF)
 	b.enum("Level", "", schema.KindInt16, ev("LevelLow", -1), ev("LevelMid", 0), ev("LevelHigh", 300),
 		ev("LevelDefault", 0))
-	b.enum("Color", "", schema.KindString, evs("ColorRed", "red"), evs("ColorBlue", "blue"))
+	color := b.enum("Color", "", schema.KindString, evs("ColorRed", "red"), evs("ColorBlue", "blue"))
+	color.Deprecated = "use Level."
+	color.Values[1].Deprecated = "blue is gone."
 	b.enum("Empty", "", schema.KindUint64)
 	inner := b.structDecl("Inner", "Inner is nested in Scalars.")
 	b.field(inner, "Name", "n", "string")
@@ -163,13 +165,13 @@ func everyModel() *schema.File {
 	b.field(om, "B", "b", "bytes", omit)
 	b.field(om, "P", "p", "*Inner", omit)
 	b.field(om, "N", "n", "int", omit)
-	b.structDecl("Nothing", "Nothing has no fields.")
+	b.structDecl("Nothing", "Nothing has no fields.").Deprecated = "send Bare instead."
 
 	b.msg("Min", 0x00, "Scalars", "")
 	b.msg("Mid", 0x7F, "Composites", "")
 	b.msg("Max", 0xFF, "Omitted", "")
 	b.msg("Bare", 0x01, "", "")
-	b.msg("Void", 0x02, "Nothing", "")
+	b.msg("Void", 0x02, "Nothing", "carries an empty payload, a long doc comment that goes past the ninety-seven column limit so that it has to be wrapped onto a second line.\n\nIndented lines stay:\n\n\tcode block\n- and list items\n- stay too").Deprecated = "use Bare."
 	b.unary("Do", "Min", "Mid", "", "")
 	b.stream("Watch", "Bare", "Max", "", "")
 	return b.f

@@ -19,6 +19,11 @@ const commentWidth = 97
 // A doc that already starts with name is kept; one starting with a lowercase
 // word ("is one row ...") gets name put in front; any other gets "name: ".
 func docText(name string, d schema.Doc, fallback string) string {
+	return comment(docString(name, d, fallback))
+}
+
+// docString is docText as plain text, without the comment markers.
+func docString(name string, d schema.Doc, fallback string) string {
 	text := strings.TrimSpace(d.Text)
 	switch {
 	case text == "":
@@ -32,7 +37,7 @@ func docText(name string, d schema.Doc, fallback string) string {
 	if dep := strings.TrimSpace(d.Deprecated); dep != "" {
 		text += "\n\nDeprecated: " + dep
 	}
-	return comment(text)
+	return text
 }
 
 // comment formats text as // lines, wrapped at commentWidth columns (for a

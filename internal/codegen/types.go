@@ -38,8 +38,8 @@ func emitMsgConsts(jf *jen.File, f *schema.File, n *names) {
 			name := n.MsgConst(m)
 			fallback := fmt.Sprintf("%s is the message type of %s messages.", name, m.Name)
 			text := fallback
-			if doc := strings.TrimSpace(m.Doc.Text); doc != "" {
-				text += "\n\n" + doc
+			if strings.TrimSpace(m.Doc.Text) != "" {
+				text += "\n\n" + docString(m.Name, schema.Doc{Text: m.Doc.Text}, "")
 			}
 			g.Comment(docText(name, schema.Doc{Text: text, Deprecated: m.Deprecated}, fallback))
 			g.Id(name).Qual(ipcPkg, "MsgType").Op("=").Op(fmt.Sprintf("0x%02X", m.ID))
@@ -80,7 +80,7 @@ func emitStruct(jf *jen.File, s *schema.Struct, n *names) {
 				if i > 0 {
 					g.Line()
 				}
-				g.Comment(docText(fl.Name, fl.Doc, fl.Name+" is undocumented."))
+				g.Comment(docText(fl.Name, fl.Doc, fl.Name+" is deprecated."))
 			}
 			g.Id(fl.Name).Add(n.GoType(fl.Type)).Tag(fieldTags(fl))
 		}

@@ -1,0 +1,57 @@
+package codegen
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+func TestNameCollisions(t *testing.T) {
+	f := mgmtModel()
+	f.Structs = append(f.Structs, &schema.Struct{Name: "MsgListRequest"}, &schema.Struct{Name: "Handler"})
+	f.Enums[0].Values[0].Name = "ListEntry"
+	_, err := Generate(f)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		`codegen: name "Handler" of generated declaration collides with struct`,
+		`codegen: name "ListEntry" of struct collides with enum value of LogStream`,
+		`codegen: name "MsgListRequest" of message constant of ListRequest collides with struct`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestDocText(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, dep, want string
+	}{
+		{"Foo", "", "", "// Foo is the fallback."},
+		{"Foo", "Foo is a thing.", "", "// Foo is a thing."},
+		{"Foo", "is a thing.", "", "// Foo is a thing."},
+		{"Foo", "A thing.", "", "// Foo: A thing."},
+		{"Foo", "Foobar is not Foo.", "", "// Foo: Foobar is not Foo."},
+		{"Foo", "", "use Bar.", "// Foo is the fallback.\n//\n// Deprecated: use Bar."},
+		{"Foo", strings.Repeat("word ", 30), "", "// Foo" + strings.Repeat(" word", 18) + "\n// word" + strings.Repeat(" word", 11)},
+	} {
+		got := docText(tc.name, schema.Doc{Text: tc.text, Deprecated: tc.dep}, tc.name+" is the fallback.")
+		if got != tc.want {
+			t.Errorf("docText(%q, %q, %q) =\n%s\nwant\n%s", tc.name, tc.text, tc.dep, got, tc.want)
+		}
+	}
+}
+
+func TestFormatError(t *testing.T) {
+	_, err := formatSource("x.go", []byte("package x\nfunc {"))
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Name != "x.go" || string(fe.Content) != "package x\nfunc {" {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(err.Error(), "x.go.broken") {
+		t.Errorf("message %q", err)
+	}
+}
