@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -42,7 +43,12 @@ func run(args []string, stdout, stderr io.Writer, load loader) int {
 		return exitOK
 	}
 	f, err := load(opts.schema)
-	if err != nil {
+	var pathErr *fs.PathError
+	switch {
+	case errors.As(err, &pathErr): // unreadable, not invalid
+		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
+		return exitFail
+	case err != nil:
 		printSchemaErrors(stderr, err)
 		return exitFail
 	}

@@ -109,3 +109,31 @@ func firstLines(b []byte, n int) string {
 	lines := strings.SplitN(string(b), "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
+
+// TestConcurrent: Generate may run concurrently (msgp's generator keeps
+// package state; Generate serializes it) and still gives the same bytes.
+func TestConcurrent(t *testing.T) {
+	want, err := Generate(everyModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			got, err := Generate(everyModel())
+			switch {
+			case err != nil:
+				errs <- err.Error()
+			case len(got) != len(want) || !bytes.Equal(got[1].Content, want[1].Content):
+				errs <- "output differs"
+			default:
+				errs <- ""
+			}
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
