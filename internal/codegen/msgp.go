@@ -41,7 +41,8 @@ var msgpMu sync.Mutex
 // EncodeMsg, DecodeMsg and Msgsize methods of every struct and enum. msgp's
 // printer package is not used: it only writes to disk and runs goimports;
 // the header and imports are written here instead (the same steps). The
-// decoders are then made to accept nil inside lists and maps (nilfix.go).
+// decoders are then made to accept nil inside lists and maps (nilfix.go) and
+// to enforce MaxLen on strings (strlimit.go).
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
@@ -51,7 +52,7 @@ func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderMsgpFile(f, n, name, body)
+	return renderMsgpFile(f, n, name, limitStrings(acceptNil(body), f))
 }
 
 // runMsgp runs msgp's generator over src, which it reads from a temporary
@@ -89,7 +90,7 @@ func runMsgp(fileName string, src []byte) ([]byte, error) {
 	if len(warnings) > 0 {
 		return nil, fmt.Errorf("codegen: msgp: %s", strings.Join(warnings, "; "))
 	}
-	return acceptNil(body.Bytes()), nil
+	return body.Bytes(), nil
 }
 
 // renderMsgpFile puts the header, package clause and imports in front of

@@ -125,9 +125,8 @@ func nilable(t *schema.Type) bool {
 // fieldLimit is the value of a field's msgp limit= tag, 0 for none. msgp
 // checks one limit per field against every list, map and bin header inside
 // it, so a field holding both containers and bytes gets the larger of
-// MaxItems and MaxLen. Strings take no limit= (msgp has none per field): an
-// UnmarshalMsg never allocates more than its input, and DecodeMsg callers
-// bound strings with msgp.Reader.SetMaxStringLength.
+// MaxItems and MaxLen. Strings take no limit= (msgp has none for strings);
+// their MaxLen is enforced by strlimit.go.
 func fieldLimit(fl *schema.Field) uint32 {
 	containers, bytes := shape(fl.Type)
 	switch {
