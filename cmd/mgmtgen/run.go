@@ -63,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer, load loader) int {
 		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
 		return exitFail
 	}
+	if err := removeObsolete(opts.out, files); err != nil {
+		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
+		return exitFail
+	}
 	return exitOK
 }
 
@@ -135,7 +139,8 @@ func reportGenerateError(stderr io.Writer, opts options, err error) int {
 	return exitFail
 }
 
-// check diffs every generated file against DIR; exit 1 if any differs.
+// check diffs every generated file against DIR, and every file mgmtgen
+// generated there earlier but no longer would; exit 1 if any differs.
 func check(stdout, stderr io.Writer, opts options, files []codegen.OutFile) int {
 	var stale []string
 	for _, f := range files {
@@ -155,10 +160,25 @@ func check(stdout, stderr io.Writer, opts options, files []codegen.OutFile) int 
 		stale = append(stale, path)
 		io.WriteString(stdout, unifiedDiff(from, path+" (generated)", old, f.Content))
 	}
+	obs, err := obsolete(opts.out, files)
+	if err != nil {
+		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
+		return exitFail
+	}
+	for _, name := range obs {
+		path := filepath.Join(opts.out, name)
+		old, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
+			return exitFail
+		}
+		stale = append(stale, path)
+		io.WriteString(stdout, unifiedDiff(path, "/dev/null", old, nil))
+	}
 	if len(stale) == 0 {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "mgmtgen: %d generated file(s) stale or missing in %s: %s\n",
+	fmt.Fprintf(stderr, "mgmtgen: %d generated file(s) stale, missing or obsolete in %s: %s\n",
 		len(stale), opts.out, strings.Join(stale, ", "))
 	fmt.Fprintf(stderr, "mgmtgen: run: mgmtgen -schema %s -out %s\n", opts.schema, opts.out)
 	return exitFail
