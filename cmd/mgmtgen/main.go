@@ -34,9 +34,12 @@
 //		The directory of the generated package (required); created if
 //		missing. A file is rewritten only when its content changed, through a
 //		temporary file renamed into place, so readers never see half a file.
+//		Files mgmtgen generated earlier but no longer generates (they start
+//		with its "Code generated" line) are removed; other files are left alone.
 //	-check
 //		Write nothing; print a unified diff for every generated file that is
-//		stale or missing in DIR and exit 1, or exit 0 when all are current.
+//		stale, missing or obsolete in DIR and exit 1, or exit 0 when all are
+//		current.
 //		Meant for CI and "make check".
 //	-version
 //		Print mgmtgen's version and exit.
