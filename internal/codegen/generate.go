@@ -59,7 +59,8 @@ type emitter struct {
 //	{"_client.go", emitClient},
 //	{"_server.go", emitServer},
 //
-// P_msgp.go is not in the table: it is derived from the output of emitTypes.
+// P_msgp.go is not in the table: it is derived from the output of emitTypes
+// (and not written for a schema without structs and enums).
 var emitters = []emitter{
 	{".go", emitTypes},
 }
@@ -99,7 +100,9 @@ func Generate(f *schema.File) ([]OutFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, OutFile{Name: n.FileName(msgpSuffix), Content: ser})
+	if ser != nil {
+		out = append(out, OutFile{Name: n.FileName(msgpSuffix), Content: ser})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }

@@ -47,8 +47,7 @@ func (b *builder) structDecl(name, doc string) *schema.Struct {
 
 func (b *builder) field(s *schema.Struct, name, key, typ string, opts ...func(*schema.Field)) *schema.Field {
 	fl := &schema.Field{Name: name, Key: key, Type: b.typ(typ)}
-	containers, bytes := shape(fl.Type)
-	if containers {
+	if containers, _ := shape(fl.Type); containers {
 		fl.MaxItems = defMaxItems
 	}
 	for t := fl.Type; t != nil; t = t.Elem {
@@ -56,7 +55,6 @@ func (b *builder) field(s *schema.Struct, name, key, typ string, opts ...func(*s
 			fl.MaxLen = defMaxLen
 		}
 	}
-	_ = bytes
 	for _, o := range opts {
 		o(fl)
 	}

@@ -46,7 +46,7 @@ var msgpMu sync.Mutex
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
-		return renderMsgpFile(f, n, name, nil)
+		return nil, nil // nothing to serialize: no file
 	}
 	body, err := runMsgp(n.FileName(".go"), types)
 	if err != nil {
@@ -103,14 +103,12 @@ func renderMsgpFile(f *schema.File, n *names, name string, body []byte) ([]byte,
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// %s\n// source: %s\n\npackage %s\n\n", generatedLine, f.Path, n.Package)
-	if len(body) > 0 {
-		b.WriteString("import (\n")
-		for _, imp := range imports {
-			fmt.Fprintf(&b, "\t%q\n", imp)
-		}
-		b.WriteString(")\n\n")
-		b.Write(body)
+	b.WriteString("import (\n")
+	for _, imp := range imports {
+		fmt.Fprintf(&b, "\t%q\n", imp)
 	}
+	b.WriteString(")\n\n")
+	b.Write(body)
 	return formatSource(name, b.Bytes())
 }
 

@@ -55,3 +55,19 @@ func TestFormatError(t *testing.T) {
 		t.Errorf("message %q", err)
 	}
 }
+
+// TestNoTypes: a schema of payload-less messages gives P.go only.
+func TestNoTypes(t *testing.T) {
+	f := &schema.File{Path: "s.yaml", Version: 1, Package: "bare", IDs: schema.IDRange{Min: 1, Max: 2},
+		Messages: []*schema.Message{{Name: "Ping", ID: 1}}}
+	files, err := Generate(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Name != "bare.go" {
+		t.Fatalf("got %d files", len(files))
+	}
+	if !strings.Contains(string(files[0].Content), "MsgPing ipc.MsgType = 0x01") {
+		t.Errorf("bare.go:\n%s", files[0].Content)
+	}
+}
