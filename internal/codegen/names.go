@@ -81,47 +81,70 @@ func (n *names) Sender(c *schema.Call) string { return c.Name + "Sender" }
 // "LogsStream".
 func (n *names) ClientStream(c *schema.Call) string { return c.Name + "Stream" }
 
-// declared lists every package-level identifier of the generated package
-// with what declares it, schema names first.
-func (n *names) declared(f *schema.File) [][2]string {
-	var d [][2]string
-	add := func(name, what string) { d = append(d, [2]string{name, what}) }
+// decl is one package-level identifier of the generated package: what
+// declares it, and where in the schema (zero Pos for fixed names).
+type decl struct {
+	name, what string
+	pos        schema.Pos
+	fixed      bool // a fixed generated name, not derived from the schema
+}
+
+// declared lists every package-level identifier of the generated package,
+// schema names first.
+func (n *names) declared(f *schema.File) []decl {
+	var d []decl
+	add := func(name, what string, pos schema.Pos) { d = append(d, decl{name, what, pos, false}) }
 	for _, e := range f.Enums {
-		add(e.Name, "enum")
+		add(e.Name, "enum", e.Pos)
 		for _, v := range e.Values {
-			add(v.Name, "enum value of "+e.Name)
+			add(v.Name, "enum value of "+e.Name, v.Pos)
 		}
 	}
 	for _, s := range f.Structs {
-		add(s.Name, "struct")
+		add(s.Name, "struct", s.Pos)
 	}
 	for _, m := range f.Messages {
-		add(n.MsgConst(m), "message constant of "+m.Name)
+		add(n.MsgConst(m), "message constant of "+m.Name, m.Pos)
 	}
 	for _, c := range f.Calls {
 		if c.Stream != nil {
-			add(n.Sender(c), "stream sender of call "+c.Name)
-			add(n.ClientStream(c), "client stream of call "+c.Name)
+			add(n.Sender(c), "stream sender of call "+c.Name, c.Pos)
+			add(n.ClientStream(c), "client stream of call "+c.Name, c.Pos)
 		}
 	}
 	for _, g := range []string{n.Handler, n.UnimplementedHandler, n.Client, n.Server,
 		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.MessageName} {
-		add(g, "generated declaration")
+		d = append(d, decl{g, "generated declaration", schema.Pos{}, true})
 	}
 	return d
 }
 
 // checkCollisions reports identifiers declared twice in the generated
-// package, e.g. a struct named "MsgStatus" next to a message "Status".
+// package, e.g. a struct named "MsgStatus" next to a message "Status", one
+// line per collision, at the schema position of the later declaration
+// (file:line:col: like a schema error) when it has one.
 func (n *names) checkCollisions(f *schema.File) error {
-	seen := make(map[string]string)
+	seen := make(map[string]decl)
 	var errs []string
 	for _, d := range n.declared(f) {
-		if prev, ok := seen[d[0]]; ok {
-			errs = append(errs, fmt.Sprintf("codegen: name %q of %s collides with %s", d[0], d[1], prev))
+		prev, ok := seen[d.name]
+		if !ok {
+			seen[d.name] = d
 			continue
 		}
-		seen[d[0]] = d[1]
+		at, pos := d, prev
+		if d.fixed { // report at the schema's side
+			at, pos = prev, d
+		}
+		msg := fmt.Sprintf("name %q of %s collides with %s", d.name, at.what, pos.what)
+		if pos.pos.File != "" {
+			msg += " at " + pos.pos.String()
+		}
+		if at.pos.File != "" {
+			errs = append(errs, at.pos.String()+": "+msg)
+		} else {
+			errs = append(errs, "codegen: "+msg)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -17,12 +17,27 @@ func TestNameCollisions(t *testing.T) {
 		t.Fatal("no error")
 	}
 	want := []string{
-		`codegen: name "Handler" of generated declaration collides with struct`,
+		`codegen: name "Handler" of struct collides with generated declaration`,
 		`codegen: name "ListEntry" of struct collides with enum value of LogStream`,
 		`codegen: name "MsgListRequest" of message constant of ListRequest collides with struct`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestNameCollisionPositions: with positions, collisions read like schema
+// errors, at the later declaration, naming the earlier one.
+func TestNameCollisionPositions(t *testing.T) {
+	f := mgmtModel()
+	f.Messages[0].Pos = schema.Pos{File: "m.yaml", Line: 40, Col: 3}
+	f.Structs = append(f.Structs, &schema.Struct{Name: "MsgListRequest", Pos: schema.Pos{File: "m.yaml", Line: 9, Col: 3}},
+		&schema.Struct{Name: "Client", Pos: schema.Pos{File: "m.yaml", Line: 12, Col: 3}})
+	_, err := Generate(f)
+	want := "m.yaml:12:3: name \"Client\" of struct collides with generated declaration\n" +
+		"m.yaml:40:3: name \"MsgListRequest\" of message constant of ListRequest collides with struct at m.yaml:9:3"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
 }
 
