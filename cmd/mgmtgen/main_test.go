@@ -63,7 +63,11 @@ func fakeLoad(path string) (*schema.File, error) {
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
-	return demoModel(path, pkg, strings.Contains(string(src), "extra: true")), nil
+	f := demoModel(path, pkg, strings.Contains(string(src), "extra: true"))
+	if strings.Contains(string(src), "collide: true") { // a struct named like a generated constant
+		f.Structs = append(f.Structs, &schema.Struct{Name: "MsgPing", Pos: schema.Pos{File: path, Line: 3, Col: 1}})
+	}
+	return f, nil
 }
 
 // demoModel is a small protocol: a ping without payload and an echo whose
@@ -79,7 +83,7 @@ func demoModel(path, pkg string, extra bool) *schema.File {
 	if extra {
 		echo.Fields = append(echo.Fields, &schema.Field{Name: "Count", Key: "n", Type: &schema.Type{Kind: schema.KindInt}})
 	}
-	ping := &schema.Message{Name: "Ping", ID: 0x01}
+	ping := &schema.Message{Name: "Ping", ID: 0x01, Pos: schema.Pos{File: path, Line: 2, Col: 3}}
 	msg := &schema.Message{Name: "Echo", ID: 0x02, Payload: echo}
 	return &schema.File{Path: path, Version: 1, Package: pkg, Doc: "Package " + pkg + " is a demo protocol.",
 		IDs: schema.IDRange{Min: 0x01, Max: 0x0F}, Structs: []*schema.Struct{echo},

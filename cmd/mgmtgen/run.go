@@ -135,7 +135,15 @@ func reportGenerateError(stderr io.Writer, opts options, err error) int {
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "mgmtgen: %v\n", strings.TrimPrefix(err.Error(), "mgmtgen: "))
+	// Errors at schema positions (e.g. a schema name colliding with a
+	// generated one) print like schema errors; others get the prefix.
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.HasPrefix(line, opts.schema+":") {
+			fmt.Fprintln(stderr, line)
+		} else {
+			fmt.Fprintf(stderr, "mgmtgen: %s\n", line)
+		}
+	}
 	return exitFail
 }
 
