@@ -124,6 +124,12 @@ func diff(path string, a, b reflect.Value, loose bool) string {
 		if a.Len() != b.Len() {
 			return fmt.Sprintf("%s: len %d != %d", path, a.Len(), b.Len())
 		}
+		if a.Kind() == reflect.Slice && a.Type().Elem().Kind() == reflect.Uint8 {
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				return fmt.Sprintf("%s: bytes differ", path)
+			}
+			return ""
+		}
 		if a.Kind() == reflect.Slice {
 			for i := range a.Len() {
 				if d := diff(fmt.Sprintf("%s[%d]", path, i), a.Index(i), b.Index(i), loose); d != "" {
