@@ -152,7 +152,7 @@ func everyModel() *schema.File {
 		{"StrMap", "map[string]string"}, {"ByteMap", "map[string]bytes"}, {"InnerMap", "map[string]Inner"},
 		{"PtrMap", "map[string]*Inner"}, {"ListMap", "map[string][]string"}, {"DurMap", "map[string]duration"},
 		{"PtrInt", "*int"}, {"PtrStr", "*string"}, {"PtrTime", "*time"}, {"PtrInner", "*Inner"},
-		{"Matrix", "[][]int"},
+		{"Matrix", "[][]int"}, {"PtrList", "*[]string"}, {"ListPtrBytes", "[]*bytes"},
 	} {
 		b.field(co, t[0], t[0], t[1])
 	}

@@ -42,7 +42,8 @@ var msgpMu sync.Mutex
 // printer package is not used: it only writes to disk and runs goimports;
 // the header and imports are written here instead (the same steps). The
 // decoders are then made to accept nil inside lists and maps (nilfix.go) and
-// to enforce MaxLen on strings (strlimit.go).
+// to enforce MaxLen on strings (strlimit.go), after one msgp bug is mended
+// (msgpfix.go).
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
@@ -52,7 +53,7 @@ func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderMsgpFile(f, n, name, limitStrings(acceptNil(body), f))
+	return renderMsgpFile(f, n, name, limitStrings(acceptNil(fixDerefSlicing(body)), f))
 }
 
 // runMsgp runs msgp's generator over src, which it reads from a temporary

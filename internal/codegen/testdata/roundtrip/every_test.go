@@ -46,6 +46,7 @@ func emptyComposites() *Composites {
 		Levels: []Level{}, Times: []time.Time{}, StrMap: map[string]string{}, ByteMap: map[string][]byte{},
 		InnerMap: map[string]Inner{}, PtrMap: map[string]*Inner{}, ListMap: map[string][]string{},
 		DurMap: map[string]time.Duration{}, Matrix: [][]int{}, Small: []string{}, Blob: []byte{},
+		ListPtrBytes: []*[]byte{},
 	}
 }
 
@@ -61,6 +62,7 @@ func fullComposites() *Composites {
 		ListMap: map[string][]string{"a": {"1", "2"}, "b": {"3"}}, DurMap: map[string]time.Duration{"d": -time.Second},
 		PtrInt: &n, PtrStr: &s, PtrTime: &tm, PtrInner: &Inner{Name: "ptr"},
 		Matrix: [][]int{{1, 2}, {3}, {math.MinInt}}, Small: []string{"12345678", "", "x"}, Blob: make([]byte, 16),
+		PtrList: &[]string{"a"}, ListPtrBytes: []*[]byte{nil, {1}},
 	}
 }
 
@@ -239,16 +241,19 @@ func TestEnums(t *testing.T) {
 	}
 }
 
-// TestNestedNil: lists, maps and bytes inside lists and maps may be nil on
-// the wire (vmihailenco writes a nil inner slice as nil); they decode as nil
-// or empty. (msgp's allownil covers fields, not elements: mgmtgen routes the
+// TestNestedNil: lists, maps and bytes inside lists, maps and pointers may
+// be nil on the wire (vmihailenco writes a nil inner slice as nil); they
+// decode as nil or empty: below the field level nil and empty are not told
+// apart. (msgp's allownil covers fields, not elements: mgmtgen routes the
 // header reads through nil-accepting helpers.)
 func TestNestedNil(t *testing.T) {
 	for name, v := range map[string]*Composites{
-		"ListMap": {ListMap: map[string][]string{"a": nil}},
-		"Matrix":  {Matrix: [][]int{nil, {1}}},
-		"Bytes":   {Bytes: [][]byte{nil}},
-		"ByteMap": {ByteMap: map[string][]byte{"a": nil}},
+		"ListMap":      {ListMap: map[string][]string{"a": nil}},
+		"Matrix":       {Matrix: [][]int{nil, {1}}},
+		"Bytes":        {Bytes: [][]byte{nil}},
+		"ByteMap":      {ByteMap: map[string][]byte{"a": nil}},
+		"PtrList":      {PtrList: &[]string{}}, // the pointer survives, the empty list comes back nil
+		"ListPtrBytes": {ListPtrBytes: []*[]byte{nil, {}}},
 	} {
 		u, d, uerr, derr := bothDecoders[Composites](vm(t, v))
 		if uerr != nil || derr != nil {
