@@ -153,6 +153,9 @@ func everyModel() *schema.File {
 		{"PtrMap", "map[string]*Inner"}, {"ListMap", "map[string][]string"}, {"DurMap", "map[string]duration"},
 		{"PtrInt", "*int"}, {"PtrStr", "*string"}, {"PtrTime", "*time"}, {"PtrInner", "*Inner"},
 		{"Matrix", "[][]int"}, {"PtrList", "*[]string"}, {"ListPtrBytes", "[]*bytes"},
+		{"TimePtrMap", "map[string]*time"}, {"PtrDur", "*duration"}, {"BytesListMap", "map[string][]bytes"},
+		{"MapList", "[]map[string]int"}, {"PtrLevel", "*Level"}, {"Colors", "[]Color"}, {"LevelMap", "map[string]Level"},
+		{"F32s", "[]float32"}, {"Bools", "map[string]bool"},
 	} {
 		b.field(co, t[0], t[0], t[1])
 	}

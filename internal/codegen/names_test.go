@@ -86,3 +86,16 @@ func TestNoTypes(t *testing.T) {
 		t.Errorf("bare.go:\n%s", files[0].Content)
 	}
 }
+
+func TestPointerToPointer(t *testing.T) {
+	b := newBuilder("p.yaml", "p", "", 0, 1)
+	s := b.structDecl("S", "")
+	b.field(s, "PP", "pp", "**S").Pos = schema.Pos{File: "p.yaml", Line: 7, Col: 9}
+	b.field(s, "LP", "lp", "[]**int")
+	_, err := Generate(b.f)
+	want := "p.yaml:7:9: field S.PP: pointer to pointer is not supported\n" +
+		"codegen: field S.LP: pointer to pointer is not supported"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v", err)
+	}
+}

@@ -51,7 +51,7 @@ func emptyComposites() *Composites {
 }
 
 func fullComposites() *Composites {
-	n, s, tm := -7, uni, when
+	n, s, tm, dur, lvl := -7, uni, when, -time.Nanosecond, LevelLow
 	return &Composites{
 		Strings: []string{"", uni, "x"}, Bytes: [][]byte{{1, 2}, {}, mib[:10]},
 		Ints: []int64{math.MinInt64, 0, math.MaxInt64}, Inners: []Inner{{Name: "i"}, {Next: &Inner{Name: "j"}}},
@@ -63,6 +63,10 @@ func fullComposites() *Composites {
 		PtrInt: &n, PtrStr: &s, PtrTime: &tm, PtrInner: &Inner{Name: "ptr"},
 		Matrix: [][]int{{1, 2}, {3}, {math.MinInt}}, Small: []string{"12345678", "", "x"}, Blob: make([]byte, 16),
 		PtrList: &[]string{"a"}, ListPtrBytes: []*[]byte{nil, {1}},
+		TimePtrMap: map[string]*time.Time{"t": &tm, "nil": nil}, PtrDur: &dur,
+		BytesListMap: map[string][][]byte{"b": {{1}, {2, 3}}}, MapList: []map[string]int{{"a": 1}, {"b": -1}},
+		PtrLevel: &lvl, Colors: []Color{ColorRed, "other"}, LevelMap: map[string]Level{"h": LevelHigh},
+		F32s: []float32{1.5, -0}, Bools: map[string]bool{"t": true, "f": false},
 	}
 }
 
