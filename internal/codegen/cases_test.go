@@ -137,6 +137,7 @@ func everyModel() *schema.File {
 	inner := b.structDecl("Inner", "Inner is nested in Scalars.")
 	b.field(inner, "Name", "n", "string")
 	b.field(inner, "Next", "next", "*Inner")
+	b.field(inner, "Kids", "kids", "[]Inner", omit)
 	sc := b.structDecl("Scalars", "")
 	for _, k := range []string{"bool", "string", "bytes", "int", "int8", "int16", "int32", "int64",
 		"uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "time", "duration"} {
@@ -156,6 +157,8 @@ func everyModel() *schema.File {
 		{"TimePtrMap", "map[string]*time"}, {"PtrDur", "*duration"}, {"BytesListMap", "map[string][]bytes"},
 		{"MapList", "[]map[string]int"}, {"PtrLevel", "*Level"}, {"Colors", "[]Color"}, {"LevelMap", "map[string]Level"},
 		{"F32s", "[]float32"}, {"Bools", "map[string]bool"},
+		{"MapMap", "map[string]map[string]int"}, {"ListListBytes", "[][]bytes"},
+		{"PtrBytes", "*bytes"}, {"TimePtrs", "[]*time"}, {"Durs", "[]duration"}, {"MapPtrList", "map[string]*[]int"},
 	} {
 		b.field(co, t[0], t[0], t[1])
 	}

@@ -92,9 +92,11 @@ func TestPointerToPointer(t *testing.T) {
 	s := b.structDecl("S", "")
 	b.field(s, "PP", "pp", "**S").Pos = schema.Pos{File: "p.yaml", Line: 7, Col: 9}
 	b.field(s, "LP", "lp", "[]**int")
+	b.field(s, "PM", "pm", "*map[string]int")
 	_, err := Generate(b.f)
 	want := "p.yaml:7:9: field S.PP: pointer to pointer is not supported\n" +
-		"codegen: field S.LP: pointer to pointer is not supported"
+		"codegen: field S.LP: pointer to pointer is not supported\n" +
+		"codegen: field S.PM: pointer to map is not supported"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v", err)
 	}

@@ -159,16 +159,19 @@ func shape(t *schema.Type) (containers, bytes bool) {
 }
 
 // checkSupported rejects field types the schema language allows but msgp
-// cannot serialize: a pointer to a pointer (msgp v1.6.5 emits code that does
-// not compile for **T).
+// v1.6.5 cannot serialize (its output does not compile): a pointer to a
+// pointer or to a map. Neither is needed: maps are nilable already.
 func checkSupported(f *schema.File) error {
 	var errs []string
 	for _, s := range f.Structs {
 		for _, fl := range s.Fields {
 			for t := fl.Type; t != nil; t = t.Elem {
-				if t.Kind == schema.KindPointer && t.Elem.Kind == schema.KindPointer {
-					errs = append(errs, fmt.Sprintf("%s: field %s.%s: pointer to pointer is not supported",
-						posOr(fl.Pos, "codegen"), s.Name, fl.Name))
+				if t.Kind != schema.KindPointer {
+					continue
+				}
+				if what := map[schema.Kind]string{schema.KindPointer: "pointer", schema.KindMap: "map"}[t.Elem.Kind]; what != "" {
+					errs = append(errs, fmt.Sprintf("%s: field %s.%s: pointer to %s is not supported",
+						posOr(fl.Pos, "codegen"), s.Name, fl.Name, what))
 					break
 				}
 			}

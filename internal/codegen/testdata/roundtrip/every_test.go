@@ -26,7 +26,7 @@ func maxScalars() *Scalars {
 		Fuint32: math.MaxUint32, Fuint64: math.MaxUint64, Ffloat32: math.MaxFloat32,
 		Ffloat64: math.MaxFloat64, Ftime: when, Fduration: math.MaxInt64,
 		Level: LevelHigh, Color: ColorBlue,
-		Inner: Inner{Name: "a", Next: &Inner{Name: "b", Next: &Inner{}}},
+		Inner: Inner{Name: "a", Next: &Inner{Name: "b", Next: &Inner{}}, Kids: []Inner{{Name: "k"}, {Kids: []Inner{{}}}}},
 	}
 }
 
@@ -67,6 +67,9 @@ func fullComposites() *Composites {
 		BytesListMap: map[string][][]byte{"b": {{1}, {2, 3}}}, MapList: []map[string]int{{"a": 1}, {"b": -1}},
 		PtrLevel: &lvl, Colors: []Color{ColorRed, "other"}, LevelMap: map[string]Level{"h": LevelHigh},
 		F32s: []float32{1.5, -0}, Bools: map[string]bool{"t": true, "f": false},
+		MapMap: map[string]map[string]int{"a": {"b": 1}}, ListListBytes: [][][]byte{{{1}, {2}}},
+		PtrBytes: &[]byte{9}, TimePtrs: []*time.Time{&tm, nil},
+		Durs: []time.Duration{1, -1}, MapPtrList: map[string]*[]int{"p": {1, 2}, "nil": nil},
 	}
 }
 
