@@ -1,0 +1,138 @@
+package codegen
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tinylib/msgp/gen"
+	"github.com/tinylib/msgp/parse"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// msgpDirectives are the file-wide msgp options of every generated package,
+// as if written as //msgp: comments:
+//
+//   - newtime: time.Time travels as the msgpack timestamp extension (-1), the
+//     form vmihailenco/msgpack writes; msgp reads both it and its own ext 5.
+//   - timezone utc: decoded times are in UTC, so output does not depend on the
+//     host's zone and the zero time decodes to time.Time{}.
+//
+// Per-field options (allownil, limit=N) are struct tags; see fieldTags.
+var msgpDirectives = []string{"newtime", "timezone utc"}
+
+// msgpMethods are the methods msgp writes for every type: io (Encode/Decode),
+// in-memory (Marshal/Unmarshal) and Msgsize; no tests.
+const msgpMethods = gen.Decode | gen.Encode | gen.Marshal | gen.Unmarshal | gen.Size
+
+// msgpMu serializes runs of msgp's generator, which keeps its identifier
+// counters and log context in package variables.
+var msgpMu sync.Mutex
+
+// emitMsgp builds P_msgp.go: msgp's parse and gen packages, run in process
+// over types (the formatted P.go), produce the MarshalMsg, UnmarshalMsg,
+// EncodeMsg, DecodeMsg and Msgsize methods of every struct and enum. msgp's
+// printer package is not used: it only writes to disk and runs goimports;
+// the header and imports are written here instead (the same steps). The
+// decoders are then made to accept nil inside lists and maps (nilfix.go) and
+// to enforce MaxLen on strings (strlimit.go), after one msgp bug is mended
+// (msgpfix.go).
+func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
+	name := n.FileName(msgpSuffix)
+	if len(f.Structs) == 0 && len(f.Enums) == 0 {
+		return nil, nil // nothing to serialize: no file
+	}
+	body, err := runMsgp(n.FileName(".go"), types)
+	if err != nil {
+		return nil, err
+	}
+	return renderMsgpFile(f, n, name, limitStrings(acceptNil(fixDerefSlicing(body)), f))
+}
+
+// runMsgp runs msgp's generator over src, which it reads from a temporary
+// file (msgp's parser takes a path), and returns the method declarations.
+// msgp warnings (types it cannot serialize) are errors.
+func runMsgp(fileName string, src []byte) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "mgmtgen-msgp-")
+	if err != nil {
+		return nil, fmt.Errorf("codegen: msgp: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, fileName)
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		return nil, fmt.Errorf("codegen: msgp: %w", err)
+	}
+
+	msgpMu.Lock()
+	defer msgpMu.Unlock()
+	var warnings []string
+	parse.Logf = func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); strings.HasPrefix(msg, "warn:") {
+			warnings = append(warnings, strings.TrimSpace(msg))
+		}
+	}
+	defer func() { parse.Logf = nil }()
+
+	fs, err := parse.File(path, false, msgpDirectives)
+	if err != nil {
+		return nil, fmt.Errorf("codegen: msgp: %w", err)
+	}
+	var body bytes.Buffer
+	if err := fs.PrintTo(gen.NewPrinter(msgpMethods, &body, nil)); err != nil {
+		return nil, fmt.Errorf("codegen: msgp: %w", err)
+	}
+	if len(warnings) > 0 {
+		return nil, fmt.Errorf("codegen: msgp: %s", strings.Join(warnings, "; "))
+	}
+	return body.Bytes(), nil
+}
+
+// renderMsgpFile puts the header, package clause and imports in front of
+// msgp's method declarations and formats the result. "time" is imported only
+// when the methods use it.
+func renderMsgpFile(f *schema.File, n *names, name string, body []byte) ([]byte, error) {
+	imports := []string{msgpPkg}
+	if usesPackage(body, "time") {
+		imports = append(imports, "time")
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// %s\n// source: %s\n\npackage %s\n\n", generatedLine, f.Path, n.Package)
+	b.WriteString("import (\n")
+	for _, imp := range imports {
+		fmt.Fprintf(&b, "\t%q\n", imp)
+	}
+	b.WriteString(")\n\n")
+	b.Write(body)
+	return formatSource(name, b.Bytes())
+}
+
+// usesPackage reports whether the declarations in body refer to pkg as a
+// qualifier (pkg.Name). Unparseable input reports true, so that formatting
+// later reports the real error.
+func usesPackage(body []byte, pkg string) bool {
+	if len(body) == 0 {
+		return false
+	}
+	src := append([]byte("package p\n"), body...)
+	file, err := parser.ParseFile(token.NewFileSet(), "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return true
+	}
+	used := false
+	ast.Inspect(file, func(node ast.Node) bool {
+		if sel, ok := node.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == pkg {
+				used = true
+			}
+		}
+		return !used
+	})
+	return used
+}

@@ -1,0 +1,213 @@
+package codegen
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// Import paths the generated code refers to. jennifer's Qual owns the import
+// blocks, so these are the only place the paths are spelled.
+const (
+	ipcPkg    = "github.com/mgmtgen/mgmtgen/runtime/ipc"
+	serverPkg = "github.com/mgmtgen/mgmtgen/runtime/server"
+	clientPkg = "github.com/mgmtgen/mgmtgen/runtime/client"
+	msgpPkg   = "github.com/tinylib/msgp/msgp"
+)
+
+// names derives every identifier and file name of one generated package.
+// Emitters ask it instead of concatenating strings themselves, so a naming
+// rule lives in exactly one place. Schema names are valid exported Go
+// identifiers already (the parser checks); names adds the generated ones and
+// checks that none of them collides with a schema name.
+type names struct {
+	Package string // Go package name, e.g. "mgmt"
+
+	// Fixed identifiers of the typed client and server (issue-pinned).
+	Handler              string
+	UnimplementedHandler string
+	Client               string
+	Server               string
+	ServerOptions        string
+	NewServer            string
+	Dial                 string
+	DialContext          string
+
+	// MessageName is the exported func naming a message type; messageNames
+	// its unexported lookup table.
+	MessageName  string
+	messageNames string
+}
+
+// newNames derives the names of f's generated package and reports the first
+// collision between a generated identifier and a schema name.
+func newNames(f *schema.File) (*names, error) {
+	n := &names{
+		Package:              f.Package,
+		Handler:              "Handler",
+		UnimplementedHandler: "UnimplementedHandler",
+		Client:               "Client",
+		Server:               "Server",
+		ServerOptions:        "ServerOptions",
+		NewServer:            "NewServer",
+		Dial:                 "Dial",
+		DialContext:          "DialContext",
+		MessageName:          "MessageName",
+		messageNames:         "messageNames",
+	}
+	if err := n.checkCollisions(f); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// FileName is the output file of the emitter with the given suffix, e.g.
+// "mgmt.go", "mgmt_msgp.go", "mgmt_client.go".
+func (n *names) FileName(suffix string) string { return n.Package + suffix }
+
+// MsgConst is the ipc.MsgType constant of m, e.g. "MsgListRequest".
+func (n *names) MsgConst(m *schema.Message) string { return "Msg" + m.Name }
+
+// Sender is the server-side stream sender interface of a streaming call,
+// e.g. "LogsSender".
+func (n *names) Sender(c *schema.Call) string { return c.Name + "Sender" }
+
+// ClientStream is the client-side stream type of a streaming call, e.g.
+// "LogsStream".
+func (n *names) ClientStream(c *schema.Call) string { return c.Name + "Stream" }
+
+// decl is one package-level identifier of the generated package: what
+// declares it, and where in the schema (zero Pos for fixed names).
+type decl struct {
+	name, what string
+	pos        schema.Pos
+	fixed      bool // a fixed generated name, not derived from the schema
+}
+
+// declared lists every package-level identifier of the generated package,
+// schema names first.
+func (n *names) declared(f *schema.File) []decl {
+	var d []decl
+	add := func(name, what string, pos schema.Pos) { d = append(d, decl{name, what, pos, false}) }
+	for _, e := range f.Enums {
+		add(e.Name, "enum", e.Pos)
+		for _, v := range e.Values {
+			add(v.Name, "enum value of "+e.Name, v.Pos)
+		}
+	}
+	for _, s := range f.Structs {
+		add(s.Name, "struct", s.Pos)
+	}
+	for _, m := range f.Messages {
+		add(n.MsgConst(m), "message constant of "+m.Name, m.Pos)
+	}
+	for _, c := range f.Calls {
+		if c.Stream != nil {
+			add(n.Sender(c), "stream sender of call "+c.Name, c.Pos)
+			add(n.ClientStream(c), "client stream of call "+c.Name, c.Pos)
+		}
+	}
+	for _, g := range []string{n.Handler, n.UnimplementedHandler, n.Client, n.Server,
+		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.MessageName} {
+		d = append(d, decl{g, "generated declaration", schema.Pos{}, true})
+	}
+	return d
+}
+
+// checkCollisions reports identifiers declared twice in the generated
+// package, e.g. a struct named "MsgStatus" next to a message "Status", one
+// line per collision, at the schema position of the later declaration
+// (file:line:col: like a schema error) when it has one.
+func (n *names) checkCollisions(f *schema.File) error {
+	seen := make(map[string]decl)
+	var errs []string
+	for _, d := range n.declared(f) {
+		prev, ok := seen[d.name]
+		if !ok {
+			seen[d.name] = d
+			continue
+		}
+		at, pos := d, prev
+		if d.fixed { // report at the schema's side
+			at, pos = prev, d
+		}
+		msg := fmt.Sprintf("name %q of %s collides with %s", d.name, at.what, pos.what)
+		if pos.pos.File != "" {
+			msg += " at " + pos.pos.String()
+		}
+		if at.pos.File != "" {
+			errs = append(errs, at.pos.String()+": "+msg)
+		} else {
+			errs = append(errs, "codegen: "+msg)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return errors.New(strings.Join(errs, "\n"))
+}
+
+// GoType is the Go type expression of a schema type, e.g. "[]*ListEntry" or
+// "map[string]time.Duration".
+func (n *names) GoType(t *schema.Type) *jen.Statement {
+	switch t.Kind {
+	case schema.KindList:
+		return jen.Index().Add(n.GoType(t.Elem))
+	case schema.KindMap:
+		return jen.Map(jen.String()).Add(n.GoType(t.Elem))
+	case schema.KindPointer:
+		return jen.Op("*").Add(n.GoType(t.Elem))
+	case schema.KindStruct:
+		return jen.Id(t.Struct.Name)
+	case schema.KindEnum:
+		return jen.Id(t.Enum.Name)
+	case schema.KindTime:
+		return jen.Qual("time", "Time")
+	case schema.KindDuration:
+		return jen.Qual("time", "Duration")
+	case schema.KindBytes:
+		return jen.Index().Byte()
+	}
+	return jen.Id(basicName(t.Kind))
+}
+
+// basicName is the Go spelling of a scalar kind; "" for composite kinds.
+func basicName(k schema.Kind) string {
+	switch k {
+	case schema.KindBool:
+		return "bool"
+	case schema.KindString:
+		return "string"
+	case schema.KindInt:
+		return "int"
+	case schema.KindInt8:
+		return "int8"
+	case schema.KindInt16:
+		return "int16"
+	case schema.KindInt32:
+		return "int32"
+	case schema.KindInt64:
+		return "int64"
+	case schema.KindUint:
+		return "uint"
+	case schema.KindUint8:
+		return "uint8"
+	case schema.KindUint16:
+		return "uint16"
+	case schema.KindUint32:
+		return "uint32"
+	case schema.KindUint64:
+		return "uint64"
+	case schema.KindFloat32:
+		return "float32"
+	case schema.KindFloat64:
+		return "float64"
+	}
+	return ""
+}
