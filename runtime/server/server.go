@@ -245,8 +245,8 @@ func (s *Server) accepted(nc net.Conn) {
 	}
 	if len(s.conns) >= s.opts.MaxConns {
 		s.mu.Unlock()
-		nc.Close()
 		s.log.Warn("server: connection refused: too many connections", "protocol", s.table.Protocol, "max_conns", s.opts.MaxConns)
+		nc.Close()
 		return
 	}
 	c := newConn(s, nc)
