@@ -181,7 +181,9 @@ func (s *Server) Start() error {
 // running out of file descriptors) are retried with a growing pause.
 func (s *Server) Serve(l net.Listener) error {
 	if !s.trackListener(l, true) {
-		l.Close()
+		if l != nil {
+			l.Close()
+		}
 		return ErrServerClosed
 	}
 	defer s.trackListener(l, false)

@@ -275,7 +275,6 @@ func TestAuthorize(t *testing.T) {
 		return nil
 	}}, nil)
 	c := dialRaw(t, path)
-	c.send(servertest.MsgList, 1, nil)
 	c.expectClosed(2 * time.Second)
 
 	mu.Lock()

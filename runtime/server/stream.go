@@ -37,6 +37,9 @@ type Stream struct {
 // ends the stream and drops the connection. Stream frames carry seq 0, as
 // cliwrap's do.
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
+	if s == nil || s.c == nil {
+		return errors.New("server: Send on a Stream the server did not create")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
