@@ -87,12 +87,12 @@ func TestMalformedPayloadKeepsConnection(t *testing.T) {
 	_, path := startServer(t, server.Options{}, nil)
 	c := dialRaw(t, path)
 	for i, body := range [][]byte{
-		{0xC1},                   // never-used msgpack byte
-		{0x81, 0xA2, 'i', 'd'},   // truncated map
-		{0x81, 0xA1, 'n', 0xA1},  // string where an int belongs... truncated too
-		{0x81, 0xA1, 'n', 0xA0},  // string where an int belongs
-		{0x80, 0x80},             // trailing bytes
-		{0x92, 0x01, 0x02},       // an array, not a map
+		{0xC1},                  // never-used msgpack byte
+		{0x81, 0xA2, 'i', 'd'},  // truncated map
+		{0x81, 0xA1, 'n', 0xA1}, // string where an int belongs... truncated too
+		{0x81, 0xA1, 'n', 0xA0}, // string where an int belongs
+		{0x80, 0x80},            // trailing bytes
+		{0x92, 0x01, 0x02},      // an array, not a map
 	} {
 		seq := uint64(i + 1)
 		c.send(servertest.MsgEcho, seq, body)
