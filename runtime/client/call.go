@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -79,23 +80,18 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	if err := ctx.Err(); err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	cl := callPool.Get().(*call)
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
-		callPool.Put(cl)
-		return nil, result{}, err
-	}
-	c.seq++
-	seq := c.seq
-	c.pending[seq] = cl
-	c.mu.Unlock()
-
-	if err := c.send(t, seq, req); err != nil {
-		if c.forget(seq, cl) {
-			callPool.Put(cl)
-		}
+	bp, frame, err := encode(t, req)
+	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
+	}
+	defer recycle(bp, frame)
+	cl := callPool.Get().(*call)
+	seq, err := c.write(frame, cl)
+	if err != nil {
+		if seq == 0 {
+			callPool.Put(cl)
+		} // else the failure was handed to cl: abandon it
+		return nil, result{}, err
 	}
 	select {
 	case r := <-cl.ch:
@@ -133,26 +129,54 @@ func (c *Conn) forget(seq uint64, cl *call) bool {
 	return true
 }
 
-// send writes one request frame with a single Write. An encoding error
-// concerns this request only; a write error breaks the connection (and
-// fails the pending calls, this one included).
-func (c *Conn) send(t ipc.MsgType, seq uint64, req msgp.Marshaler) error {
+// encode builds a request frame (seq 0, patched by write) in a pooled buffer.
+func encode(t ipc.MsgType, req msgp.Marshaler) (*[]byte, []byte, error) {
 	bp := bufPool.Get().(*[]byte)
-	frame, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: t, SeqNo: seq}, req)
-	if err == nil {
-		_, err = c.fw.WriteRaw(frame)
-		if err != nil {
-			c.fail(fmt.Errorf("write: %w", err))
-			err = c.Err()
-		}
-	} else {
-		err = fmt.Errorf("encode request: %w", err)
+	frame, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: t}, req)
+	if err != nil {
+		bufPool.Put(bp)
+		return nil, nil, fmt.Errorf("encode request: %w", err)
 	}
+	return bp, frame, nil
+}
+
+func recycle(bp *[]byte, frame []byte) {
 	if cap(frame) <= keepBuf {
 		*bp = frame[:0]
 		bufPool.Put(bp)
 	}
-	return err
+}
+
+// seqOffset is the offset of the header's seq field (see package ipc).
+const seqOffset = 5
+
+// write numbers frame with the next seq, registers cl (nil: a stream
+// request, which dedicates the connection) and writes the frame with a
+// single Write; requests thus go out in seq order. It returns seq 0 when the
+// connection was unusable; a write error breaks the connection, failing cl
+// with the other pending calls.
+func (c *Conn) write(frame []byte, cl *call) (uint64, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	if err := c.usableLocked(); err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.seq++
+	seq := c.seq
+	if cl != nil {
+		c.pending[seq] = cl
+	} else {
+		c.streaming = true
+	}
+	c.mu.Unlock()
+	binary.BigEndian.PutUint64(frame[seqOffset:], seq)
+	if _, err := c.fw.WriteRaw(frame); err != nil {
+		c.fail(fmt.Errorf("write: %w", err))
+		return seq, c.Err()
+	}
+	return seq, nil
 }
 
 // rawPayload is payload bytes already encoded as msgpack.
@@ -195,16 +219,12 @@ func (c *Conn) Stream(t ipc.MsgType, payload any) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
-		return err
+	bp, frame, err := encode(t, m)
+	if err != nil {
+		return fmt.Errorf("client: stream %s: %w", t, err)
 	}
-	c.streaming = true
-	c.seq++
-	seq := c.seq
-	c.mu.Unlock()
-	if err := c.send(t, seq, m); err != nil {
+	defer recycle(bp, frame)
+	if _, err := c.write(frame, nil); err != nil {
 		return fmt.Errorf("client: stream %s: %w", t, err)
 	}
 	return nil

@@ -90,6 +90,8 @@ type Conn struct {
 	closed chan struct{} // closed when the connection broke
 	done   chan struct{} // closed when the reader goroutine exited
 
+	wmu sync.Mutex // held from numbering a request to writing it
+
 	mu        sync.Mutex
 	seq       uint64
 	pending   map[uint64]*call

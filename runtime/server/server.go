@@ -105,6 +105,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
+	serving   sync.WaitGroup // Serve loops
 	conns     map[*conn]struct{}
 	drained   chan struct{} // closed when Close began and no connection is left
 	sock      *socketFile   // the socket Start created, removed by Close
@@ -228,12 +229,14 @@ func (s *Server) trackListener(l net.Listener, add bool) bool {
 	defer s.mu.Unlock()
 	if !add {
 		delete(s.listeners, l)
+		s.serving.Done()
 		return true
 	}
 	if s.shutdown.Load() {
 		return false
 	}
 	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
 	return true
 }
 
@@ -314,6 +317,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, c := range conns {
 		c.beginShutdown()
 	}
+	s.serving.Wait() // accept loops end at once: their listeners are closed
 	if drained == nil {
 		return nil
 	}

@@ -124,6 +124,10 @@ func (c *conn) serveStream(r request, m *method) bool {
 		case <-ctx.Done():
 		}
 	}
+	if ctx.Err() != nil {
+		putBuf(r.buf)
+		return false
+	}
 	st := &Stream{c: c, ctx: ctx, timeout: c.s.opts.StreamSendTimeout}
 	stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
 	err := c.callStream(ctx, m, r.body(), st)
