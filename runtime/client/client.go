@@ -7,6 +7,10 @@
 // promptly with an error reading "client: connection closed: <cause>", and
 // every later call fails at once with the same error; dial a new Conn to go
 // on.
+//
+// Generated code checks its runtime with
+//
+//	const _ = client.SupportPackageIsVersion1
 package client
 
 import (
@@ -21,6 +25,10 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
+
+// SupportPackageIsVersion1 is referenced by generated clients: compiled
+// against a runtime that lacks it, they fail to build.
+const SupportPackageIsVersion1 = true
 
 // DefaultDialTimeout bounds a dial when Options.DialTimeout is 0.
 const DefaultDialTimeout = 5 * time.Second
@@ -76,8 +84,9 @@ func (e *ResponseTypeError) Error() string {
 }
 
 // Conn is one client connection; safe for concurrent use. Requests are
-// numbered 1, 2, 3, ... and a reader goroutine hands each response to the
-// call with its seq, in whatever order they arrive.
+// numbered 1, 2, 3, ... and written in that order, one Write per frame; a
+// reader goroutine hands each response to the call with its seq, in
+// whatever order they arrive. A Conn does not redial (see the package doc).
 type Conn struct {
 	path   string
 	opts   Options

@@ -8,6 +8,17 @@
 // types and undecodable payloads are answered with Table.ErrorResponse and the
 // connection is kept; framing errors (bad magic, version or an oversized
 // length) close it.
+//
+// Handlers run with a context that carries the peer's credentials
+// (PeerFromContext) and is cancelled when their connection ends: the client
+// went away, a framing or write error dropped it, or Close gave up waiting.
+// Close itself does not cancel unary calls; it cancels streams. The protocol
+// has no per-call cancellation, so a client abandoning one call does not
+// cancel its handler.
+//
+// Generated code checks its runtime with
+//
+//	const _ = server.SupportPackageIsVersion1
 package server
 
 import (
