@@ -85,9 +85,7 @@ func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
 		putBuf(bp)
 		return err
 	}
-	if wt := c.s.opts.WriteTimeout; wt > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(wt))
-	}
+	c.armWrite()
 	_, err = c.fw.WriteRaw(frame)
 	*bp = frame
 	putBuf(bp)
@@ -97,4 +95,29 @@ func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
 		return errWrite
 	}
 	return nil
+}
+
+// armWrite bounds unary response writes by WriteTimeout. Setting a deadline
+// costs a timer update, so one is kept while more than half of it remains:
+// a write blocked on a client that does not read fails after between half
+// and all of WriteTimeout.
+func (c *conn) armWrite() {
+	wt := c.s.opts.WriteTimeout
+	if wt <= 0 {
+		return
+	}
+	now := time.Now()
+	if d := c.wdl.Load(); d != 0 && d-now.UnixNano() > int64(wt/2) {
+		return
+	}
+	deadline := now.Add(wt)
+	c.nc.SetWriteDeadline(deadline)
+	c.wdl.Store(deadline.UnixNano())
+}
+
+// setWriteDeadline sets a deadline for stream writes, after which unary
+// writes set their own again.
+func (c *conn) setWriteDeadline(t time.Time) {
+	c.wdl.Store(0)
+	c.nc.SetWriteDeadline(t)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -43,14 +44,17 @@ func (r request) body() []byte {
 // runs in a goroutine of its own while the reader keeps reading, queueing
 // requests and watching for the client going away.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	fr     *ipc.FrameReader
-	fw     *ipc.FrameWriter
-	ctx    context.Context // cancelled when the connection ends
-	cancel context.CancelFunc
-	work   chan request // hand-off to idle workers
-	wg     sync.WaitGroup
+	s       *Server
+	nc      net.Conn
+	fr      *ipc.FrameReader
+	fw      *ipc.FrameWriter
+	ctx     context.Context // cancelled when the connection ends
+	cancel  context.CancelFunc
+	work    chan request   // hand-off to idle workers
+	wg      sync.WaitGroup // workers, streams and inline calls
+	turn    atomic.Uint64  // odd while the reader serves a request inline
+	handoff *time.Timer    // moves the reading role off a slow inline call
+	wdl     atomic.Int64   // unary write deadline in force (Unix ns); 0: none or unknown
 
 	mu           sync.Mutex
 	inflight     int       // unary calls dispatched, response not yet written
@@ -59,6 +63,7 @@ type conn struct {
 	queue        []request // requests received while held
 	closed       bool      // no further dispatch
 	idleArmed    bool      // the read deadline is set
+	idleFresh    bool      // ... by the end of a call, since the last read
 	streamCancel context.CancelFunc
 	waitIdle     chan struct{} // closed when inflight drops to 0
 }
@@ -69,7 +74,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		base = context.WithValue(base, peerKey{}, p)
 	}
 	ctx, cancel := context.WithCancel(base)
-	return &conn{
+	c := &conn{
 		s:      s,
 		nc:     nc,
 		fr:     ipc.NewFrameReader(nc, s.opts.MaxPayload),
@@ -78,27 +83,50 @@ func newConn(s *Server, nc net.Conn) *conn {
 		cancel: cancel,
 		work:   make(chan request),
 	}
+	c.handoff = time.AfterFunc(time.Hour, c.takeOver)
+	c.handoff.Stop()
+	return c
 }
 
-// serve is the connection's reader loop.
+// serve runs a new connection: authorisation, then the reading role.
 func (c *conn) serve() {
-	defer c.s.forget(c)
-	defer c.wg.Wait()
-	defer c.teardown()
 	if !c.authorize() {
+		c.finish()
 		return
 	}
+	c.readLoop()
+}
+
+// readLoop holds the connection's reading role: it reads requests until the
+// connection ends (it then finishes it) or until it hands the role to
+// another goroutine while serving a slow request inline.
+func (c *conn) readLoop() {
 	for {
 		c.armIdle()
 		r, err := c.readRequest()
 		if err != nil {
 			c.readFailed(err)
+			c.finish()
 			return
 		}
-		if !c.enqueue(r) {
+		switch c.enqueue(r) {
+		case actStop:
+			c.finish()
 			return
+		case actInline:
+			if !c.serveInline(r) {
+				return
+			}
 		}
 	}
+}
+
+// finish ends the connection: once its last reader stops, every handler
+// has returned and it is forgotten by the server.
+func (c *conn) finish() {
+	c.teardown()
+	c.wg.Wait()
+	c.s.forget(c)
 }
 
 func (c *conn) authorize() bool {
@@ -162,38 +190,54 @@ func (c *conn) teardown() {
 	c.nc.Close()
 }
 
-// enqueue dispatches r, or queues it while a stream holds the connection.
-// It reports whether the reader should go on.
-func (c *conn) enqueue(r request) bool {
+// What the reader does after enqueue.
+type action int
+
+const (
+	actContinue action = iota // read on
+	actStop                   // end the connection
+	actInline                 // serve the request in the reader goroutine
+)
+
+// enqueue dispatches r, queues it while a stream holds the connection, or
+// tells the reader to serve it inline: a unary request with nothing else
+// received behind it.
+func (c *conn) enqueue(r request) action {
 	c.mu.Lock()
 	if c.closed || c.s.shutdown.Load() {
 		busy := !c.closed && (c.inflight > 0 || c.held)
 		c.mu.Unlock()
 		putBuf(r.buf)
-		return busy
+		if busy {
+			return actContinue
+		}
+		return actStop
 	}
 	if c.held {
 		if len(c.queue) >= maxQueued {
 			c.mu.Unlock()
 			putBuf(r.buf)
 			c.s.log.Warn("server: too many requests during a stream; closing connection", "protocol", c.s.table.Protocol)
-			return false
+			return actStop
 		}
 		c.queue = append(c.queue, r)
 		c.mu.Unlock()
-		return true
+		return actContinue
 	}
 	if m := c.s.methods[r.h.MsgType]; m != nil && m.Stream != nil {
 		c.held = true
 		c.mu.Unlock()
 		c.wg.Add(1)
 		go c.runStream(r, m)
-		return true
+		return actContinue
 	}
 	c.inflight++
 	c.mu.Unlock()
+	if c.fr.Buffered() == 0 {
+		return actInline
+	}
 	c.dispatch(r)
-	return true
+	return actContinue
 }
 
 // dispatch hands a unary request (inflight already counted) to an idle
@@ -266,14 +310,20 @@ func (c *conn) becameIdleLocked() {
 		return
 	}
 	c.setIdleLocked(true)
+	c.idleFresh = true
 	c.mu.Unlock()
 }
 
 // armIdle sets the read deadline before a read: the idle timeout runs while
-// nothing is in flight, and not while calls or a stream are.
+// nothing is in flight, and not while calls or a stream are. A deadline set
+// when the last call ended, after the last read, is current already.
 func (c *conn) armIdle() {
 	c.mu.Lock()
-	c.setIdleLocked(c.inflight == 0 && !c.held)
+	idle := c.inflight == 0 && !c.held
+	if !idle || !c.idleFresh {
+		c.setIdleLocked(idle)
+	}
+	c.idleFresh = false
 	c.mu.Unlock()
 }
 
@@ -309,8 +359,8 @@ func (c *conn) beginShutdown() {
 
 // abort cuts the connection whatever it is doing.
 func (c *conn) abort() {
+	c.nc.Close() // first: handlers that see ctx end cannot answer any more
 	c.cancel()
-	c.nc.Close()
 }
 
 // drop closes the connection after a write failure or a protocol decision;

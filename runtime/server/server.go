@@ -60,7 +60,7 @@ type Options struct {
 	IdleTimeout        time.Duration                                  // close a connection idle this long between requests; 0: DefaultIdleTimeout; <0: none
 	MaxPayload         uint32                                         // largest accepted request payload; 0: ipc.MaxPayloadSize
 	StreamSendTimeout  time.Duration                                  // longest a stream Send may block on a slow reader; 0: DefaultStreamSendTimeout
-	WriteTimeout       time.Duration                                  // longest a unary response write may block; 0: DefaultWriteTimeout; <0: none
+	WriteTimeout       time.Duration                                  // a unary response write blocked this long (at least half of it) fails; 0: DefaultWriteTimeout; <0: none
 	Authorize          func(ctx context.Context, peer PeerCred) error // nil: allow all; an error refuses the connection
 	UnaryInterceptors  []UnaryInterceptor                             // outermost first
 	StreamInterceptors []StreamInterceptor                            // outermost first

@@ -57,7 +57,7 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 		putBuf(bp)
 		return fmt.Errorf("server: stream send: %w", err)
 	}
-	s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout))
+	s.c.setWriteDeadline(time.Now().Add(s.timeout))
 	_, err = s.c.fw.WriteRaw(frame)
 	*bp = frame
 	putBuf(bp)
@@ -129,7 +129,7 @@ func (c *conn) serveStream(r request, m *method) bool {
 		return false
 	}
 	st := &Stream{c: c, ctx: ctx, timeout: c.s.opts.StreamSendTimeout}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, func() { c.setWriteDeadline(aLongTimeAgo) })
 	err := c.callStream(ctx, m, r.body(), st)
 	putBuf(r.buf)
 	live := stop()
@@ -141,7 +141,7 @@ func (c *conn) serveStream(r request, m *method) bool {
 		if err != nil {
 			c.s.log.Debug("server: stream handler error after last frame", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
 		}
-		c.nc.SetWriteDeadline(time.Time{})
+		c.setWriteDeadline(time.Time{})
 		return true
 	case sent == 0 && err != nil:
 		var de *DecodeError
