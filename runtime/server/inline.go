@@ -17,8 +17,11 @@ func (c *conn) serveInline(r request) bool {
 	g := c.turn.Add(1) // odd: serving inline
 	c.handoff.Reset(inlineBudget)
 	c.serveUnary(r)
+	if !c.turn.CompareAndSwap(g, g+1) {
+		return false // handed off: the timer is the new reader's now
+	}
 	c.handoff.Stop()
-	return c.turn.CompareAndSwap(g, g+1)
+	return true
 }
 
 // takeOver runs when an inline call is slow: it claims the reading role

@@ -175,3 +175,28 @@ func TestErrorTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowInlineCallHandsOffReading: a lone request is served in the
+// reader goroutine; when it is slow, another goroutine takes over reading,
+// so a later request on the same connection is not held up.
+func TestSlowInlineCallHandsOffReading(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	for round := range 3 {
+		seq := uint64(10 * round)
+		c.sendMsg(servertest.MsgEcho, seq+1, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+		time.Sleep(20 * time.Millisecond) // alone on the wire: served inline
+		start := time.Now()
+		c.sendMsg(servertest.MsgEcho, seq+2, &servertest.EchoRequest{ID: "fast"})
+		if got := c.echo(seq + 2); got.ID != "fast" {
+			t.Fatalf("got %+v", got)
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("fast call waited %v behind the slow one", d)
+		}
+		if got := c.echo(seq + 1); got.ID != "slow" {
+			t.Fatalf("got %+v", got)
+		}
+	}
+}
