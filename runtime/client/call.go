@@ -51,8 +51,15 @@ func (c *Conn) Invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, r
 	if c.unary == nil {
 		return c.invoke(ctx, info, req, resp)
 	}
-	return c.unary(ctx, info, req, resp, func(ctx context.Context, req msgp.Marshaler, resp msgp.Unmarshaler) error {
-		return c.invoke(ctx, info, req, resp)
+	return c.intercepted(ctx, *info, req, resp)
+}
+
+// intercepted runs a call through the interceptors on a copy of its
+// CallInfo, so that Invoke's info does not escape: a generated caller's
+// &CallInfo{...} stays on its stack.
+func (c *Conn) intercepted(ctx context.Context, info CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler) error {
+	return c.unary(ctx, &info, req, resp, func(ctx context.Context, req msgp.Marshaler, resp msgp.Unmarshaler) error {
+		return c.invoke(ctx, &info, req, resp)
 	})
 }
 
