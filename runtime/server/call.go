@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -80,7 +81,7 @@ var errWrite = errors.New("server: write failed")
 // the connection.
 func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
 	bp := getBuf(0)
-	frame, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: t, SeqNo: seq}, m)
+	frame, err := encodeFrame((*bp)[:0], ipc.Header{MsgType: t, SeqNo: seq}, m)
 	if err != nil {
 		putBuf(bp)
 		return err
@@ -95,6 +96,17 @@ func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
 		return errWrite
 	}
 	return nil
+}
+
+// encodeFrame is ipc.AppendMsgFrame turning a panicking MarshalMsg (such as
+// a handler's nil response pointer) into an error.
+func encodeFrame(dst []byte, h ipc.Header, m msgp.Marshaler) (frame []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			frame, err = dst, fmt.Errorf("server: encode %s response: panic: %v", h.MsgType, v)
+		}
+	}()
+	return ipc.AppendMsgFrame(dst, h, m)
 }
 
 // armWrite bounds unary response writes by WriteTimeout. Setting a deadline

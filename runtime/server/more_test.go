@@ -200,3 +200,20 @@ func TestSlowInlineCallHandsOffReading(t *testing.T) {
 		}
 	}
 }
+
+// TestNilResponseAnswered: a handler returning a nil response pointer gets
+// an error response instead of crashing the server.
+func TestNilResponseAnswered(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		return nil, nil
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
+	if got := c.status(1); !strings.Contains(got, "encode 0xa1 response") {
+		t.Fatalf("got %q", got)
+	}
+	c.send(servertest.MsgList, 2, nil)
+	c.echo(2)
+}
