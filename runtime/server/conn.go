@@ -186,8 +186,9 @@ func (c *conn) teardown() {
 	for _, r := range q {
 		putBuf(r.buf)
 	}
+	c.handoff.Stop()
+	c.nc.Close() // first: handlers that see ctx end cannot answer any more
 	c.cancel()
-	c.nc.Close()
 }
 
 // What the reader does after enqueue.
