@@ -70,8 +70,11 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Method + ": " + e.Text }
 
-// ErrClosed is the cause of a Conn's failure after Close.
-var ErrClosed = errors.New("closed by client")
+// ErrClosed matches (errors.Is) every error of a call on a broken Conn.
+var ErrClosed = errors.New("client: connection closed")
+
+// errClosedByClient is the cause of a Conn's failure after Close.
+var errClosedByClient = errors.New("closed by client")
 
 // ResponseTypeError reports a frame of another type than the call expects.
 type ResponseTypeError struct {
@@ -149,7 +152,7 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 // Close closes the connection; pending calls fail with an error saying so.
 // It waits for the connection's reader goroutine to exit.
 func (c *Conn) Close() error {
-	c.fail(ErrClosed)
+	c.fail(errClosedByClient)
 	<-c.done
 	return nil
 }
@@ -179,11 +182,14 @@ func (c *Conn) fail(cause error) {
 	}
 }
 
-// ConnError is the error of every call on a broken connection.
+// ConnError is the error of every call on a broken connection; it matches
+// ErrClosed and unwraps to the cause (io.EOF when the server closed the
+// connection).
 type ConnError struct{ Cause error }
 
-func (e *ConnError) Error() string { return "client: connection closed: " + e.Cause.Error() }
-func (e *ConnError) Unwrap() error { return e.Cause }
+func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
+func (e *ConnError) Unwrap() error        { return e.Cause }
+func (e *ConnError) Is(target error) bool { return target == ErrClosed }
 
 // readLoop reads frames until the connection breaks, handing responses to
 // pending calls by seq and, on a stream connection, other frames to ReadFrame.

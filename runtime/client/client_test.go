@@ -172,7 +172,7 @@ func TestBrokenConnection(t *testing.T) {
 		select {
 		case err := <-errc:
 			var ce *client.ConnError
-			if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), "client: connection closed: ") {
+			if !errors.As(err, &ce) || !errors.Is(err, client.ErrClosed) || !strings.HasPrefix(err.Error(), "client: connection closed: ") {
 				t.Fatalf("pending call: %v", err)
 			}
 		case <-time.After(2 * time.Second):
