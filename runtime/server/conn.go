@@ -44,17 +44,20 @@ func (r request) body() []byte {
 // runs in a goroutine of its own while the reader keeps reading, queueing
 // requests and watching for the client going away.
 type conn struct {
-	s       *Server
-	nc      net.Conn
-	fr      *ipc.FrameReader
-	fw      *ipc.FrameWriter
-	ctx     context.Context // cancelled when the connection ends
-	cancel  context.CancelFunc
-	work    chan request   // hand-off to idle workers
-	wg      sync.WaitGroup // workers, streams and inline calls
-	turn    atomic.Uint64  // odd while the reader serves a request inline
-	handoff *time.Timer    // moves the reading role off a slow inline call
-	wdl     atomic.Int64   // unary write deadline in force (Unix ns); 0: none or unknown
+	s          *Server
+	nc         net.Conn
+	fr         *ipc.FrameReader
+	fw         *ipc.FrameWriter
+	ctx        context.Context // cancelled when the connection ends
+	cancel     context.CancelFunc
+	work       chan request   // hand-off to idle workers
+	wg         sync.WaitGroup // workers, streams and inline calls
+	turn       atomic.Uint64  // odd while the reader serves a request inline
+	handoff    *time.Timer    // moves the reading role off a slow inline call
+	wdl        atomic.Int64   // unary write deadline in force (Unix ns); 0: none or unknown
+	watched    atomic.Bool    // the hand-off timer is armed
+	watchGen   atomic.Uint64  // the inline call the timer last saw
+	lastActive atomic.Int64   // Unix ns of the last request or call end
 
 	mu           sync.Mutex
 	inflight     int       // unary calls dispatched, response not yet written
@@ -62,8 +65,6 @@ type conn struct {
 	held         bool      // a stream is active or queued requests are draining
 	queue        []request // requests received while held
 	closed       bool      // no further dispatch
-	idleArmed    bool      // the read deadline is set
-	idleFresh    bool      // ... by the end of a call, since the last read
 	streamCancel context.CancelFunc
 	waitIdle     chan struct{} // closed when inflight drops to 0
 }
@@ -77,13 +78,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s:      s,
 		nc:     nc,
-		fr:     ipc.NewFrameReader(nc, s.opts.MaxPayload),
 		fw:     ipc.NewFrameWriter(nc),
 		ctx:    ctx,
 		cancel: cancel,
 		work:   make(chan request),
 	}
-	c.handoff = time.AfterFunc(time.Hour, c.takeOver)
+	c.fr = ipc.NewFrameReader(idleReader{c}, s.opts.MaxPayload)
+	c.handoff = time.AfterFunc(time.Hour, c.watch)
 	c.handoff.Stop()
 	return c
 }
@@ -94,6 +95,7 @@ func (c *conn) serve() {
 		c.finish()
 		return
 	}
+	c.startIdle()
 	c.readLoop()
 }
 
@@ -102,13 +104,13 @@ func (c *conn) serve() {
 // another goroutine while serving a slow request inline.
 func (c *conn) readLoop() {
 	for {
-		c.armIdle()
 		r, err := c.readRequest()
 		if err != nil {
 			c.readFailed(err)
 			c.finish()
 			return
 		}
+		c.touch()
 		switch c.enqueue(r) {
 		case actStop:
 			c.finish()
@@ -310,35 +312,62 @@ func (c *conn) becameIdleLocked() {
 		c.nc.Close()
 		return
 	}
-	c.setIdleLocked(true)
-	c.idleFresh = true
 	c.mu.Unlock()
+	c.touch()
 }
 
-// armIdle sets the read deadline before a read: the idle timeout runs while
-// nothing is in flight, and not while calls or a stream are. A deadline set
-// when the last call ended, after the last read, is current already.
-func (c *conn) armIdle() {
-	c.mu.Lock()
-	idle := c.inflight == 0 && !c.held
-	if !idle || !c.idleFresh {
-		c.setIdleLocked(idle)
+// touch restarts the idle clock: the connection received a request or
+// finished its last call.
+func (c *conn) touch() {
+	if c.s.opts.IdleTimeout > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
 	}
-	c.idleFresh = false
-	c.mu.Unlock()
 }
 
-func (c *conn) setIdleLocked(idle bool) {
+// startIdle sets the first idle deadline. Later ones are set only when one
+// expires (see idleReader), so the hot path touches no timer.
+func (c *conn) startIdle() {
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		now := time.Now()
+		c.lastActive.Store(now.UnixNano())
+		c.nc.SetReadDeadline(now.Add(t))
+	}
+}
+
+// idleExpired is called when the read deadline passes. It moves the
+// deadline and reports false while the connection is busy (calls in flight,
+// a stream) or has not been idle for IdleTimeout; true means close it.
+func (c *conn) idleExpired() bool {
 	t := c.s.opts.IdleTimeout
-	if t < 0 {
-		return
+	if t <= 0 {
+		return true // not ours: nothing else sets a read deadline
 	}
-	if idle {
-		c.nc.SetReadDeadline(time.Now().Add(t))
-		c.idleArmed = true
-	} else if c.idleArmed {
-		c.nc.SetReadDeadline(time.Time{})
-		c.idleArmed = false
+	c.mu.Lock()
+	busy := c.inflight > 0 || c.held
+	c.mu.Unlock()
+	now := time.Now()
+	next := now.Add(t)
+	if !busy {
+		next = time.Unix(0, c.lastActive.Load()).Add(t)
+		if !next.After(now) {
+			return true
+		}
+	}
+	c.nc.SetReadDeadline(next)
+	return false
+}
+
+// idleReader is the connection as its FrameReader sees it: a read that
+// hits the idle deadline (having read nothing, so the framing is intact) is
+// retried unless the connection really has been idle for IdleTimeout.
+type idleReader struct{ c *conn }
+
+func (r idleReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.c.nc.Read(p)
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) || r.c.idleExpired() {
+			return n, err
+		}
 	}
 }
 
