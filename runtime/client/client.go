@@ -1,10 +1,24 @@
 // Package client is the connection that generated clients are built on: dial,
 // concurrent calls matched by seq on one connection, and streams each on a
 // connection of their own.
+//
+// A Conn never redials. Once its connection breaks (the server closed it, a
+// read or write failed, or Close was called) every pending call fails
+// promptly with an error reading "client: connection closed: <cause>", and
+// every later call fails at once with the same error; dial a new Conn to go
+// on.
+//
+// Generated code checks its runtime with
+//
+//	const _ = client.SupportPackageIsVersion1
 package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -12,10 +26,17 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
+// SupportPackageIsVersion1 is referenced by generated clients: compiled
+// against a runtime that lacks it, they fail to build.
+const SupportPackageIsVersion1 = true
+
+// DefaultDialTimeout bounds a dial when Options.DialTimeout is 0.
+const DefaultDialTimeout = 5 * time.Second
+
 // Options configure a Conn. Zero values pick documented defaults.
 type Options struct {
 	MaxPayload         uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
-	DialTimeout        time.Duration // 0: default; DialContext's ctx also bounds it
+	DialTimeout        time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
 	UnaryInterceptors  []UnaryInterceptor
 	StreamInterceptors []StreamInterceptor
 }
@@ -49,9 +70,50 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Method + ": " + e.Text }
 
-// Conn is one client connection; safe for concurrent use.
+// ErrClosed matches (errors.Is) every error of a call on a broken Conn.
+var ErrClosed = errors.New("client: connection closed")
+
+// errClosedByClient is the cause of a Conn's failure after Close.
+var errClosedByClient = errors.New("closed by client")
+
+// ResponseTypeError reports a frame of another type than the call expects.
+type ResponseTypeError struct {
+	Method    string
+	Got, Want ipc.MsgType
+}
+
+func (e *ResponseTypeError) Error() string {
+	return fmt.Sprintf("client: %s: unexpected response type %s, want %s", e.Method, e.Got, e.Want)
+}
+
+// Conn is one client connection; safe for concurrent use. Requests are
+// numbered 1, 2, 3, ... and written in that order, one Write per frame; a
+// reader goroutine hands each response to the call with its seq, in
+// whatever order they arrive. A Conn does not redial (see the package doc).
 type Conn struct {
-	// fields private to the runtime
+	path   string
+	opts   Options
+	nc     net.Conn
+	fr     *ipc.FrameReader
+	fw     *ipc.FrameWriter
+	unary  UnaryInterceptor
+	stream StreamInterceptor
+	frames chan frame    // stream frames, for ReadFrame
+	closed chan struct{} // closed when the connection broke
+	done   chan struct{} // closed when the reader goroutine exited
+
+	wmu sync.Mutex // held from numbering a request to writing it
+
+	mu        sync.Mutex
+	seq       uint64
+	pending   map[uint64]*call
+	err       error // why the connection broke; nil while usable
+	streaming bool  // dedicated to a stream by Stream
+}
+
+type frame struct {
+	h    ipc.Header
+	body []byte
 }
 
 // Dial connects to the Unix socket at path.
@@ -59,57 +121,136 @@ func Dial(path string, opts Options) (*Conn, error) {
 	return DialContext(context.Background(), path, opts)
 }
 
-// DialContext connects to the Unix socket at path, bounded by ctx.
+// DialContext connects to the Unix socket at path, bounded by ctx and by
+// Options.DialTimeout.
 func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) {
-	panic("runtime/client: DialContext not implemented yet")
-}
-
-// Invoke sends req (nil: empty payload) as a frame of type reqType and decodes
-// the response of type respType into resp. A response of another type fails
-// with an error naming both types.
-func (c *Conn) Invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler) error {
-	panic("runtime/client: Invoke not implemented yet")
-}
-
-// OpenStream dials a connection of its own, sends req as a frame of type
-// info.Request, and returns the stream of info.Response frames.
-func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	panic("runtime/client: OpenStream not implemented yet")
-}
-
-// Call is cliwrap's untyped exchange: payload is nil, a msgp.Marshaler or
-// raw msgpack bytes ([]byte). It returns the response frame as read.
-func (c *Conn) Call(t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
-	panic("runtime/client: Call not implemented yet")
-}
-
-// Stream is cliwrap's untyped stream start: it sends a streaming request on
-// this connection, which is then dedicated to the stream; read its frames
-// with ReadFrame.
-func (c *Conn) Stream(t ipc.MsgType, payload any) error {
-	panic("runtime/client: Stream not implemented yet")
-}
-
-// ReadFrame reads the next frame of a stream started with Stream.
-func (c *Conn) ReadFrame() (ipc.Header, []byte, error) {
-	panic("runtime/client: ReadFrame not implemented yet")
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	d := net.Dialer{Timeout: opts.DialTimeout}
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", path, err)
+	}
+	c := &Conn{
+		path:    path,
+		opts:    opts,
+		nc:      nc,
+		fr:      ipc.NewFrameReader(nc, opts.MaxPayload),
+		fw:      ipc.NewFrameWriter(nc),
+		unary:   chainUnary(opts.UnaryInterceptors),
+		stream:  chainStream(opts.StreamInterceptors),
+		frames:  make(chan frame),
+		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
+		pending: make(map[uint64]*call),
+	}
+	go c.readLoop()
+	return c, nil
 }
 
 // Close closes the connection; pending calls fail with an error saying so.
-func (c *Conn) Close() error { panic("runtime/client: Close not implemented yet") }
-
-// Stream is the client side of one streaming call, on its own connection.
-type Stream struct {
-	// fields private to the runtime
+// It waits for the connection's reader goroutine to exit.
+func (c *Conn) Close() error {
+	c.fail(errClosedByClient)
+	<-c.done
+	return nil
 }
 
-// RecvInto reads the next frame into m. It returns io.EOF when the server
-// ended the stream (closed the connection). A frame of another type than the
-// stream's fails with an error naming both types. The generated typed stream
-// turns the schema's last frame into io.EOF on the following Recv.
-func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
-	panic("runtime/client: Stream.RecvInto not implemented yet")
+// Err returns why the connection broke, or nil while it is usable.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
-// Close ends the stream and closes its connection.
-func (s *Stream) Close() error { panic("runtime/client: Stream.Close not implemented yet") }
+// fail breaks the connection (once) and fails every pending call.
+func (c *Conn) fail(cause error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = &ConnError{Cause: cause}
+	pending := c.pending
+	c.pending = nil
+	close(c.closed)
+	c.mu.Unlock()
+	c.nc.Close()
+	for _, cl := range pending {
+		cl.ch <- result{err: c.err}
+	}
+}
+
+// ConnError is the error of every call on a broken connection; it matches
+// ErrClosed and unwraps to the cause (io.EOF when the server closed the
+// connection).
+type ConnError struct{ Cause error }
+
+func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
+func (e *ConnError) Unwrap() error        { return e.Cause }
+func (e *ConnError) Is(target error) bool { return target == ErrClosed }
+
+// readLoop reads frames until the connection breaks, handing responses to
+// pending calls by seq and, on a stream connection, other frames to ReadFrame.
+func (c *Conn) readLoop() {
+	defer close(c.done)
+	var scratch []byte
+	for {
+		h, err := c.fr.ReadHeader()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		cl := c.pending[h.SeqNo]
+		if cl != nil {
+			delete(c.pending, h.SeqNo)
+		}
+		streaming := c.streaming
+		c.mu.Unlock()
+		switch {
+		case cl != nil:
+			err = c.deliver(cl, h)
+		case streaming:
+			err = c.deliverStream(h)
+		default: // a late answer to a cancelled call, or unsolicited
+			if cap(scratch) < int(h.Length) {
+				scratch = make([]byte, h.Length)
+			}
+			err = c.fr.ReadBody(scratch[:h.Length])
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func (c *Conn) deliver(cl *call, h ipc.Header) error {
+	if cap(cl.buf) < int(h.Length) {
+		cl.buf = make([]byte, h.Length)
+	}
+	body := cl.buf[:h.Length]
+	if err := c.fr.ReadBody(body); err != nil {
+		cl.ch <- result{err: &ConnError{Cause: err}}
+		return err
+	}
+	cl.ch <- result{h: h, body: body}
+	return nil
+}
+
+func (c *Conn) deliverStream(h ipc.Header) error {
+	var body []byte
+	if h.Length > 0 {
+		body = make([]byte, h.Length)
+		if err := c.fr.ReadBody(body); err != nil {
+			return err
+		}
+	}
+	select {
+	case c.frames <- frame{h: h, body: body}:
+	case <-c.closed:
+	}
+	return nil
+}

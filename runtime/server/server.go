@@ -1,30 +1,90 @@
 // Package server is the Unix-socket server that generated packages plug into.
 // It is protocol-agnostic: a generated Table tells it how to decode, call and
 // encode each request type.
+//
+// A connection carries request/response exchanges until a streaming request
+// dedicates it to a stream. Requests on one connection may be served
+// concurrently; every response carries its request's seq. Unknown request
+// types and undecodable payloads are answered with Table.ErrorResponse and the
+// connection is kept; framing errors (bad magic, version or an oversized
+// length) close it.
+//
+// Handlers run with a context that carries the peer's credentials
+// (PeerFromContext) and is cancelled when their connection ends: the client
+// went away, a framing or write error dropped it, or Close gave up waiting.
+// Close itself does not cancel unary calls; it cancels streams. The protocol
+// has no per-call cancellation, so a client abandoning one call does not
+// cancel its handler.
+//
+// Generated code checks its runtime with
+//
+//	const _ = server.SupportPackageIsVersion1
 package server
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
+
+// SupportPackageIsVersion1 is referenced by generated code: a generated
+// package compiled against a runtime that lacks it fails to build, instead
+// of misbehaving at run time.
+const SupportPackageIsVersion1 = true
 
 // ErrServerClosed is returned by Serve and Start after Close.
 var ErrServerClosed = errors.New("server: closed")
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxConns          = 1024
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultStreamSendTimeout = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+)
 
 // Options configure a Server. Zero values pick documented defaults.
 type Options struct {
 	SocketPath         string                                         // Unix socket path, for Start
 	Logger             *slog.Logger                                   // nil: slog.Default()
-	MaxConns           int                                            // concurrent connections; 0: default; extras are refused
-	IdleTimeout        time.Duration                                  // close a connection idle this long between requests; 0: default; <0: none
+	MaxConns           int                                            // concurrent connections; 0: DefaultMaxConns; extras are refused
+	IdleTimeout        time.Duration                                  // close a connection idle this long between requests; 0: DefaultIdleTimeout; <0: none
 	MaxPayload         uint32                                         // largest accepted request payload; 0: ipc.MaxPayloadSize
-	StreamSendTimeout  time.Duration                                  // longest a stream Send may block on a slow reader; 0: default
+	StreamSendTimeout  time.Duration                                  // longest a stream Send may block on a slow reader; 0: DefaultStreamSendTimeout
+	WriteTimeout       time.Duration                                  // a unary response write blocked this long (at least half of it) fails; 0: DefaultWriteTimeout; <0: none
 	Authorize          func(ctx context.Context, peer PeerCred) error // nil: allow all; an error refuses the connection
 	UnaryInterceptors  []UnaryInterceptor                             // outermost first
 	StreamInterceptors []StreamInterceptor                            // outermost first
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.StreamSendTimeout <= 0 {
+		o.StreamSendTimeout = DefaultStreamSendTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MaxPayload == 0 || o.MaxPayload > ipc.MaxPayloadSize {
+		o.MaxPayload = ipc.MaxPayloadSize
+	}
 }
 
 // PeerCred are the credentials of the process on the other end of a
@@ -34,29 +94,264 @@ type PeerCred struct {
 	PID      int32
 }
 
+type peerKey struct{}
+
 // PeerFromContext returns the peer credentials of the connection a handler's
-// request arrived on.
+// request arrived on. ok is false outside a handler, or where the platform
+// does not report peer credentials.
 func PeerFromContext(ctx context.Context) (PeerCred, bool) {
-	panic("runtime/server: PeerFromContext not implemented yet")
+	p, ok := ctx.Value(peerKey{}).(PeerCred)
+	return p, ok
 }
 
 // Server serves one Table on Unix sockets.
 type Server struct {
-	// fields private to the runtime
+	opts    Options
+	table   *Table
+	impl    any
+	log     *slog.Logger
+	methods [256]*method
+
+	shutdown atomic.Bool // Close has begun
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	serving   sync.WaitGroup // Serve loops
+	conns     map[*conn]struct{}
+	drained   chan struct{} // closed when Close began and no connection is left
+	sock      *socketFile   // the socket Start created, removed by Close
+	done      chan struct{} // closed by Close: wakes accept backoff
 }
 
 // New returns a server that answers table's requests by calling impl, the
-// user's handler (the generated glue type-asserts it).
+// user's handler (the generated glue type-asserts it). It checks the table:
+// every method has exactly one of Unary and Stream, request types are unique.
 func New(opts Options, table *Table, impl any) (*Server, error) {
-	panic("runtime/server: New not implemented yet")
+	if table == nil {
+		return nil, errors.New("server: nil table")
+	}
+	opts.setDefaults()
+	s := &Server{
+		opts:      opts,
+		table:     table,
+		impl:      impl,
+		log:       opts.Logger,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		done:      make(chan struct{}),
+	}
+	unary := chainUnary(opts.UnaryInterceptors)
+	stream := chainStream(opts.StreamInterceptors)
+	for i := range table.Methods {
+		m := &table.Methods[i]
+		if (m.Unary == nil) == (m.Stream == nil) {
+			return nil, fmt.Errorf("server: method %q: exactly one of Unary and Stream must be set", m.Name)
+		}
+		if s.methods[m.Request] != nil {
+			return nil, fmt.Errorf("server: methods %q and %q share request type %s",
+				s.methods[m.Request].Name, m.Name, m.Request)
+		}
+		s.methods[m.Request] = newMethod(m, table.Protocol, unary, stream)
+	}
+	return s, nil
 }
 
-// Start listens on Options.SocketPath and accepts connections in the background.
-func (s *Server) Start() error { panic("runtime/server: Start not implemented yet") }
+// Start listens on Options.SocketPath and accepts connections in the
+// background. It creates the socket's directory with mode 0700 if missing
+// and makes the socket 0600. It refuses to start when a live server answers
+// on the path (the error names it) and replaces a stale socket file.
+func (s *Server) Start() error {
+	if s.shutdown.Load() {
+		return ErrServerClosed
+	}
+	l, sock, err := listenUnix(s.opts.SocketPath)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		l.Close()
+		sock.remove()
+		return ErrServerClosed
+	}
+	s.sock = sock
+	s.mu.Unlock()
+	ready := make(chan struct{})
+	go func() {
+		close(ready)
+		if err := s.Serve(l); err != nil && !errors.Is(err, ErrServerClosed) {
+			s.log.Error("server: serve stopped", "protocol", s.table.Protocol, "socket", s.opts.SocketPath, "err", err)
+		}
+	}()
+	<-ready
+	return nil
+}
 
-// Serve accepts connections on l until Close; it returns ErrServerClosed then.
-func (s *Server) Serve(l net.Listener) error { panic("runtime/server: Serve not implemented yet") }
+// Serve accepts connections on l until Close; it returns ErrServerClosed
+// then, or the error that stopped accepting. Temporary accept errors (such as
+// running out of file descriptors) are retried with a growing pause.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.trackListener(l, true) {
+		if l != nil {
+			l.Close()
+		}
+		return ErrServerClosed
+	}
+	defer s.trackListener(l, false)
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			if !temporary(err) {
+				return fmt.Errorf("server: accept: %w", err)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("server: accept failed; retrying", "err", err, "delay", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.done:
+			}
+			continue
+		}
+		backoff = 0
+		s.accepted(nc)
+	}
+}
 
-// Close stops accepting, cancels streams, waits for in-flight unary calls and
-// removes the socket file; it returns ctx.Err() if they did not finish in time.
-func (s *Server) Close(ctx context.Context) error { panic("runtime/server: Close not implemented yet") }
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) trackListener(l net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.listeners, l)
+		s.serving.Done()
+		return true
+	}
+	if s.shutdown.Load() {
+		return false
+	}
+	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
+	return true
+}
+
+// accepted registers nc, or refuses it when the server is full or closing.
+func (s *Server) accepted(nc net.Conn) {
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= s.opts.MaxConns {
+		s.mu.Unlock()
+		s.log.Warn("server: connection refused: too many connections", "protocol", s.table.Protocol, "max_conns", s.opts.MaxConns)
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// forget removes a finished connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+}
+
+// Close shuts the server down gracefully, in the manner of net/http's
+// Server.Shutdown:
+//
+//   - it closes every listener, so Serve returns ErrServerClosed, and removes
+//     the socket file Start created (never a file another server has since
+//     put at the path);
+//   - it cancels the context of every active stream: stream handlers are
+//     expected to return, and their connections are closed;
+//   - it lets in-flight unary calls run to completion (their contexts are not
+//     cancelled), writes their responses, and closes each connection as soon
+//     as it has no call in flight; requests that arrive after Close began are
+//     not served;
+//   - it closes idle connections at once.
+//
+// Close returns nil once every connection is closed and every handler has
+// returned. If ctx ends first, Close closes the remaining connections
+// (cancelling their handlers' contexts) and returns ctx.Err() without
+// waiting for those handlers. Calling Close again waits again.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.shutdown.Swap(true) {
+		close(s.done)
+	}
+	for l := range s.listeners {
+		l.Close()
+		delete(s.listeners, l)
+	}
+	if s.sock != nil {
+		s.sock.remove()
+		s.sock = nil
+	}
+	var drained chan struct{}
+	if len(s.conns) > 0 {
+		if s.drained == nil {
+			s.drained = make(chan struct{})
+		}
+		drained = s.drained
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.beginShutdown()
+	}
+	s.serving.Wait() // accept loops end at once: their listeners are closed
+	if drained == nil {
+		return nil
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.abort()
+		}
+		return ctx.Err()
+	}
+}
+
+// socketFile is the socket Start created; remove deletes it only while it is
+// still the same file.
+type socketFile struct {
+	path string
+	info os.FileInfo
+}
+
+func (f *socketFile) remove() {
+	if cur, err := os.Lstat(f.path); err == nil && os.SameFile(cur, f.info) {
+		os.Remove(f.path)
+	}
+}

@@ -46,7 +46,9 @@ type UnaryFunc func(ctx context.Context, impl any, body []byte, intercept UnaryI
 // intercept (which may be nil).
 type StreamFunc func(ctx context.Context, impl any, body []byte, s *Stream, intercept StreamInterceptor) error
 
-// CallInfo describes the call an interceptor wraps.
+// CallInfo describes the call an interceptor wraps. The server supplies it
+// from the Table: the info argument generated glue passes to an intercept
+// func is ignored (glue may pass nil).
 type CallInfo struct {
 	Protocol string
 	Method   string      // e.g. "Status"

@@ -1,0 +1,456 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+	"go.uber.org/goleak"
+
+	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
+)
+
+var (
+	echoInfo = &client.CallInfo{Method: "Echo", Request: servertest.MsgEcho, Response: servertest.MsgEchoResponse}
+	listInfo = &client.CallInfo{Method: "List", Request: servertest.MsgList, Response: servertest.MsgEchoResponse}
+	tailInfo = &client.CallInfo{Method: "Tail", Request: servertest.MsgTail, Response: servertest.MsgTailFrame}
+)
+
+func leakCheck(t testing.TB) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+// start runs a test-protocol server in t's temporary directory.
+func start(t testing.TB, h *servertest.Handler) (*server.Server, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.sock")
+	if h == nil {
+		h = &servertest.Handler{}
+	}
+	opts := server.Options{SocketPath: path, Logger: slog.New(slog.DiscardHandler)}
+	s, err := server.New(opts, servertest.Table(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Close(ctx)
+	})
+	return s, path
+}
+
+func dial(t testing.TB, path string, opts client.Options) *client.Conn {
+	t.Helper()
+	c, err := client.Dial(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func echo(ctx context.Context, c *client.Conn, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+	var resp servertest.EchoResponse
+	err := c.Invoke(ctx, echoInfo, req, &resp)
+	return &resp, err
+}
+
+func TestInvoke(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	resp, err := echo(context.Background(), c, &servertest.EchoRequest{ID: "a", N: 5})
+	if err != nil || resp.ID != "a" || resp.N != 5 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+	var list servertest.EchoResponse
+	if err := c.Invoke(context.Background(), listInfo, nil, &list); err != nil || list.N != servertest.ListN {
+		t.Fatalf("List: %+v, %v", list, err)
+	}
+}
+
+// TestConcurrentCalls shares one connection between 64 goroutines making
+// 200 calls each and checks every answer against its request.
+func TestConcurrentCalls(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	var wg sync.WaitGroup
+	errc := make(chan error, 64)
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				resp, err := echo(context.Background(), c, &servertest.EchoRequest{ID: id, N: g*1000 + i})
+				if err != nil {
+					errc <- err
+					return
+				}
+				if resp.ID != id || resp.N != g*1000+i {
+					errc <- fmt.Errorf("request %s/%d answered with %s/%d", id, g*1000+i, resp.ID, resp.N)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+}
+
+// TestDeadline: a call past its deadline returns DeadlineExceeded promptly;
+// the late answer is discarded and the connection stays usable.
+func TestDeadline(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err := echo(ctx, c, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(begin); d > 200*time.Millisecond {
+		t.Fatalf("returned after %v", d)
+	}
+	// Other calls go on, during and after the slow one's late answer.
+	for i := range 5 {
+		resp, err := echo(context.Background(), c, &servertest.EchoRequest{ID: "next", N: i})
+		if err != nil || resp.ID != "next" || resp.N != i {
+			t.Fatalf("after deadline: %+v, %v", resp, err)
+		}
+		time.Sleep(80 * time.Millisecond)
+	}
+	// A cancelled context fails before sending.
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := echo(cctx, c, &servertest.EchoRequest{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestBrokenConnection: when the server goes away every pending call fails
+// promptly with an error saying so, and later calls fail fast.
+func TestBrokenConnection(t *testing.T) {
+	leakCheck(t)
+	s, path := start(t, &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	c := dial(t, path, client.Options{})
+	errc := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := echo(context.Background(), c, &servertest.EchoRequest{})
+			errc <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	s.Close(ctx) // gives up on the blocked calls and cuts the connection
+	for range 8 {
+		select {
+		case err := <-errc:
+			var ce *client.ConnError
+			if !errors.As(err, &ce) || !errors.Is(err, client.ErrClosed) || !strings.HasPrefix(err.Error(), "client: connection closed: ") {
+				t.Fatalf("pending call: %v", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("pending call not failed")
+		}
+	}
+	begin := time.Now()
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err == nil || time.Since(begin) > 100*time.Millisecond {
+		t.Fatalf("call on a broken connection: %v after %v", err, time.Since(begin))
+	}
+	if c.Err() == nil {
+		t.Fatal("Err nil on a broken connection")
+	}
+}
+
+func TestCloseFailsPending(t *testing.T) {
+	leakCheck(t)
+	release := make(chan struct{})
+	defer close(release)
+	_, path := start(t, &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		<-release
+		return &servertest.EchoResponse{}, nil
+	}})
+	c, err := client.Dial(path, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := echo(context.Background(), c, &servertest.EchoRequest{})
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	if err := <-errc; !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: closed by client" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestResponseTypeMismatch(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	info := &client.CallInfo{Method: "Echo", Request: servertest.MsgEcho, Response: 0xAE}
+	err := c.Invoke(context.Background(), info, &servertest.EchoRequest{}, &servertest.EchoResponse{})
+	var te *client.ResponseTypeError
+	if !errors.As(err, &te) || te.Got != servertest.MsgEchoResponse || te.Want != 0xAE ||
+		err.Error() != "client: Echo: unexpected response type 0xa1, want 0xae" {
+		t.Fatalf("got %v", err)
+	}
+	// An error response (unknown type) is a mismatch as well; the
+	// connection stays usable.
+	err = c.Invoke(context.Background(), &client.CallInfo{Method: "X", Request: 0x7F, Response: 0xA1}, nil, nil)
+	if !errors.As(err, &te) || te.Got != servertest.MsgStatus {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInterceptors(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	var trace []string
+	unary := func(name string) client.UnaryInterceptor {
+		return func(ctx context.Context, info *client.CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler, next client.Invoker) error {
+			trace = append(trace, name+">"+info.Method)
+			err := next(ctx, req, resp)
+			trace = append(trace, name+"<")
+			return err
+		}
+	}
+	stream := func(ctx context.Context, info *client.CallInfo, req msgp.Marshaler, next client.Streamer) (*client.Stream, error) {
+		trace = append(trace, "s>"+info.Method)
+		return next(ctx, req)
+	}
+	c := dial(t, path, client.Options{
+		UnaryInterceptors:  []client.UnaryInterceptor{unary("a"), unary("b")},
+		StreamInterceptors: []client.StreamInterceptor{stream},
+	})
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if got := strings.Join(trace, " "); got != "a>Echo b>Echo b< a< s>Tail" {
+		t.Fatalf("trace %q", got)
+	}
+}
+
+func TestOpenStream(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{N: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 4 {
+		var f servertest.TailFrame
+		if err := st.RecvInto(&f); err != nil || f.I != i || f.EOF != (i == 3) {
+			t.Fatalf("frame %d: %+v, %v", i, f, err)
+		}
+	}
+	// The conn itself is not dedicated to the stream.
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamEndsWithEOF(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		return s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 9}, false) // then the server closes
+	}})
+	c := dial(t, path, client.Options{})
+	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var f servertest.TailFrame
+	if err := st.RecvInto(&f); err != nil || f.I != 9 {
+		t.Fatalf("%+v, %v", f, err)
+	}
+	if err := st.RecvInto(&f); err != io.EOF {
+		t.Fatalf("after the server ended the stream: %v, want io.EOF", err)
+	}
+}
+
+// TestStreamContext: the context given to OpenStream bounds the stream, and
+// the server handler sees the client go away.
+func TestStreamContext(t *testing.T) {
+	leakCheck(t)
+	gone := make(chan struct{})
+	_, path := start(t, &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		<-ctx.Done()
+		close(gone)
+		return ctx.Err()
+	}})
+	c := dial(t, path, client.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := c.OpenStream(ctx, tailInfo, &servertest.TailRequest{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RecvInto: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("RecvInto not unblocked by the context")
+	}
+	select {
+	case <-gone:
+	case <-time.After(2 * time.Second):
+		t.Fatal("server handler did not see the client go away")
+	}
+}
+
+func TestStreamFrameTypeMismatch(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	st, err := c.OpenStream(context.Background(), tailInfo, msgpRaw{0xC1}) // malformed: error response
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var te *client.ResponseTypeError
+	if err := st.RecvInto(&servertest.TailFrame{}); !errors.As(err, &te) || te.Got != servertest.MsgStatus {
+		t.Fatalf("got %v", err)
+	}
+}
+
+type msgpRaw []byte
+
+func (m msgpRaw) MarshalMsg(b []byte) ([]byte, error) { return append(b, m...), nil }
+
+// TestUntyped exercises cliwrap's Call, Stream and ReadFrame.
+func TestUntyped(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	h, body, err := c.Call(servertest.MsgList, nil)
+	if err != nil || h.MsgType != servertest.MsgEchoResponse || h.SeqNo != 1 {
+		t.Fatalf("List: %+v, %v", h, err)
+	}
+	var resp servertest.EchoResponse
+	if err := ipc.DecodePayload(body, &resp); err != nil || resp.N != servertest.ListN {
+		t.Fatalf("List body: %+v, %v", resp, err)
+	}
+	raw, _ := (&servertest.EchoRequest{ID: "raw"}).MarshalMsg(nil)
+	if h, body, err = c.Call(servertest.MsgEcho, raw); err != nil || h.SeqNo != 2 {
+		t.Fatalf("raw Echo: %+v, %v", h, err)
+	}
+	if err := ipc.DecodePayload(body, &resp); err != nil || resp.ID != "raw" {
+		t.Fatalf("raw Echo body: %+v, %v", resp, err)
+	}
+	if h, _, err = c.Call(servertest.MsgEcho, &servertest.EchoRequest{ID: "m"}); err != nil || h.SeqNo != 3 {
+		t.Fatalf("Echo: %+v, %v", h, err)
+	}
+	if _, _, err := c.Call(servertest.MsgEcho, 42); err == nil {
+		t.Fatal("Call accepted an int payload")
+	}
+	if err := c.Stream(servertest.MsgTail, &servertest.TailRequest{N: 2, Follow: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		h, body, err := c.ReadFrame()
+		var f servertest.TailFrame
+		if err != nil || h.MsgType != servertest.MsgTailFrame || ipc.DecodePayload(body, &f) != nil || f.I != i {
+			t.Fatalf("frame %d: %+v %+v %v", i, h, f, err)
+		}
+	}
+	if _, _, err := c.Call(servertest.MsgList, nil); err == nil {
+		t.Fatal("Call on a stream connection succeeded")
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "none.sock")
+	if _, err := client.Dial(path, client.Options{}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Dial: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := client.DialContext(ctx, path, client.Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("DialContext with a cancelled ctx: %v", err)
+	}
+}
+
+// TestOversizedResponse: a response over MaxPayload breaks the connection.
+func TestOversizedResponse(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{MaxPayload: 64})
+	_, err := echo(context.Background(), c, &servertest.EchoRequest{ID: strings.Repeat("x", 100)})
+	if !errors.Is(err, ipc.ErrFrameTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestServerClosesConnection: a peer closing the socket fails calls with
+// an error naming the cause.
+func TestServerClosesConnection(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "raw.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err == nil {
+			var hdr [ipc.HeaderSize]byte
+			io.ReadFull(nc, hdr[:])
+			nc.Close()
+		}
+	}()
+	c := dial(t, path, client.Options{})
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err == nil || !strings.Contains(err.Error(), "client: connection closed: ") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,219 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
+)
+
+// flakyListener fails its first Accept calls with a temporary error.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestAcceptBackoff(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "flaky.sock")
+	inner, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &flakyListener{Listener: inner}
+	l.fails.Store(3)
+	var logs logBuffer
+	s, err := server.New(server.Options{Logger: newLogger(&logs)}, servertest.Table(), &servertest.Handler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+	if n := strings.Count(logs.String(), "accept failed; retrying"); n != 3 {
+		t.Errorf("%d retries logged, want 3:\n%s", n, logs.String())
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestCloseKeepsForeignSocket: Close never removes a socket file that
+// another server has since put at the path.
+func TestCloseKeepsForeignSocket(t *testing.T) {
+	leakCheck(t)
+	s1, path := newServer(t, server.Options{}, nil)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = startServer(t, server.Options{SocketPath: path}, nil)
+	if err := s1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+}
+
+// TestStreamWaitsForInflightCalls: a stream request starts only once the
+// connection's in-flight calls are answered.
+func TestStreamWaitsForInflightCalls(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "first", Sleep: 200 * time.Millisecond})
+	c.sendMsg(servertest.MsgTail, 2, &servertest.TailRequest{N: 1})
+	if got := c.echo(1); got.ID != "first" {
+		t.Fatalf("got %+v", got)
+	}
+	if f := c.tailFrame(); !f.EOF {
+		t.Fatalf("got %+v", f)
+	}
+}
+
+// TestUnaryContextEndsWithConnection: a unary handler's context is
+// cancelled when the client goes away.
+func TestUnaryContextEndsWithConnection(t *testing.T) {
+	leakCheck(t)
+	done := make(chan error, 1)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		<-ctx.Done()
+		done <- ctx.Err()
+		return nil, ctx.Err()
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
+	time.Sleep(50 * time.Millisecond)
+	c.nc.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("handler context not cancelled")
+	}
+}
+
+// TestUnaryWriteTimeout: a client that sends requests but never reads the
+// answers is dropped after the write timeout.
+func TestUnaryWriteTimeout(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{WriteTimeout: 100 * time.Millisecond}, nil)
+	c := dialRaw(t, path)
+	big := strings.Repeat("x", 256<<10)
+	go func() {
+		for i := range 64 {
+			frame := seedFrame(servertest.MsgEcho, uint64(i+1), &servertest.EchoRequest{ID: big})
+			if _, err := c.nc.Write(frame); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := c.fr.ReadFrame(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection not dropped")
+			}
+			return
+		}
+	}
+}
+
+func TestPeerFromContextOutsideHandler(t *testing.T) {
+	if p, ok := server.PeerFromContext(context.Background()); ok {
+		t.Fatalf("got %+v", p)
+	}
+}
+
+func TestStartWithoutPath(t *testing.T) {
+	s, err := server.New(server.Options{}, servertest.Table(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil {
+		t.Fatal("Start without a socket path succeeded")
+	}
+}
+
+func TestErrorTexts(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{server.ErrServerClosed, "server: closed"},
+		{server.ErrStreamEnded, "server: stream already ended"},
+	} {
+		if got := fmt.Sprint(c.err); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+// TestSlowInlineCallHandsOffReading: a lone request is served in the
+// reader goroutine; when it is slow, another goroutine takes over reading,
+// so a later request on the same connection is not held up.
+func TestSlowInlineCallHandsOffReading(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	for round := range 3 {
+		seq := uint64(10 * round)
+		c.sendMsg(servertest.MsgEcho, seq+1, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+		time.Sleep(20 * time.Millisecond) // alone on the wire: served inline
+		start := time.Now()
+		c.sendMsg(servertest.MsgEcho, seq+2, &servertest.EchoRequest{ID: "fast"})
+		if got := c.echo(seq + 2); got.ID != "fast" {
+			t.Fatalf("got %+v", got)
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("fast call waited %v behind the slow one", d)
+		}
+		if got := c.echo(seq + 1); got.ID != "slow" {
+			t.Fatalf("got %+v", got)
+		}
+	}
+}
+
+// TestNilResponseAnswered: a handler returning a nil response pointer gets
+// an error response instead of crashing the server.
+func TestNilResponseAnswered(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		return nil, nil
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
+	if got := c.status(1); !strings.Contains(got, "encode 0xa1 response") {
+		t.Fatalf("got %q", got)
+	}
+	c.send(servertest.MsgList, 2, nil)
+	c.echo(2)
+}

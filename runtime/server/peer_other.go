@@ -1,0 +1,8 @@
+//go:build !linux
+
+package server
+
+import "net"
+
+// peerCred is not implemented on this platform.
+func peerCred(net.Conn) (PeerCred, bool) { return PeerCred{}, false }

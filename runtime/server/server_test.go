@@ -1,0 +1,387 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
+)
+
+func TestUnaryRoundTrip(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 7, &servertest.EchoRequest{ID: "a", N: 3})
+	resp := c.echo(7)
+	if resp.ID != "a" || resp.N != 3 {
+		t.Fatalf("got %+v", resp)
+	}
+	if resp.UID != os.Getuid() {
+		t.Errorf("peer uid %d, want %d", resp.UID, os.Getuid())
+	}
+}
+
+// TestCliwrapClientFrames writes exactly what a cliwrap client sends: seq
+// 1, 2, 3 on one connection, a zero-length List request among them.
+func TestCliwrapClientFrames(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.write([]byte{0xC1, 0xD9, 0x01, 0xA2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0})
+	if got := c.echo(1); got.N != servertest.ListN {
+		t.Fatalf("List: got %+v", got)
+	}
+	c.sendMsg(servertest.MsgEcho, 2, &servertest.EchoRequest{ID: "x"})
+	if got := c.echo(2); got.ID != "x" {
+		t.Fatalf("Echo: got %+v", got)
+	}
+	c.send(servertest.MsgEcho, 3, nil) // zero length: the zero request
+	if got := c.echo(3); got.ID != "" || got.N != 0 {
+		t.Fatalf("zero-length Echo: got %+v", got)
+	}
+}
+
+// TestRequestsRunConcurrently: a slow request does not hold up a later one
+// on the same connection, and each answer carries its request's seq.
+func TestRequestsRunConcurrently(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+	c.sendMsg(servertest.MsgEcho, 2, &servertest.EchoRequest{ID: "fast"})
+	if got := c.echo(2); got.ID != "fast" {
+		t.Fatalf("got %+v", got)
+	}
+	if got := c.echo(1); got.ID != "slow" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestUnknownTypeKeepsConnection(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.send(0x7F, 1, nil)
+	if got := c.status(1); got != "unknown request type 0x7f" {
+		t.Fatalf("got %q", got)
+	}
+	c.send(0xAB, 2, []byte{0x80})
+	if got := c.status(2); got != "unknown request type 0xab" {
+		t.Fatalf("got %q", got)
+	}
+	c.send(servertest.MsgList, 3, nil)
+	c.echo(3)
+}
+
+func TestMalformedPayloadKeepsConnection(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	for i, body := range [][]byte{
+		{0xC1},                  // never-used msgpack byte
+		{0x81, 0xA2, 'i', 'd'},  // truncated map
+		{0x81, 0xA1, 'n', 0xA1}, // string where an int belongs... truncated too
+		{0x81, 0xA1, 'n', 0xA0}, // string where an int belongs
+		{0x80, 0x80},            // trailing bytes
+		{0x92, 0x01, 0x02},      // an array, not a map
+	} {
+		seq := uint64(i + 1)
+		c.send(servertest.MsgEcho, seq, body)
+		if got := c.status(seq); !strings.HasPrefix(got, "malformed Echo request: ") {
+			t.Errorf("body % x: got %q", body, got)
+		}
+	}
+	c.sendMsg(servertest.MsgEcho, 99, &servertest.EchoRequest{ID: "after"})
+	if got := c.echo(99); got.ID != "after" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestFramingErrorClosesConnection(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{MaxPayload: 1024}, nil)
+	for name, frame := range map[string][]byte{
+		"bad magic":   {0xC1, 0xDA, 0x01, 0xA2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+		"bad version": {0xC1, 0xD9, 0x02, 0xA2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+		"oversize":    {0xC1, 0xD9, 0x01, 0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 4, 1},
+		"over 16MiB":  {0xC1, 0xD9, 0x01, 0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dialRaw(t, path)
+			c.write(frame)
+			c.expectClosed(2 * time.Second)
+		})
+	}
+}
+
+func TestHandlerPanicRecovered(t *testing.T) {
+	leakCheck(t)
+	var logs logBuffer
+	_, path := startServer(t, server.Options{Logger: newLogger(&logs)}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{Panic: true})
+	if got := c.status(1); got != "server: panic in Echo handler" {
+		t.Fatalf("got %q", got)
+	}
+	c.sendMsg(servertest.MsgEcho, 2, &servertest.EchoRequest{ID: "ok"})
+	c.echo(2)
+	out := logs.String()
+	for _, want := range []string{"handler panic", "method=Echo", "asked to panic", "goroutine", "servertest.DefaultEcho"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHandlerErrorAnswered(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{Fail: "no such process"})
+	if got := c.status(1); got != "no such process" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestNoErrorResponseClosesConnection(t *testing.T) {
+	leakCheck(t)
+	table := servertest.Table()
+	table.ErrorResponse = nil
+	path := filepath.Join(t.TempDir(), "s.sock")
+	s, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, table, &servertest.Handler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	c := dialRaw(t, path)
+	c.send(0x7F, 1, nil)
+	c.expectClosed(2 * time.Second)
+}
+
+func TestNewChecksTable(t *testing.T) {
+	noop := servertest.Table().Methods[0].Unary
+	for name, table := range map[string]*server.Table{
+		"neither":   {Methods: []server.Method{{Name: "A", Request: 1}}},
+		"both":      {Methods: []server.Method{{Name: "A", Request: 1, Unary: noop, Stream: servertest.Table().Methods[2].Stream}}},
+		"duplicate": {Methods: []server.Method{{Name: "A", Request: 1, Unary: noop}, {Name: "B", Request: 1, Unary: noop}}},
+	} {
+		if _, err := server.New(server.Options{}, table, nil); err == nil {
+			t.Errorf("%s: New accepted the table", name)
+		}
+	}
+	if _, err := server.New(server.Options{}, nil, nil); err == nil {
+		t.Error("New accepted a nil table")
+	}
+}
+
+func TestSocketPermissions(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	dir, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dir.Mode().Perm(); got != 0o700 {
+		t.Errorf("directory mode %v, want 0700", got)
+	}
+	sock, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sock.Mode().Perm(); got != 0o600 || sock.Mode().Type() != os.ModeSocket {
+		t.Errorf("socket mode %v, want a 0600 socket", sock.Mode())
+	}
+}
+
+func TestLiveSocketRefused(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(), &servertest.Handler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s2.Start()
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "live server") {
+		t.Fatalf("second Start: %v, want a live-server error naming %s", err, path)
+	}
+	if err := s2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The first server still answers on its socket.
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+}
+
+func TestStaleSocketReplaced(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "stale.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close() // the file stays, nobody answers
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	_, path = startServer(t, server.Options{SocketPath: path}, nil)
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+}
+
+func TestNonSocketRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(server.Options{SocketPath: path}, servertest.Table(), &servertest.Handler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("Start: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "keep" {
+		t.Fatal("Start clobbered a regular file")
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	leakCheck(t)
+	var mu sync.Mutex
+	var seen []server.PeerCred
+	refuse := true
+	_, path := startServer(t, server.Options{Authorize: func(ctx context.Context, p server.PeerCred) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, p)
+		if refuse && p.UID == uint32(os.Getuid()) {
+			return errors.New("uid not allowed")
+		}
+		return nil
+	}}, nil)
+	c := dialRaw(t, path)
+	c.expectClosed(2 * time.Second)
+
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	c = dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].PID != int32(os.Getpid()) || seen[0].GID != uint32(os.Getgid()) {
+		t.Fatalf("Authorize saw %+v, want this process (pid %d)", seen, os.Getpid())
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	leakCheck(t)
+	var logs logBuffer
+	_, path := startServer(t, server.Options{MaxConns: 2, Logger: newLogger(&logs)}, nil)
+	a, b := dialRaw(t, path), dialRaw(t, path)
+	for _, c := range []*rawConn{a, b} {
+		c.send(servertest.MsgList, 1, nil)
+		c.echo(1)
+	}
+	extra := dialRaw(t, path)
+	extra.expectClosed(2 * time.Second)
+	if !strings.Contains(logs.String(), "too many connections") {
+		t.Errorf("refusal not logged:\n%s", logs.String())
+	}
+	a.nc.Close()
+	waitFor(t, "a free slot", func() bool {
+		c := dialRaw(t, path)
+		c.send(servertest.MsgList, 1, nil)
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, err := c.fr.ReadFrame()
+		c.nc.Close()
+		return err == nil
+	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{IdleTimeout: 200 * time.Millisecond}, nil)
+
+	half := dialRaw(t, path)
+	half.write([]byte{0xC1, 0xD9, 0x01, 0xA2, 0, 0}) // half a header
+	start := time.Now()
+	half.expectClosed(3 * time.Second)
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+
+	// A call in flight longer than the timeout keeps the connection.
+	busy := dialRaw(t, path)
+	busy.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "slow", Sleep: 500 * time.Millisecond})
+	busy.echo(1)
+	busy.send(servertest.MsgList, 2, nil)
+	busy.echo(2)
+	busy.expectClosed(3 * time.Second)
+}
+
+func TestInterceptorsOutermostFirst(t *testing.T) {
+	leakCheck(t)
+	var mu sync.Mutex
+	var trace []string
+	mark := func(s string) {
+		mu.Lock()
+		trace = append(trace, s)
+		mu.Unlock()
+	}
+	unary := func(name string) server.UnaryInterceptor {
+		return func(ctx context.Context, req any, info *server.CallInfo, next server.UnaryHandler) (any, error) {
+			mark(name + ">" + info.Protocol + "." + info.Method + "/" + info.Request.String())
+			resp, err := next(ctx, req)
+			mark(name + "<")
+			return resp, err
+		}
+	}
+	stream := func(name string) server.StreamInterceptor {
+		return func(ctx context.Context, req any, s *server.Stream, info *server.CallInfo, next server.StreamHandler) error {
+			mark(name + ">" + info.Method)
+			return next(ctx, req, s)
+		}
+	}
+	_, path := startServer(t, server.Options{
+		UnaryInterceptors:  []server.UnaryInterceptor{unary("a"), unary("b")},
+		StreamInterceptors: []server.StreamInterceptor{stream("c"), stream("d")},
+	}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "i"})
+	c.echo(1)
+	c.sendMsg(servertest.MsgTail, 2, &servertest.TailRequest{N: 1})
+	if h, _ := c.next(); h.MsgType != servertest.MsgTailFrame {
+		t.Fatalf("got %s", h.MsgType)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "a>test.Echo/0xa0 b>test.Echo/0xa0 b< a< c>Tail d>Tail"
+	if got := strings.Join(trace, " "); got != want {
+		t.Fatalf("trace %q, want %q", got, want)
+	}
+}
+
+// TestDecodeErrorType checks the DecodeError text and unwrapping.
+func TestDecodeErrorType(t *testing.T) {
+	err := error(&server.DecodeError{Method: "Status", Err: ipc.ErrTrailingBytes})
+	if !errors.Is(err, ipc.ErrTrailingBytes) || err.Error() != "malformed Status request: "+ipc.ErrTrailingBytes.Error() {
+		t.Fatalf("got %v", err)
+	}
+}

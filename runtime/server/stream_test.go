@@ -1,0 +1,199 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
+)
+
+func (r *rawConn) tailFrame() servertest.TailFrame {
+	r.t.Helper()
+	h, body := r.next()
+	if h.MsgType != servertest.MsgTailFrame || h.SeqNo != 0 {
+		r.t.Fatalf("got frame %s seq %d, want %s seq 0", h.MsgType, h.SeqNo, servertest.MsgTailFrame)
+	}
+	var f servertest.TailFrame
+	if err := ipc.DecodePayload(body, &f); err != nil {
+		r.t.Fatal(err)
+	}
+	return f
+}
+
+// TestStreamLastFrameThenUnary: a stream ending with its last frame gives
+// the connection back to request/response mode; requests sent during the
+// stream are served after it, in order.
+func TestStreamLastFrameThenUnary(t *testing.T) {
+	leakCheck(t)
+	release := make(chan struct{})
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		<-release
+		return servertest.DefaultTail(ctx, req, s)
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 3})
+	c.sendMsg(servertest.MsgEcho, 2, &servertest.EchoRequest{ID: "queued"})
+	c.send(servertest.MsgList, 3, nil)
+	time.Sleep(50 * time.Millisecond) // let them queue behind the stream
+	close(release)
+	for i := range 3 {
+		f := c.tailFrame()
+		if f.I != i || f.EOF != (i == 2) {
+			t.Fatalf("frame %d: %+v", i, f)
+		}
+	}
+	// Queued unary requests are dispatched in order and may run
+	// concurrently: their answers can come in either order.
+	got := map[uint64]string{}
+	for range 2 {
+		h, body := c.next()
+		var resp servertest.EchoResponse
+		if err := ipc.DecodePayload(body, &resp); err != nil || h.MsgType != servertest.MsgEchoResponse {
+			t.Fatalf("frame %s: %v", h.MsgType, err)
+		}
+		got[h.SeqNo] = resp.ID
+	}
+	if id, ok := got[2]; !ok || id != "queued" || len(got) != 2 {
+		t.Fatalf("answers %v", got)
+	}
+	c.sendMsg(servertest.MsgEcho, 4, &servertest.EchoRequest{ID: "after"})
+	c.echo(4)
+	// A second stream on the same connection works as well.
+	c.sendMsg(servertest.MsgTail, 5, &servertest.TailRequest{N: 1})
+	if f := c.tailFrame(); !f.EOF {
+		t.Fatalf("got %+v", f)
+	}
+	if err := (&server.Stream{}).Send(0, nil, false); err == nil {
+		t.Fatal("Send on a zero Stream succeeded")
+	}
+}
+
+func TestStreamWithoutLastClosesConnection(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		return s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 1}, false)
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
+	c.tailFrame()
+	c.expectClosed(2 * time.Second)
+}
+
+func TestStreamMalformedRequestKeepsConnection(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.send(servertest.MsgTail, 1, []byte{0xC1})
+	if got := c.status(1); got == "" {
+		t.Fatal("empty error text")
+	}
+	c.send(servertest.MsgList, 2, nil)
+	c.echo(2)
+}
+
+func TestStreamSendAfterLastFails(t *testing.T) {
+	leakCheck(t)
+	errc := make(chan error, 1)
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{EOF: true}, true); err != nil {
+			return err
+		}
+		errc <- s.Send(servertest.MsgTailFrame, &servertest.TailFrame{}, false)
+		return nil
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
+	c.tailFrame()
+	if err := <-errc; !errors.Is(err, server.ErrStreamEnded) {
+		t.Fatalf("Send after last: %v", err)
+	}
+}
+
+// TestStreamClientGone: the handler's context ends promptly when the client
+// closes the connection, although the handler sends nothing.
+func TestStreamClientGone(t *testing.T) {
+	leakCheck(t)
+	started, ended := make(chan struct{}), make(chan error, 1)
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{}, false); err != nil {
+			return err
+		}
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{Follow: true})
+	c.tailFrame()
+	<-started
+	c.nc.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("ctx error %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("stream context not cancelled after the client left")
+	}
+}
+
+// TestStreamSlowReader: a client that stops reading makes Send fail after
+// the send timeout, and the connection is dropped.
+func TestStreamSlowReader(t *testing.T) {
+	leakCheck(t)
+	errc := make(chan error, 1)
+	big := &servertest.EchoResponse{ID: string(make([]byte, 64<<10))}
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		for {
+			if err := s.Send(servertest.MsgEchoResponse, big, false); err != nil {
+				errc <- err
+				return err
+			}
+		}
+	}}
+	_, path := startServer(t, server.Options{StreamSendTimeout: 100 * time.Millisecond}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("nil error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send still blocked on a client that does not read")
+	}
+	// Drain what was buffered; the connection must end.
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := c.fr.ReadFrame(); err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection not dropped")
+			}
+			break
+		}
+	}
+}
+
+func TestStreamPanicAnswered(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		panic("tail boom")
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
+	if got := c.status(1); got != "server: panic in Tail handler" {
+		t.Fatalf("got %q", got)
+	}
+	c.expectClosed(2 * time.Second)
+}
