@@ -70,6 +70,11 @@ func (c *Conn) invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, r
 	}
 	defer releaseCall(cl)
 	if r.h.MsgType != info.Response {
+		if c.opts.ErrorText != nil {
+			if text, ok := c.opts.ErrorText(r.h.MsgType, r.body); ok {
+				return &RemoteError{Method: info.Method, Text: text}
+			}
+		}
 		return &ResponseTypeError{Method: info.Method, Got: r.h.MsgType, Want: info.Response}
 	}
 	if resp == nil {

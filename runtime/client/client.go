@@ -39,6 +39,13 @@ type Options struct {
 	DialTimeout        time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
 	UnaryInterceptors  []UnaryInterceptor
 	StreamInterceptors []StreamInterceptor
+
+	// ErrorText recognises the protocol's error response (e.g. a
+	// StatusResponse with Err set answering a request the server does not
+	// know): when a unary call gets a response of another type than it
+	// expects and ErrorText returns ok, the call fails with a *RemoteError
+	// carrying text instead of a *ResponseTypeError. Generated clients set it.
+	ErrorText func(t ipc.MsgType, body []byte) (text string, ok bool)
 }
 
 // CallInfo describes the call an interceptor wraps.
