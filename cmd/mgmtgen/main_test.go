@@ -24,19 +24,9 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// TestScripts runs testdata/script/*.txtar. The condition [parser] holds
-// once the schema parser is merged (schema.Load is no longer the stub).
+// TestScripts runs testdata/script/*.txtar.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
-		Condition: func(cond string) (bool, error) {
-			if cond != "parser" {
-				return false, fmt.Errorf("unknown condition %q", cond)
-			}
-			_, err := schema.Load("")
-			return err == nil || !strings.Contains(err.Error(), "not merged yet"), nil
-		},
-	})
+	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
 }
 
 // fakeLoad stands in for schema.Load in the command tests: it reads the

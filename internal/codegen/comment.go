@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"github.com/dave/jennifer/jen"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -108,4 +109,10 @@ func fill(p string, width int) []string {
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// docComment is docText as a jennifer comment; fallback is the text after
+// name used when the schema has no doc.
+func docComment(name string, d schema.Doc, fallback string) *jen.Statement {
+	return jen.Comment(docText(name, d, name+" "+fallback))
 }

@@ -63,6 +63,8 @@ type emitter struct {
 // (and not written for a schema without structs and enums).
 var emitters = []emitter{
 	{".go", emitTypes},
+	{"_client.go", emitClient},
+	{"_server.go", emitServer},
 }
 
 // msgpSuffix names the file holding the msgp-generated methods.

@@ -50,8 +50,11 @@ func (b *builder) field(s *schema.Struct, name, key, typ string, opts ...func(*s
 	if containers, _ := shape(fl.Type); containers {
 		fl.MaxItems = defMaxItems
 	}
+	// As the parser does: max_len covers strings, bytes, map keys and
+	// string enums anywhere in the type.
 	for t := fl.Type; t != nil; t = t.Elem {
-		if t.Kind == schema.KindString || t.Kind == schema.KindBytes {
+		stringEnum := t.Kind == schema.KindEnum && t.Enum.Base == schema.KindString
+		if t.Kind == schema.KindString || t.Kind == schema.KindBytes || t.Kind == schema.KindMap || stringEnum {
 			fl.MaxLen = defMaxLen
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dave/jennifer/jen"
 
@@ -113,7 +115,8 @@ func (n *names) declared(f *schema.File) []decl {
 		}
 	}
 	for _, g := range []string{n.Handler, n.UnimplementedHandler, n.Client, n.Server,
-		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.MessageName} {
+		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.MessageName,
+		"DialOptions", "ClientOptions", "ErrNotImplemented"} {
 		d = append(d, decl{g, "generated declaration", schema.Pos{}, true})
 	}
 	return d
@@ -211,3 +214,57 @@ func basicName(k schema.Kind) string {
 	}
 	return ""
 }
+
+// callNames holds every identifier generated for one call.
+type callNames struct {
+	Method      string // Handler and Client method, e.g. "Logs"
+	Sender      string // exported server stream sender interface, "LogsSender"
+	senderImpl  string // its unexported implementation, "logsSender"
+	Stream      string // exported client stream type, "LogsStream"
+	serverGlue  string // dispatch glue function, "serveLogs"
+	serverInfo  string // *server.CallInfo variable, "serverInfoLogs"
+	clientInfo  string // *client.CallInfo variable, "clientInfoLogs"
+	ReqType     string // request payload type, "" when the request has none
+	RespType    string // unary response payload type, "" when none
+	FrameType   string // stream frame payload type, "" when none
+	MsgRequest  string // request message constant, "MsgLogsRequest"
+	MsgResponse string // response or stream message constant
+}
+
+// Call derives the names generated for c.
+func (n *names) Call(c *schema.Call) callNames {
+	cn := callNames{
+		Method:     c.Name,
+		Sender:     n.Sender(c),
+		senderImpl: lowerFirst(n.Sender(c)),
+		Stream:     n.ClientStream(c),
+		serverGlue: "serve" + c.Name,
+		serverInfo: "serverInfo" + c.Name,
+		clientInfo: "clientInfo" + c.Name,
+		MsgRequest: n.MsgConst(c.Request),
+		ReqType:    payloadName(c.Request),
+	}
+	if c.Response != nil {
+		cn.RespType = payloadName(c.Response)
+		cn.MsgResponse = n.MsgConst(c.Response)
+	} else {
+		cn.FrameType = payloadName(c.Stream)
+		cn.MsgResponse = n.MsgConst(c.Stream)
+	}
+	return cn
+}
+
+func payloadName(m *schema.Message) string {
+	if m.Payload == nil {
+		return ""
+	}
+	return m.Payload.Name
+}
+
+func lowerFirst(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[size:]
+}
+
+// ptr is *T for a named type.
+func ptr(name string) *jen.Statement { return jen.Op("*").Id(name) }

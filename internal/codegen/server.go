@@ -1,0 +1,135 @@
+package codegen
+
+import (
+	"github.com/dave/jennifer/jen"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// genServer emits P_server.go: the Handler interface, UnimplementedHandler,
+// typed stream senders, the dispatch table handed to runtime/server, and
+// NewServer.
+func genServer(f *schema.File, nm *names, file *jen.File) {
+	genHandler(f, nm, file)
+	genUnimplemented(f, nm, file)
+	for _, c := range f.Calls {
+		if c.Stream != nil {
+			genSender(c, nm, file)
+		}
+	}
+	for _, c := range f.Calls {
+		genServerGlue(f, c, nm, file)
+	}
+	genServerTable(f, nm, file)
+	genServerOptions(f, nm, file)
+}
+
+// handlerSignature is the parameter and result list of c's Handler method.
+// With named false the parameters are unnamed (for bodies that ignore them).
+func handlerSignature(c *schema.Call, n callNames, named bool) (params, results []jen.Code) {
+	param := func(name string, typ jen.Code) jen.Code {
+		if !named {
+			name = "_"
+		}
+		return jen.Id(name).Add(typ)
+	}
+	params = []jen.Code{param("ctx", jen.Qual("context", "Context"))}
+	if n.ReqType != "" {
+		params = append(params, param("req", ptr(n.ReqType)))
+	}
+	switch {
+	case c.Stream != nil:
+		params = append(params, param("out", jen.Id(n.Sender)))
+		results = []jen.Code{jen.Error()}
+	case n.RespType != "":
+		results = []jen.Code{ptr(n.RespType), jen.Error()}
+	default:
+		results = []jen.Code{jen.Error()}
+	}
+	return params, results
+}
+
+func genHandler(f *schema.File, nm *names, file *jen.File) {
+	file.Comment("Handler is the server side of the " + f.Package + " protocol: one method per call.")
+	file.Comment("Embed UnimplementedHandler to answer calls you do not implement.")
+	file.Type().Id("Handler").InterfaceFunc(func(g *jen.Group) {
+		for _, c := range f.Calls {
+			n := nm.Call(c)
+			params, results := handlerSignature(c, n, true)
+			g.Add(docComment(n.Method, c.Doc, handlerFallbackDoc(c)))
+			g.Id(n.Method).Params(params...).Params(results...)
+		}
+	}).Line()
+}
+
+func handlerFallbackDoc(c *schema.Call) string {
+	if c.Stream != nil {
+		return "serves " + c.Request.Name + " requests by sending " + c.Stream.Name + " frames on out."
+	}
+	return "answers " + c.Request.Name + " requests with " + c.Response.Name + "."
+}
+
+func genUnimplemented(f *schema.File, nm *names, file *jen.File) {
+	file.Comment("ErrNotImplemented is what UnimplementedHandler answers every call with.")
+	file.Var().Id("ErrNotImplemented").Op("=").Qual("errors", "New").Call(jen.Lit("not implemented")).Line()
+	file.Comment("UnimplementedHandler answers every call with ErrNotImplemented. Embed it by value in")
+	file.Comment("a Handler to keep compiling when the schema gains calls.")
+	file.Type().Id("UnimplementedHandler").Struct().Line()
+	file.Var().Id("_").Id("Handler").Op("=").Id("UnimplementedHandler").Values().Line()
+	for _, c := range f.Calls {
+		n := nm.Call(c)
+		params, results := handlerSignature(c, n, false)
+		errExpr := jen.Qual("fmt", "Errorf").Call(jen.Lit(f.Package+": "+n.Method+": %w"), jen.Id("ErrNotImplemented"))
+		ret := []jen.Code{errExpr}
+		if len(results) == 2 {
+			ret = []jen.Code{jen.Nil(), errExpr}
+		}
+		file.Comment(n.Method + " answers with ErrNotImplemented.")
+		file.Func().Params(jen.Id("UnimplementedHandler")).Id(n.Method).Params(params...).Params(results...).
+			Block(jen.Return(ret...)).Line()
+	}
+}
+
+func genSender(c *schema.Call, nm *names, file *jen.File) {
+	n := nm.Call(c)
+	last := "The stream runs until the client goes away or the handler returns."
+	lastExpr := jen.False()
+	if c.LastWhen != nil {
+		last = "A frame with " + c.LastWhen.Name + " true is the last: the stream ends and the " +
+			"connection returns to request/response mode."
+		lastExpr = jen.Id("p").Dot(c.LastWhen.Name)
+	}
+	file.Comment(comment(n.Sender + " sends the " + c.Stream.Name + " frames of a " + n.Method + " stream. " + last))
+	file.Type().Id(n.Sender).Interface(
+		jen.Comment("Send sends one frame. It fails once the client has gone away, the stream has").Line().
+			Comment("ended or the server is shutting down; a nil p sends the zero value."),
+		jen.Id("Send").Params(framePtrParam(n)...).Error(),
+	).Line()
+	file.Type().Id(n.senderImpl).Struct(jen.Id("s").Op("*").Qual(serverPkg, "Stream")).Line()
+	body := []jen.Code{}
+	if n.FrameType == "" {
+		body = append(body, jen.Return(jen.Id("x").Dot("s").Dot("Send").Call(jen.Id(n.MsgResponse), jen.Nil(), jen.False())))
+	} else {
+		body = append(body,
+			jen.If(jen.Id("p").Op("==").Nil()).Block(jen.Id("p").Op("=").New(jen.Id(n.FrameType))),
+			jen.Return(jen.Id("x").Dot("s").Dot("Send").Call(jen.Id(n.MsgResponse), jen.Id("p"), lastExpr)))
+	}
+	file.Func().Params(jen.Id("x").Id(n.senderImpl)).Id("Send").Params(framePtrParam(n)...).Error().Block(body...).Line()
+}
+
+func framePtrParam(n callNames) []jen.Code {
+	if n.FrameType == "" {
+		return nil
+	}
+	return []jen.Code{jen.Id("p").Add(ptr(n.FrameType))}
+}
+
+// emitServer is the emitter of P_server.go; nil for a schema without calls.
+func emitServer(f *schema.File, nm *names) (*jen.File, error) {
+	if len(f.Calls) == 0 {
+		return nil, nil
+	}
+	file := newJenFile(f, nm)
+	genServer(f, nm, file)
+	return file, nil
+}
