@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+)
+
+// handler serves the management protocol from a supervisor: each method maps
+// onto one supervisor call. Errors of unary calls travel in the response's
+// Err field (the generated glue puts them there).
+type handler struct {
+	sup *supervisor.Supervisor
+}
+
+var _ mgmt.Handler = (*handler)(nil)
+
+func entry(e supervisor.Entry) mgmt.ListEntry {
+	return mgmt.ListEntry{ID: e.ID, Name: e.Name, State: string(e.State), ChildPID: e.ChildPID, RSS: e.RSS}
+}
+
+func (h *handler) List(context.Context) (*mgmt.ListResponsePayload, error) {
+	list := h.sup.List()
+	resp := &mgmt.ListResponsePayload{Entries: make([]mgmt.ListEntry, len(list))}
+	for i, e := range list {
+		resp.Entries[i] = entry(e)
+	}
+	return resp, nil
+}
+
+func (h *handler) Status(_ context.Context, req *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+	e, err := h.sup.Status(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &mgmt.StatusResponsePayload{Entry: entry(e)}, nil
+}
+
+func (h *handler) Start(ctx context.Context, req *mgmt.StartRequestPayload) (*mgmt.StatusResponsePayload, error) {
+	if err := h.sup.Start(req.ID); err != nil {
+		return nil, err
+	}
+	return h.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
+}
+
+func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt.StatusResponsePayload, error) {
+	if err := h.sup.Stop(ctx, req.ID); err != nil {
+		return nil, err
+	}
+	return h.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
+}
+
+// Logs sends a snapshot (one frame, EOF true) or, with Follow, the snapshot
+// (EOF false) and then every new chunk until the client goes away. An
+// unknown process or a stream other than stdout/stderr gets one frame with
+// EOF true and the error text in Data, as cliwrap managers answer.
+func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
+	frame := func(data []byte, eof bool) *mgmt.LogsStreamPayload {
+		return &mgmt.LogsStreamPayload{ID: req.ID, Stream: req.Stream, Data: data, EOF: eof}
+	}
+	if !req.Follow {
+		data, err := h.sup.Snapshot(req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)
+		if err != nil {
+			return out.Send(frame([]byte(err.Error()), true))
+		}
+		return out.Send(frame(data, true))
+	}
+	snap, f, err := h.sup.Follow(ctx, req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)
+	if err != nil {
+		return out.Send(frame([]byte(err.Error()), true))
+	}
+	defer f.Close()
+	if err := out.Send(frame(snap, false)); err != nil {
+		return err
+	}
+	for {
+		chunk, err := f.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, supervisor.ErrClosed) {
+				return nil // the client went away or procd is shutting down
+			}
+			return fmt.Errorf("logs %q: %w", req.ID, err)
+		}
+		if err := out.Send(frame(chunk, false)); err != nil {
+			return err
+		}
+	}
+}
+
+// Events streams lifecycle events matching the request's filters until the
+// client goes away. A subscriber too slow for its queue loses events (counted
+// by the supervisor); it never slows the supervisor down.
+func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
+	sub, err := h.sup.Subscribe(req.ProcessIDs, req.Types, 0)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.C():
+			if !ok {
+				return nil // supervisor shut down
+			}
+			err := out.Send(&mgmt.EventsStreamPayload{ProcessID: ev.ProcessID, Type: ev.Type, Timestamp: ev.Timestamp, Summary: ev.Summary})
+			if err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,96 @@
+// Command procd is the reference manager of the mgmt protocol: it supervises
+// the real child processes of a small YAML config and serves gen/mgmt on a
+// Unix socket, so mgmtctl and cliwrap clients can list, start, stop, read
+// the logs of and watch them.
+//
+// Usage:
+//
+//	procd -config procd.yaml [-runtime-dir DIR | -socket PATH]
+//
+// The socket is <runtime_dir>/manager.sock unless the config or -socket
+// names it. On SIGINT or SIGTERM procd stops every child within its
+// stop_timeout, closes the server and removes the socket. See README.md for
+// the config file and the management semantics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	os.Exit(run(os.Args[1:], log))
+}
+
+func run(args []string, log *slog.Logger) int {
+	fs := flag.NewFlagSet("procd", flag.ContinueOnError)
+	config := fs.String("config", "", "config `file` (required)")
+	runtimeDir := fs.String("runtime-dir", "", "serve on `dir`/manager.sock, overriding the config")
+	socket := fs.String("socket", "", "serve on this socket `path`, overriding the config")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "longest wait for children and calls at shutdown")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *config == "" || fs.NArg() > 0 || (*runtimeDir != "" && *socket != "") {
+		fmt.Fprintln(os.Stderr, "usage: procd -config FILE [-runtime-dir DIR | -socket PATH]")
+		return 2
+	}
+	cfg, err := supervisor.LoadConfig(*config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "procd:", err)
+		return 1
+	}
+	switch {
+	case *socket != "":
+		cfg.Socket = *socket
+	case *runtimeDir != "":
+		cfg.Socket = filepath.Join(*runtimeDir, supervisor.SocketName)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log, *shutdownTimeout); err != nil {
+		fmt.Fprintln(os.Stderr, "procd:", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the supervisor and the server until ctx ends, then shuts both
+// down: children first (so event subscribers see them stop), then the server.
+func serve(ctx context.Context, cfg *supervisor.Config, log *slog.Logger, timeout time.Duration) error {
+	sup, err := supervisor.New(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: &handler{sup: sup}, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return errors.Join(err, sup.Shutdown(shutdownCtx))
+	}
+	log.Info("serving", "socket", cfg.Socket, "processes", len(cfg.Processes))
+	startErr := sup.StartAll()
+	if startErr != nil {
+		log.Error("starting processes", "err", startErr)
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return errors.Join(sup.Shutdown(shutdownCtx), srv.Close(shutdownCtx))
+}
