@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// env carries what every command needs.
+type env struct {
+	ctx     context.Context
+	socket  string
+	json    bool
+	timeout time.Duration
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
+
+commands:
+  list                                   list processes
+  status ID                              show one process
+  start ID...                            start processes
+  stop ID...                             stop processes
+  logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
+  events [--process IDS] [--type TYPES]  watch lifecycle events
+`
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
+	err := e.dispatch(args)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintln(stderr, "mgmtctl:", ue.msg)
+		}
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	default:
+		fmt.Fprintln(stderr, "mgmtctl:", err)
+		return exitFail
+	}
+}
+
+func (e *env) dispatch(args []string) error {
+	fs := flag.NewFlagSet("mgmtctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	socket := fs.String("socket", "", "socket path")
+	runtimeDir := fs.String("runtime-dir", "", "runtime directory holding manager.sock")
+	fs.BoolVar(&e.json, "json", false, "JSON output")
+	fs.DurationVar(&e.timeout, "timeout", 10*time.Second, "timeout of each unary call")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usagef("")
+		}
+		return usagef("%v", err)
+	}
+	if *socket != "" && *runtimeDir != "" {
+		return usagef("--socket and --runtime-dir exclude each other")
+	}
+	if e.timeout <= 0 {
+		return usagef("--timeout must be positive")
+	}
+	e.socket = resolveSocket(*socket, *runtimeDir, os.Getenv)
+	if fs.NArg() == 0 {
+		return usagef("no command")
+	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	switch cmd {
+	case "list":
+		return e.list(rest)
+	case "status":
+		return e.status(rest)
+	case "start", "stop":
+		return e.startStop(cmd, rest)
+	case "logs":
+		return e.logs(rest)
+	case "events":
+		return e.events(rest)
+	case "help":
+		return usagef("")
+	}
+	return usagef("unknown command %q", cmd)
+}
+
+// resolveSocket applies the documented lookup order.
+func resolveSocket(socket, runtimeDir string, getenv func(string) string) string {
+	switch {
+	case socket != "":
+		return socket
+	case runtimeDir != "":
+		return filepath.Join(runtimeDir, "manager.sock")
+	case getenv("MGMTCTL_SOCKET") != "":
+		return getenv("MGMTCTL_SOCKET")
+	case getenv("MGMTCTL_RUNTIME_DIR") != "":
+		return filepath.Join(getenv("MGMTCTL_RUNTIME_DIR"), "manager.sock")
+	case getenv("XDG_RUNTIME_DIR") != "":
+		return filepath.Join(getenv("XDG_RUNTIME_DIR"), "procd", "manager.sock")
+	}
+	return filepath.Join(os.TempDir(), "procd-"+strconv.Itoa(os.Getuid()), "manager.sock")
+}
+
+// dial connects, turning the usual failures into messages that say what to do.
+func (e *env) dial() (*mgmt.Client, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	c, err := mgmt.DialContext(ctx, e.socket)
+	if err == nil {
+		return c, nil
+	}
+	fi, statErr := os.Stat(e.socket)
+	switch {
+	case errors.Is(statErr, os.ErrNotExist):
+		return nil, fmt.Errorf("no manager socket at %s (is the manager running? see --socket, --runtime-dir)", e.socket)
+	case statErr == nil && fi.Mode()&os.ModeSocket == 0:
+		return nil, fmt.Errorf("%s is not a socket", e.socket)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil, fmt.Errorf("nothing is listening on %s (a stale socket: the manager is not running)", e.socket)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("permission denied on %s (the socket is private to the manager's user)", e.socket)
+	}
+	return nil, fmt.Errorf("connecting to %s: %w", e.socket, err)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments ("logs -f web" and "logs web -f"), returning the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/client"
+)
+
+func asRemote(err error) string {
+	var re *client.RemoteError
+	if errors.As(err, &re) {
+		return re.Text
+	}
+	return ""
+}
+
+func (e *env) logs(args []string) error {
+	fs := newFlags("logs")
+	stream := fs.String("stream", "all", "stdout, stderr or all")
+	follow := fs.Bool("f", false, "follow new output")
+	fs.BoolVar(follow, "follow", false, "follow new output")
+	since := fs.Duration("since", 0, "only output from the last `DUR`")
+	lines := fs.Int("n", 0, "only the last `N` lines")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("logs takes exactly one process id")
+	}
+	if *since < 0 || *lines < 0 {
+		return usagef("logs: --since and -n must not be negative")
+	}
+	var streams []uint8
+	switch *stream {
+	case "stdout":
+		streams = []uint8{0}
+	case "stderr":
+		streams = []uint8{1}
+	case "all":
+		streams = []uint8{0, 1}
+	default:
+		return usagef("logs: --stream must be stdout, stderr or all, not %q", *stream)
+	}
+	req := mgmt.LogsRequestPayload{ID: pos[0], Follow: *follow, Lines: *lines}
+	if *since > 0 {
+		req.SinceUnixNano = time.Now().Add(-*since).UnixNano()
+	}
+	return e.copyLogs(req, streams)
+}
+
+// copyLogs reads each stream on its own connection, stdout data to stdout
+// and stderr data to stderr, until every stream ends or Ctrl-C. It asks for
+// the process's status first: on the wire a manager's error text and a
+// snapshot look alike, so an unknown id is caught here with a clear message.
+func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
+	c, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	_, err = c.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("logs %s: %w", req.ID, remoteText(err))
+	}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, s := range streams {
+		r := req
+		r.Stream = s
+		out := e.stdout
+		if s == 1 {
+			out = e.stderr
+		}
+		if !req.Follow { // snapshots in order: stdout, then stderr
+			errs[i] = e.copyLogStream(c, &r, out)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.copyLogStream(c, &r, out)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io.Writer) error {
+	st, err := c.Logs(e.ctx, req)
+	if err != nil {
+		return e.streamErr("logs "+req.ID, err)
+	}
+	stop := context.AfterFunc(e.ctx, func() { st.Close() })
+	defer stop()
+	defer st.Close()
+	for {
+		p, err := st.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return e.streamErr("logs "+req.ID, err)
+		}
+		if p.EOF && req.Follow { // a follow ends with an EOF frame only on an error
+			return fmt.Errorf("logs %s: %s", req.ID, p.Data)
+		}
+		if _, err := out.Write(p.Data); err != nil {
+			return err
+		}
+	}
+}
+
+// streamErr reports a stream failure, or nothing when Ctrl-C ended it.
+func (e *env) streamErr(what string, err error) error {
+	if e.ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (e *env) events(args []string) error {
+	fs := newFlags("events")
+	procs := fs.String("process", "", "only these process `IDS` (comma-separated)")
+	types := fs.String("type", "", "only these event `TYPES`, e.g. process.started,process.crashed")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("events takes no arguments (use --process)")
+	}
+	c, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Events(e.ctx, &mgmt.EventsSubscribePayload{ProcessIDs: splitList(*procs), Types: splitList(*types)})
+	if err != nil {
+		return e.streamErr("events", err)
+	}
+	stop := context.AfterFunc(e.ctx, func() { st.Close() })
+	defer stop()
+	for ev, err := range st.All() {
+		if err != nil {
+			return e.streamErr("events", err)
+		}
+		if err := e.printEvent(ev); err != nil {
+			return err
+		}
+	}
+	if e.ctx.Err() == nil {
+		return errors.New("events: the manager ended the stream")
+	}
+	return nil
+}
+
+func (e *env) printEvent(ev *mgmt.EventsStreamPayload) error {
+	ts := time.Unix(0, ev.Timestamp)
+	if e.json {
+		return e.printJSON(struct {
+			Time    time.Time `json:"time"`
+			Process string    `json:"process"`
+			Type    string    `json:"type"`
+			Summary string    `json:"summary"`
+		}{ts, ev.ProcessID, ev.Type, ev.Summary})
+	}
+	_, err := fmt.Fprintf(e.stdout, "%s  %-10s %-18s %s\n", ts.Format("15:04:05.000"), ev.ProcessID, ev.Type, ev.Summary)
+	return err
+}
