@@ -102,7 +102,7 @@ func TestHeader(t *testing.T) {
 	for _, f := range files {
 		names = append(names, f.Name)
 	}
-	if got := strings.Join(names, " "); got != "mgmt.go mgmt_msgp.go" {
+	if got := strings.Join(names, " "); got != "mgmt.go mgmt_client.go mgmt_msgp.go mgmt_server.go" {
 		t.Errorf("files = %s", got)
 	}
 }
