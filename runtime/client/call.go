@@ -305,6 +305,7 @@ func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 // Stream is the client side of one streaming call, on its own connection.
+// One goroutine at a time may call RecvInto; Close may be called from any.
 type Stream struct {
 	c    *Conn
 	info CallInfo
