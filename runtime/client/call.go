@@ -15,28 +15,42 @@ import (
 
 // call is one pending unary exchange; pooled with its channel and buffer.
 type call struct {
-	ch  chan result // capacity 1: the reader never blocks on it
-	buf []byte      // response payload storage
+	ch        chan result // a promotion and a result at most: sends never block
+	buf       []byte      // response payload storage
+	seq       uint64
+	conn      *Conn  // for abort
+	abortFn   func() // cl.abort, bound once
+	promoted  bool   // handed the reading role (guarded by conn.mu)
+	abandoned bool   // may still be written to: never recycled
 }
 
 type result struct {
-	h    ipc.Header
-	body []byte // aliases call.buf
-	err  error
+	h       ipc.Header
+	body    []byte // aliases call.buf
+	err     error
+	promote bool // the reading role is the receiver's now
 }
 
 // keepBuf is the largest buffer a pooled call or frame buffer keeps.
 const keepBuf = 64 << 10
 
 var (
-	callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)} }}
-	bufPool  = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+	callPool = sync.Pool{New: func() any {
+		cl := &call{ch: make(chan result, 2)}
+		cl.abortFn = cl.abort
+		return cl
+	}}
+	bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 )
 
 func releaseCall(cl *call) {
+	if cl.abandoned {
+		return
+	}
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
 	}
+	cl.promoted, cl.conn = false, nil
 	callPool.Put(cl)
 }
 
@@ -105,19 +119,15 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 		} // else the failure was handed to cl: abandon it
 		return nil, result{}, err
 	}
-	select {
-	case r := <-cl.ch:
-		if r.err != nil {
-			releaseCall(cl)
-			return nil, result{}, r.err
+	r, err := c.await(ctx, cl)
+	if err != nil {
+		// Not recycled: after an error it may still receive a message.
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 		}
-		return cl, r, nil
-	case <-ctx.Done():
-		if c.forget(seq, cl) {
-			callPool.Put(cl)
-		} // else the reader holds cl and will fill its channel: abandon it
-		return nil, result{}, fmt.Errorf("client: %s: %w", name, ctx.Err())
+		return nil, result{}, err
 	}
+	return cl, r, nil
 }
 
 func (c *Conn) usableLocked() error {
@@ -178,8 +188,13 @@ func (c *Conn) write(frame []byte, cl *call) (uint64, error) {
 	c.seq++
 	seq := c.seq
 	if cl != nil {
+		cl.seq = seq
 		c.pending[seq] = cl
 	} else {
+		if len(c.pending) > 0 {
+			c.mu.Unlock()
+			return 0, errors.New("client: calls in flight; cannot start a stream")
+		}
 		c.streaming = true
 	}
 	c.mu.Unlock()
@@ -242,22 +257,26 @@ func (c *Conn) Stream(t ipc.MsgType, payload any) error {
 	return nil
 }
 
-// ReadFrame reads the next frame of a stream started with Stream. The
-// payload is the caller's. When the connection ends it returns the
-// connection's error, which matches io.EOF when the server closed it.
+// ReadFrame reads the next frame of a stream started with Stream; one
+// goroutine at a time may call it. The payload is the caller's. When the
+// connection ends it returns the connection's error, which matches io.EOF
+// when the server closed it.
 func (c *Conn) ReadFrame() (ipc.Header, []byte, error) {
 	c.mu.Lock()
-	streaming := c.streaming
+	streaming, err := c.streaming, c.err
 	c.mu.Unlock()
-	if !streaming {
+	switch {
+	case err != nil:
+		return ipc.Header{}, nil, err
+	case !streaming:
 		return ipc.Header{}, nil, errors.New("client: ReadFrame without Stream")
 	}
-	select {
-	case f := <-c.frames:
-		return f.h, f.body, nil
-	case <-c.closed:
+	h, body, err := c.fr.ReadFrame()
+	if err != nil {
+		c.fail(err)
 		return ipc.Header{}, nil, c.Err()
 	}
+	return h, body, nil
 }
 
 // OpenStream dials a connection of its own, sends req as a frame of type
@@ -291,6 +310,7 @@ func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 // Stream is the client side of one streaming call, on its own connection.
+// One goroutine at a time may call RecvInto; Close may be called from any.
 type Stream struct {
 	c    *Conn
 	info CallInfo

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -94,9 +95,10 @@ func (e *ResponseTypeError) Error() string {
 }
 
 // Conn is one client connection; safe for concurrent use. Requests are
-// numbered 1, 2, 3, ... and written in that order, one Write per frame; a
-// reader goroutine hands each response to the call with its seq, in
-// whatever order they arrive. A Conn does not redial (see the package doc).
+// numbered 1, 2, 3, ... and written in that order, one Write per frame;
+// responses are matched to calls by seq, in whatever order they arrive. A
+// Conn starts no goroutine: one waiting caller at a time reads for all (see
+// lead.go). It does not redial (see the package doc).
 type Conn struct {
 	path   string
 	opts   Options
@@ -105,9 +107,12 @@ type Conn struct {
 	fw     *ipc.FrameWriter
 	unary  UnaryInterceptor
 	stream StreamInterceptor
-	frames chan frame    // stream frames, for ReadFrame
-	closed chan struct{} // closed when the connection broke
-	done   chan struct{} // closed when the reader goroutine exited
+
+	// Held by the goroutine in the reading role (see lead).
+	leaderSeq uint64 // the leading call's seq
+	midFrame  bool   // bytes of an unfinished frame have been consumed
+	abortSeq  atomic.Uint64
+	scratch   call // discarded payloads
 
 	wmu sync.Mutex // held from numbering a request to writing it
 
@@ -116,11 +121,7 @@ type Conn struct {
 	pending   map[uint64]*call
 	err       error // why the connection broke; nil while usable
 	streaming bool  // dedicated to a stream by Stream
-}
-
-type frame struct {
-	h    ipc.Header
-	body []byte
+	reading   bool  // a call holds the reading role
 }
 
 // Dial connects to the Unix socket at path.
@@ -143,24 +144,18 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 		path:    path,
 		opts:    opts,
 		nc:      nc,
-		fr:      ipc.NewFrameReader(nc, opts.MaxPayload),
 		fw:      ipc.NewFrameWriter(nc),
 		unary:   chainUnary(opts.UnaryInterceptors),
 		stream:  chainStream(opts.StreamInterceptors),
-		frames:  make(chan frame),
-		closed:  make(chan struct{}),
-		done:    make(chan struct{}),
 		pending: make(map[uint64]*call),
 	}
-	go c.readLoop()
+	c.fr = ipc.NewFrameReader(abortReader{c}, opts.MaxPayload)
 	return c, nil
 }
 
 // Close closes the connection; pending calls fail with an error saying so.
-// It waits for the connection's reader goroutine to exit.
 func (c *Conn) Close() error {
 	c.fail(errClosedByClient)
-	<-c.done
 	return nil
 }
 
@@ -181,7 +176,6 @@ func (c *Conn) fail(cause error) {
 	c.err = &ConnError{Cause: cause}
 	pending := c.pending
 	c.pending = nil
-	close(c.closed)
 	c.mu.Unlock()
 	c.nc.Close()
 	for _, cl := range pending {
@@ -197,67 +191,3 @@ type ConnError struct{ Cause error }
 func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
 func (e *ConnError) Unwrap() error        { return e.Cause }
 func (e *ConnError) Is(target error) bool { return target == ErrClosed }
-
-// readLoop reads frames until the connection breaks, handing responses to
-// pending calls by seq and, on a stream connection, other frames to ReadFrame.
-func (c *Conn) readLoop() {
-	defer close(c.done)
-	var scratch []byte
-	for {
-		h, err := c.fr.ReadHeader()
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		cl := c.pending[h.SeqNo]
-		if cl != nil {
-			delete(c.pending, h.SeqNo)
-		}
-		streaming := c.streaming
-		c.mu.Unlock()
-		switch {
-		case cl != nil:
-			err = c.deliver(cl, h)
-		case streaming:
-			err = c.deliverStream(h)
-		default: // a late answer to a cancelled call, or unsolicited
-			if cap(scratch) < int(h.Length) {
-				scratch = make([]byte, h.Length)
-			}
-			err = c.fr.ReadBody(scratch[:h.Length])
-		}
-		if err != nil {
-			c.fail(err)
-			return
-		}
-	}
-}
-
-func (c *Conn) deliver(cl *call, h ipc.Header) error {
-	if cap(cl.buf) < int(h.Length) {
-		cl.buf = make([]byte, h.Length)
-	}
-	body := cl.buf[:h.Length]
-	if err := c.fr.ReadBody(body); err != nil {
-		cl.ch <- result{err: &ConnError{Cause: err}}
-		return err
-	}
-	cl.ch <- result{h: h, body: body}
-	return nil
-}
-
-func (c *Conn) deliverStream(h ipc.Header) error {
-	var body []byte
-	if h.Length > 0 {
-		body = make([]byte, h.Length)
-		if err := c.fr.ReadBody(body); err != nil {
-			return err
-		}
-	}
-	select {
-	case c.frames <- frame{h: h, body: body}:
-	case <-c.closed:
-	}
-	return nil
-}

@@ -2,13 +2,18 @@ package client_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
 // TestWireBytes checks the exact bytes the client sends, as a cliwrap
@@ -62,5 +67,46 @@ func TestWireBytes(t *testing.T) {
 	c.Close()
 	if _, _, err := c.ReadFrame(); err == nil || err == io.EOF {
 		t.Fatalf("ReadFrame without Stream: %v", err)
+	}
+}
+
+// TestDeadlineAmongPendingCalls: whichever call reads for the others, one
+// whose deadline passes returns promptly and the others still get their
+// answers.
+func TestDeadlineAmongPendingCalls(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	for round := range 4 {
+		errc := make(chan error, 3)
+		for i := range 3 {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(30+50*i)*time.Millisecond)
+				defer cancel()
+				if i == 2 {
+					ctx = context.Background()
+				}
+				start := time.Now()
+				resp, err := echo(ctx, c, &servertest.EchoRequest{ID: "x", N: i, Sleep: time.Duration(200-100*(round%2)) * time.Millisecond})
+				switch {
+				case i == 2 && (err != nil || resp.N != 2):
+					errc <- fmt.Errorf("call without deadline: %+v, %v", resp, err)
+				case i < 2 && !errors.Is(err, context.DeadlineExceeded):
+					errc <- fmt.Errorf("call %d: %v, want DeadlineExceeded", i, err)
+				case i < 2 && time.Since(start) > time.Duration(30+50*i)*time.Millisecond+80*time.Millisecond:
+					errc <- fmt.Errorf("call %d returned after %v", i, time.Since(start))
+				default:
+					errc <- nil
+				}
+			}()
+		}
+		for range 3 {
+			if err := <-errc; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -121,6 +122,28 @@ func echoFrames(nc net.Conn) {
 		}
 		if _, err := nc.Write(buf); err != nil {
 			return
+		}
+	}
+}
+
+// BenchmarkUnaryRoundTripDeadline is BenchmarkUnaryRoundTrip with a
+// cancellable context, which the client must watch while it reads.
+func BenchmarkUnaryRoundTripDeadline(b *testing.B) {
+	_, path := startServer(b, server.Options{}, nil)
+	c, err := client.Dial(path, client.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := &servertest.EchoRequest{}
+	var resp servertest.EchoResponse
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		req.N = i
+		if err := c.Invoke(ctx, benchInfo, req, &resp); err != nil || resp.N != i {
+			b.Fatalf("%v %d", err, resp.N)
 		}
 	}
 }

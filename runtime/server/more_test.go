@@ -217,3 +217,22 @@ func TestNilResponseAnswered(t *testing.T) {
 	c.send(servertest.MsgList, 2, nil)
 	c.echo(2)
 }
+
+// TestIdleTimeoutCountsFromLastRequest: a connection used more often than
+// the idle timeout stays open however long it lives, then closes once left
+// idle.
+func TestIdleTimeoutCountsFromLastRequest(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{IdleTimeout: 150 * time.Millisecond}, nil)
+	c := dialRaw(t, path)
+	for i := range 8 {
+		c.send(servertest.MsgList, uint64(i+1), nil)
+		c.echo(uint64(i + 1))
+		time.Sleep(60 * time.Millisecond)
+	}
+	start := time.Now()
+	c.expectClosed(2 * time.Second)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("closed %v after the last request", d)
+	}
+}
