@@ -28,8 +28,12 @@ type (
 		ChildPID int    `msgpack:"pid"`
 		RSS      uint64 `msgpack:"rss"`
 	}
-	wListResponse   struct{ Entries []wListEntry `msgpack:"entries"` }
-	wIDRequest      struct{ ID string `msgpack:"id"` } // Status, Start, Stop
+	wListResponse struct {
+		Entries []wListEntry `msgpack:"entries"`
+	}
+	wIDRequest struct {
+		ID string `msgpack:"id"`
+	} // Status, Start, Stop
 	wStatusResponse struct {
 		Entry wListEntry `msgpack:"entry"`
 		Err   string     `msgpack:"err"`
@@ -45,7 +49,9 @@ type (
 		Data   []byte `msgpack:"d"`
 		EOF    bool   `msgpack:"eof"`
 	}
-	wEventsSubscribe    struct{ ProcessIDs []string `msgpack:"pids"` }
+	wEventsSubscribe struct {
+		ProcessIDs []string `msgpack:"pids"`
+	}
 	wEventsSubscribeNew struct {
 		ProcessIDs []string `msgpack:"pids"`
 		Types      []string `msgpack:"types,omitempty"`
