@@ -119,8 +119,10 @@ func TestMalformedPayload(t *testing.T) {
 		t.Errorf("handler served %d malformed requests", n)
 	}
 	// The connection is kept, and a well-formed request is served.
-	if resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "fine"}); err != nil || resp.Entry.ID != "fine" {
-		t.Errorf("Status after malformed requests = %+v, %v", resp, err)
+	for _, id := range []string{"fine", strings.Repeat("x", 4096)} {
+		if resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: id}); err != nil || resp.Entry.ID != id {
+			t.Errorf("Status(%.10s...) after malformed requests = %.40v, %v", id, resp, err)
+		}
 	}
 	// An empty payload decodes as the zero value (WIRE.md, "Our rules").
 	hdr, resp, err := c.Call(mgmt.MsgStatusRequest, nil)
@@ -128,8 +130,8 @@ func TestMalformedPayload(t *testing.T) {
 	if err != nil || ipc.DecodePayload(resp, &p) != nil || hdr.MsgType != mgmt.MsgStatusResponse || p.Err != "" || p.Entry.ID != "" {
 		t.Errorf("empty Status request = %s %+v (%v), want the zero request served", hdr.MsgType, p, err)
 	}
-	if n := served.Load(); n != 2 {
-		t.Errorf("handler served %d requests, want 2", n)
+	if n := served.Load(); n != 3 {
+		t.Errorf("handler served %d requests, want 3", n)
 	}
 }
 
