@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
 
 // Close lets an in-flight call finish and answer, ends open streams, removes
@@ -174,5 +176,68 @@ func TestStaleSocketReplaced(t *testing.T) {
 	}
 	if _, err := dial(t, path).List(testCtx(t)); err != nil {
 		t.Errorf("List on the replacing server: %v", err)
+	}
+}
+
+// Start creates the socket's directory 0700 and the socket 0600; a closed
+// server does not start again; a server needs a handler.
+func TestSocketSetup(t *testing.T) {
+	noLeaks(t)
+	dir := filepath.Join(t.TempDir(), "run", "procd")
+	srv, path, _ := startServer(t, fullHandler(nil), func(o *mgmt.ServerOptions) { o.SocketPath = filepath.Join(dir, "manager.sock") })
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket directory: %v, %v; want mode 0700", fi, err)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket: %v, %v; want a socket with mode 0600", fi, err)
+	}
+	if err := srv.Close(testCtx(t)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := srv.Start(); !errors.Is(err, server.ErrServerClosed) {
+		t.Errorf("Start after Close = %v, want server.ErrServerClosed", err)
+	}
+	if _, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: path}); err == nil || !strings.HasPrefix(err.Error(), "mgmt: ") {
+		t.Errorf("NewServer without a handler = %v, want an mgmt: error", err)
+	}
+}
+
+// Client.Close fails the calls in flight and later ones with ErrClosed and
+// leaves its open streams alone.
+func TestClientClose(t *testing.T) {
+	noLeaks(t)
+	chunks := make(chan string)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	h := fullHandler(chunks)
+	h.start = func(context.Context, *mgmt.StartRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		entered <- struct{}{}
+		<-release
+		return nil, nil
+	}
+	_, path, _ := startServer(t, h)
+	defer close(release)
+	c := dial(t, path)
+	s, err := c.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "w", Follow: true})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer s.Close()
+	called := make(chan error, 1)
+	ctx := testCtx(t)
+	go func() { _, err := c.Start(ctx, nil); called <- err }()
+	recv(t, entered, "the Start handler")
+	c.Close()
+	if err := within(t, called, prompt, "the pending call failing"); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("pending call after Close = %v, want client.ErrClosed", err)
+	}
+	if _, err := c.List(ctx); !errors.Is(err, client.ErrClosed) || !strings.Contains(err.Error(), "closed by client") {
+		t.Errorf("List after Close = %v, want client.ErrClosed saying the client closed it", err)
+	}
+	if p, err := s.Recv(); err != nil || string(p.Data) != "snapshot" {
+		t.Fatalf("stream after Client.Close = %+v, %v", p, err)
+	}
+	chunks <- "more"
+	if p, err := s.Recv(); err != nil || string(p.Data) != "more" {
+		t.Errorf("stream after Client.Close = %+v, %v", p, err)
 	}
 }
