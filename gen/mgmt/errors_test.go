@@ -3,6 +3,7 @@ package mgmt_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,48 @@ func TestMalformedStreamAndList(t *testing.T) {
 	}
 	if _, _, err := c.Call(mgmt.MsgListRequest, nil); err != nil {
 		t.Errorf("connection not kept: %v", err)
+	}
+}
+
+// A stream handler panic is recovered and logged: before the first frame the
+// client's Recv fails, after it the stream ends; other connections go on.
+func TestStreamHandlerPanic(t *testing.T) {
+	noLeaks(t)
+	h := fullHandler(nil)
+	h.events = func(_ context.Context, r *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
+		if len(r.ProcessIDs) > 0 {
+			if err := out.Send(&mgmt.EventsStreamPayload{ProcessID: r.ProcessIDs[0]}); err != nil {
+				return err
+			}
+		}
+		panic("boom in events")
+	}
+	_, path, logs := startServer(t, h)
+	c := dial(t, path)
+	ctx := testCtx(t)
+	s, err := c.Events(ctx, nil)
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	if p, err := s.Recv(); err == nil || err == io.EOF {
+		t.Errorf("Recv from a stream whose handler panicked at once = %+v, %v; want an error", p, err)
+	}
+	s.Close()
+	s, err = c.Events(ctx, &mgmt.EventsSubscribePayload{ProcessIDs: []string{"a"}})
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	if p, err := s.Recv(); err != nil || p.ProcessID != "a" {
+		t.Fatalf("first event = %+v, %v", p, err)
+	}
+	if p, err := s.Recv(); err == nil {
+		t.Errorf("Recv after the handler panicked = %+v, want the stream ended", p)
+	}
+	s.Close()
+	if _, err := c.List(ctx); err != nil {
+		t.Errorf("List after stream panics: %v", err)
+	}
+	if out := logs.String(); strings.Count(out, "boom in events") != 2 || !strings.Contains(out, "method=Events") {
+		t.Errorf("stream panics not logged twice:\n%s", out)
 	}
 }
