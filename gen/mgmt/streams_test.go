@@ -130,9 +130,16 @@ func TestStreamErrorIsRemoteError(t *testing.T) {
 		t.Fatalf("Recv = %+v, %v; want an error", p, err)
 	}
 	var re *client.RemoteError
-	if !errors.As(err, &re) || re.Text != "mgmt: Logs: not implemented" {
-		t.Skipf("BUG(runtime/client): stream error response not surfaced as RemoteError: Recv error = %v", err)
+	if errors.As(err, &re) && re.Text == "mgmt: Logs: not implemented" && re.Method == "Logs" {
+		return
 	}
+	var rte *client.ResponseTypeError
+	if errors.As(err, &rte) && rte.Got == mgmt.MsgStatusResponse {
+		// runtime/client: Stream.RecvInto never consults Options.ErrorText, and
+		// openStream does not pass ErrorText to the stream's connection.
+		t.Skipf("BUG(runtime/client): a stream's error response is not a RemoteError: %v", err)
+	}
+	t.Fatalf("Recv = %v, want RemoteError Logs: mgmt: Logs: not implemented", err)
 }
 
 // The untyped cliwrap API of the generated Client: Call for unary requests,
