@@ -267,7 +267,9 @@ func TestConcurrentCalls(t *testing.T) {
 	}}
 	_, path, _ := startServer(t, h)
 	c := dial(t, path)
-	ctx := testCtx(t)
+	// Typically 1-2 s under -race; generous for a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	const goroutines, calls = 64, 200
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
