@@ -31,9 +31,10 @@ type (
 	wListResponse struct {
 		Entries []wListEntry `msgpack:"entries"`
 	}
+	// wIDRequest is the Status, Start and Stop request payload.
 	wIDRequest struct {
 		ID string `msgpack:"id"`
-	} // Status, Start, Stop
+	}
 	wStatusResponse struct {
 		Entry wListEntry `msgpack:"entry"`
 		Err   string     `msgpack:"err"`
