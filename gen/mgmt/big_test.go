@@ -1,0 +1,79 @@
+package mgmt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+// Frames up to the 16 MiB limit travel; a larger stream frame fails its Send
+// with ipc.ErrFrameTooLarge and the stream goes on; a larger unary response
+// is answered with an error naming the limit.
+func TestLargePayloads(t *testing.T) {
+	noLeaks(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), (int(ipc.MaxPayloadSize)-64)/16)
+	sendErr := make(chan error, 1)
+	h := fullHandler(nil)
+	h.logs = func(_ context.Context, r *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
+		if err := out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: big}); err != nil {
+			return err
+		}
+		sendErr <- out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: make([]byte, ipc.MaxPayloadSize)})
+		return out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: []byte("end"), EOF: true})
+	}
+	h.list = func(context.Context) (*mgmt.ListResponsePayload, error) {
+		return &mgmt.ListResponsePayload{Entries: []mgmt.ListEntry{{Name: strings.Repeat("n", int(ipc.MaxPayloadSize))}}}, nil
+	}
+	_, path, logs := startServer(t, h)
+	c := dial(t, path)
+	ctx := testCtx(t)
+
+	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "w"})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Recv()
+	if err != nil {
+		t.Fatalf("large frame: %v", err)
+	}
+	if !bytes.Equal(p.Data, big) {
+		t.Fatalf("large frame: %d bytes, want %d", len(p.Data), len(big))
+	}
+	if err := recv(t, sendErr, "the oversized Send"); !errors.Is(err, ipc.ErrFrameTooLarge) {
+		t.Errorf("oversized Send = %v, want ipc.ErrFrameTooLarge", err)
+	}
+	if p, err = s.Recv(); err != nil || string(p.Data) != "end" || !p.EOF {
+		t.Errorf("frame after the oversized one = %+v, %v", p, err)
+	}
+
+	_, err = c.List(ctx)
+	var re *client.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Text, "too large") {
+		t.Errorf("oversized List response = %v, want a RemoteError saying it is too large", err)
+	}
+	if !strings.Contains(logs.String(), "cannot encode response") {
+		t.Errorf("encode failure not logged:\n%s", logs.String())
+	}
+	if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "after"}); err != nil {
+		t.Errorf("Status after an oversized response: %v", err)
+	}
+}
+
+// A client with a small MaxPayload refuses a larger response: the call fails
+// with a broken-connection error naming the limit.
+func TestClientMaxPayload(t *testing.T) {
+	noLeaks(t)
+	_, path, _ := startServer(t, fullHandler(nil))
+	c := dialOptions(t, path, mgmt.ClientOptions{MaxPayload: 32})
+	_, err := c.List(testCtx(t))
+	if !errors.Is(err, client.ErrClosed) || !errors.Is(err, ipc.ErrFrameTooLarge) {
+		t.Errorf("List with a 32-byte limit = %v, want ErrClosed wrapping ipc.ErrFrameTooLarge", err)
+	}
+}

@@ -1,0 +1,344 @@
+package mgmt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+// fullHandler answers every call: List lists a and b, Status/Start/Stop
+// echo the id (unknown id "nope" fails), Logs sends "snapshot" and then, when
+// following, every chunk put on chunks; Events sends one event per id asked.
+func fullHandler(chunks <-chan string) *handler {
+	unary := func(id, state string) (*mgmt.StatusResponsePayload, error) {
+		if id == "nope" {
+			return nil, fmt.Errorf("no process %q", id)
+		}
+		e := entry(id)
+		e.State = state
+		return &mgmt.StatusResponsePayload{Entry: e}, nil
+	}
+	return &handler{
+		list: func(context.Context) (*mgmt.ListResponsePayload, error) {
+			return &mgmt.ListResponsePayload{Entries: []mgmt.ListEntry{entry("a"), entry("b")}}, nil
+		},
+		status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+			return unary(r.ID, "running")
+		},
+		start: func(_ context.Context, r *mgmt.StartRequestPayload) (*mgmt.StatusResponsePayload, error) {
+			return unary(r.ID, "starting")
+		},
+		stop: func(_ context.Context, r *mgmt.StopRequestPayload) (*mgmt.StatusResponsePayload, error) {
+			return unary(r.ID, "stopped")
+		},
+		logs: func(ctx context.Context, r *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
+			snap := &mgmt.LogsStreamPayload{ID: r.ID, Stream: r.Stream, Data: []byte("snapshot"), EOF: !r.Follow}
+			if err := out.Send(snap); err != nil || !r.Follow {
+				return err
+			}
+			for {
+				select {
+				case c := <-chunks:
+					if err := out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Stream: r.Stream, Data: []byte(c)}); err != nil {
+						return err
+					}
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		},
+		events: func(_ context.Context, r *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
+			for i, id := range r.ProcessIDs {
+				ev := &mgmt.EventsStreamPayload{ProcessID: id, Type: "process.started", Timestamp: int64(i + 1), Summary: "up"}
+				if err := out.Send(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func TestEveryCall(t *testing.T) {
+	noLeaks(t)
+	chunks := make(chan string)
+	_, path, _ := startServer(t, fullHandler(chunks))
+	c := dial(t, path)
+	ctx := testCtx(t)
+
+	list, err := c.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if want := []mgmt.ListEntry{entry("a"), entry("b")}; !reflect.DeepEqual(list.Entries, want) {
+		t.Errorf("List = %+v, want %+v", list.Entries, want)
+	}
+	calls := []struct {
+		name  string
+		call  func(id string) (*mgmt.StatusResponsePayload, error)
+		state string
+	}{
+		{"Status", func(id string) (*mgmt.StatusResponsePayload, error) {
+			return c.Status(ctx, &mgmt.StatusRequestPayload{ID: id})
+		}, "running"},
+		{"Start", func(id string) (*mgmt.StatusResponsePayload, error) {
+			return c.Start(ctx, &mgmt.StartRequestPayload{ID: id})
+		}, "starting"},
+		{"Stop", func(id string) (*mgmt.StatusResponsePayload, error) {
+			return c.Stop(ctx, &mgmt.StopRequestPayload{ID: id})
+		}, "stopped"},
+	}
+	for _, tc := range calls {
+		resp, err := tc.call("web")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := entry("web")
+		want.State = tc.state
+		if resp.Entry != want || resp.Err != "" {
+			t.Errorf("%s = %+v, want entry %+v", tc.name, resp, want)
+		}
+		resp, err = tc.call("nope")
+		var re *client.RemoteError
+		if !errors.As(err, &re) || re.Method != tc.name || re.Text != `no process "nope"` {
+			t.Errorf("%s(nope) error = %v, want RemoteError %s: no process \"nope\"", tc.name, err, tc.name)
+		}
+		if resp == nil || resp.Err != `no process "nope"` {
+			t.Errorf("%s(nope) response = %+v, want Err set", tc.name, resp)
+		}
+	}
+	checkLogsSnapshot(t, ctx, c)
+	checkLogsFollow(t, ctx, c, chunks)
+	checkEvents(t, ctx, c)
+}
+
+func checkLogsSnapshot(t *testing.T, ctx context.Context, c *mgmt.Client) {
+	t.Helper()
+	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "web", Stream: 1})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Recv()
+	if err != nil {
+		t.Fatalf("Logs snapshot Recv: %v", err)
+	}
+	want := mgmt.LogsStreamPayload{ID: "web", Stream: 1, Data: []byte("snapshot"), EOF: true}
+	if !reflect.DeepEqual(*p, want) {
+		t.Errorf("snapshot = %+v, want %+v", *p, want)
+	}
+	if p, err := s.Recv(); err != io.EOF {
+		t.Errorf("Recv after the EOF frame = %+v, %v; want io.EOF", p, err)
+	}
+}
+
+func checkLogsFollow(t *testing.T, ctx context.Context, c *mgmt.Client, chunks chan<- string) {
+	t.Helper()
+	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "web", Follow: true})
+	if err != nil {
+		t.Fatalf("Logs follow: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Recv()
+	if err != nil || string(p.Data) != "snapshot" || p.EOF {
+		t.Fatalf("follow snapshot = %+v, %v; want snapshot with EOF false", p, err)
+	}
+	for i := range 3 {
+		want := fmt.Sprintf("chunk %d\n", i)
+		select {
+		case chunks <- want:
+		case <-time.After(waitFor):
+			t.Fatal("Logs handler does not take chunks")
+		}
+		p, err := s.Recv()
+		if err != nil || string(p.Data) != want || p.EOF || p.ID != "web" {
+			t.Fatalf("follow frame %d = %+v, %v; want %q", i, p, err, want)
+		}
+	}
+}
+
+func checkEvents(t *testing.T, ctx context.Context, c *mgmt.Client) {
+	t.Helper()
+	s, err := c.Events(ctx, &mgmt.EventsSubscribePayload{ProcessIDs: []string{"a", "b"}})
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	var got []string
+	for ev, err := range s.All() {
+		if err != nil {
+			t.Fatalf("Events: %v", err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %d %s", ev.ProcessID, ev.Type, ev.Timestamp, ev.Summary))
+	}
+	want := []string{"a process.started 1 up", "b process.started 2 up"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}
+
+// A handler error on a call with an error field comes back in the field,
+// together with whatever payload the handler returned.
+func TestHandlerErrorKeepsPayload(t *testing.T) {
+	noLeaks(t)
+	h := &handler{status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, errors.New("process is wedged")
+	}}
+	_, path, _ := startServer(t, h)
+	c := dial(t, path)
+	resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "db"})
+	var re *client.RemoteError
+	if !errors.As(err, &re) || re.Text != "process is wedged" || re.Method != "Status" {
+		t.Fatalf("Status error = %#v, want RemoteError Status/process is wedged", err)
+	}
+	if err.Error() != "Status: process is wedged" {
+		t.Errorf("error text = %q", err.Error())
+	}
+	if resp == nil || resp.Entry != entry("db") || resp.Err != "process is wedged" {
+		t.Errorf("Status response = %+v, want entry db with Err", resp)
+	}
+}
+
+// UnimplementedHandler answers "mgmt: <Call>: not implemented"; the client
+// receives the text (the sentinel does not cross the wire).
+func TestUnimplemented(t *testing.T) {
+	noLeaks(t)
+	_, path, _ := startServer(t, mgmt.UnimplementedHandler{})
+	c := dial(t, path)
+	ctx := testCtx(t)
+	unary := map[string]func() error{
+		"List":   func() error { _, err := c.List(ctx); return err },
+		"Status": func() error { _, err := c.Status(ctx, nil); return err },
+		"Start":  func() error { _, err := c.Start(ctx, &mgmt.StartRequestPayload{ID: "x"}); return err },
+		"Stop":   func() error { _, err := c.Stop(ctx, &mgmt.StopRequestPayload{ID: "x"}); return err },
+	}
+	for name, call := range unary {
+		err := call()
+		var re *client.RemoteError
+		want := "mgmt: " + name + ": " + mgmt.ErrNotImplemented.Error()
+		if !errors.As(err, &re) || re.Text != want || re.Method != name {
+			t.Errorf("%s: error = %v, want RemoteError with %q", name, err, want)
+		}
+	}
+	// Server side, the handler's error wraps the sentinel.
+	if _, err := (mgmt.UnimplementedHandler{}).Status(ctx, nil); !errors.Is(err, mgmt.ErrNotImplemented) {
+		t.Errorf("UnimplementedHandler.Status error %v does not match ErrNotImplemented", err)
+	}
+}
+
+// A handler error on a call without an error field (List) is answered with
+// the protocol's error response, which the client turns into a RemoteError.
+func TestListErrorIsErrorResponse(t *testing.T) {
+	noLeaks(t)
+	h := &handler{list: func(context.Context) (*mgmt.ListResponsePayload, error) {
+		return nil, errors.New("supervisor is shutting down")
+	}}
+	_, path, _ := startServer(t, h)
+	c := dial(t, path)
+	_, err := c.List(testCtx(t))
+	var re *client.RemoteError
+	if !errors.As(err, &re) || re.Text != "supervisor is shutting down" || re.Method != "List" {
+		t.Fatalf("List error = %v, want RemoteError List/supervisor is shutting down", err)
+	}
+	// On the wire: a 0xA3 frame with Err, answering the request's seq.
+	hdr, body, err := c.Call(mgmt.MsgListRequest, nil)
+	if err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	var p mgmt.StatusResponsePayload
+	if err := ipc.DecodePayload(body, &p); hdr.MsgType != mgmt.MsgStatusResponse || err != nil || p.Err != "supervisor is shutting down" {
+		t.Errorf("raw answer = %s %+v (%v), want 0xa3 with the handler's text", hdr.MsgType, p, err)
+	}
+}
+
+// 64 goroutines share one Client; every answer matches its request.
+func TestConcurrentCalls(t *testing.T) {
+	noLeaks(t)
+	h := &handler{status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		return &mgmt.StatusResponsePayload{Entry: mgmt.ListEntry{ID: r.ID, Name: r.ID + "!"}}, nil
+	}}
+	_, path, _ := startServer(t, h)
+	c := dial(t, path)
+	// Typically 1-2 s under -race; generous for a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const goroutines, calls = 64, 200
+	errs := make(chan error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range calls {
+				id := fmt.Sprintf("g%d-c%d", g, i)
+				resp, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id})
+				if err != nil {
+					errs <- fmt.Errorf("Status(%s): %w", id, err)
+					return
+				}
+				if resp.Entry.ID != id || resp.Entry.Name != id+"!" {
+					errs <- fmt.Errorf("Status(%s) answered %+v", id, resp.Entry)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A deadline on a slow call returns promptly; the connection stays usable,
+// also once the slow answer arrives late.
+func TestDeadlineKeepsConnection(t *testing.T) {
+	noLeaks(t)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	done := make(chan struct{})
+	h := &handler{
+		status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+			if r.ID == "slow" {
+				entered <- struct{}{}
+				<-release
+				defer close(done)
+			}
+			return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, nil
+		},
+	}
+	_, path, _ := startServer(t, h)
+	c := dial(t, path)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "slow"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow Status error = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > prompt {
+		t.Errorf("deadline took %v to fire", d)
+	}
+	recv(t, entered, "the slow handler")
+	// The slow handler still runs: the next call on the connection is served.
+	resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "fast"})
+	if err != nil || resp.Entry.ID != "fast" {
+		t.Fatalf("Status after a deadline = %+v, %v", resp, err)
+	}
+	close(release)
+	recv(t, done, "the slow handler to return")
+	for i := range 3 { // the late answer is dropped, not mistaken for these
+		id := fmt.Sprintf("after-%d", i)
+		resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: id})
+		if err != nil || resp.Entry.ID != id {
+			t.Fatalf("Status(%s) after the late answer = %+v, %v", id, resp, err)
+		}
+	}
+}
