@@ -296,7 +296,7 @@ func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout})
+	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout, ErrorText: c.opts.ErrorText})
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +334,13 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 		return err
 	}
 	if h.MsgType != s.info.Response {
+		// A stream that fails before its first frame is answered with the
+		// protocol's error response.
+		if s.c.opts.ErrorText != nil {
+			if text, ok := s.c.opts.ErrorText(h.MsgType, body); ok {
+				return &RemoteError{Method: s.info.Method, Text: text}
+			}
+		}
 		return &ResponseTypeError{Method: s.info.Method, Got: h.MsgType, Want: s.info.Response}
 	}
 	if err := ipc.DecodePayload(body, m); err != nil {
