@@ -137,7 +137,10 @@ func serveList(ctx context.Context, impl any, body []byte, intercept server.Unar
 		out, err = intercept(ctx, nil, serverInfoList, func(ctx context.Context, req any) (any, error) {
 			return h.List(ctx)
 		})
-		resp, _ = out.(*ListResponsePayload)
+		var ok bool
+		if resp, ok = out.(*ListResponsePayload); !ok && out != nil && err == nil {
+			err = fmt.Errorf("interceptor returned a %T from List, want *ListResponsePayload", out)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -176,13 +179,16 @@ func serveStatus(ctx context.Context, impl any, body []byte, intercept server.Un
 			}
 			return h.Status(ctx, r)
 		})
-		resp, _ = out.(*StatusResponsePayload)
+		var ok bool
+		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
+			err = fmt.Errorf("interceptor returned a %T from Status, want *StatusResponsePayload", out)
+		}
 	}
 	if err != nil {
 		if resp == nil {
 			resp = new(StatusResponsePayload)
 		}
-		resp.Err = err.Error()
+		resp.Err = server.ErrorText("Status", err)
 		return resp, nil
 	}
 	if resp == nil {
@@ -219,13 +225,16 @@ func serveStart(ctx context.Context, impl any, body []byte, intercept server.Una
 			}
 			return h.Start(ctx, r)
 		})
-		resp, _ = out.(*StatusResponsePayload)
+		var ok bool
+		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
+			err = fmt.Errorf("interceptor returned a %T from Start, want *StatusResponsePayload", out)
+		}
 	}
 	if err != nil {
 		if resp == nil {
 			resp = new(StatusResponsePayload)
 		}
-		resp.Err = err.Error()
+		resp.Err = server.ErrorText("Start", err)
 		return resp, nil
 	}
 	if resp == nil {
@@ -262,13 +271,16 @@ func serveStop(ctx context.Context, impl any, body []byte, intercept server.Unar
 			}
 			return h.Stop(ctx, r)
 		})
-		resp, _ = out.(*StatusResponsePayload)
+		var ok bool
+		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
+			err = fmt.Errorf("interceptor returned a %T from Stop, want *StatusResponsePayload", out)
+		}
 	}
 	if err != nil {
 		if resp == nil {
 			resp = new(StatusResponsePayload)
 		}
-		resp.Err = err.Error()
+		resp.Err = server.ErrorText("Stop", err)
 		return resp, nil
 	}
 	if resp == nil {

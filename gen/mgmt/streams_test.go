@@ -133,12 +133,6 @@ func TestStreamErrorIsRemoteError(t *testing.T) {
 	if errors.As(err, &re) && re.Text == "mgmt: Logs: not implemented" && re.Method == "Logs" {
 		return
 	}
-	var rte *client.ResponseTypeError
-	if errors.As(err, &rte) && rte.Got == mgmt.MsgStatusResponse {
-		// runtime/client: Stream.RecvInto never consults Options.ErrorText, and
-		// openStream does not pass ErrorText to the stream's connection.
-		t.Skipf("BUG(runtime/client): a stream's error response is not a RemoteError: %v", err)
-	}
 	t.Fatalf("Recv = %v, want RemoteError Logs: mgmt: Logs: not implemented", err)
 }
 

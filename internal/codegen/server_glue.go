@@ -118,7 +118,11 @@ func genUnaryGlue(c *schema.Call, n callNames, nm *names, file *jen.File) {
 				Else().Block(
 				jen.Var().Id("out").Any(),
 				jen.List(jen.Id("out"), jen.Err()).Op("=").Id("intercept").Call(jen.Id("ctx"), reqAny(n), jen.Id(n.serverInfo), next),
-				jen.List(jen.Id("resp"), jen.Id("_")).Op("=").Id("out").Assert(ptr(n.RespType)),
+				jen.Var().Id("ok").Bool(),
+				jen.If(jen.List(jen.Id("resp"), jen.Id("ok")).Op("=").Id("out").Assert(ptr(n.RespType)),
+					jen.Op("!").Id("ok").Op("&&").Id("out").Op("!=").Nil().Op("&&").Err().Op("==").Nil()).Block(
+					jen.Err().Op("=").Qual("fmt", "Errorf").Call(jen.Lit("interceptor returned a %T from "+n.Method+", want *"+n.RespType), jen.Id("out")),
+				),
 			),
 		)
 		body = append(body, unaryResult(c, n)...)
@@ -136,7 +140,7 @@ func unaryResult(c *schema.Call, n callNames) []jen.Code {
 	if c.ErrorField != nil {
 		out = append(out, jen.If(jen.Err().Op("!=").Nil()).Block(
 			jen.If(jen.Id("resp").Op("==").Nil()).Block(jen.Id("resp").Op("=").New(jen.Id(n.RespType))),
-			jen.Id("resp").Dot(c.ErrorField.Name).Op("=").Err().Dot("Error").Call(),
+			jen.Id("resp").Dot(c.ErrorField.Name).Op("=").Qual(serverPkg, "ErrorText").Call(jen.Lit(n.Method), jen.Err()),
 			jen.Return(jen.Id("resp"), jen.Nil()),
 		))
 	} else {

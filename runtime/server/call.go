@@ -45,6 +45,17 @@ func (c *conn) callUnary(m *method, body []byte) (resp msgp.Marshaler, err error
 	return m.Unary(c.ctx, c.s.impl, body, m.unary)
 }
 
+// ErrorText is the text sent for a handler error: err's message, or, when
+// that is empty, one naming the method and the error's type, so that an
+// error never reads as success on the wire (an empty error field means
+// success). Generated glue uses it to fill error fields.
+func ErrorText(method string, err error) string {
+	if text := err.Error(); text != "" {
+		return text
+	}
+	return fmt.Sprintf("%s failed (%T with an empty message)", method, err)
+}
+
 // answerError answers the request seq with Table.ErrorResponse carrying
 // err's text, or closes the connection when the table has none. It reports
 // whether the answer was written.
@@ -62,7 +73,7 @@ func (c *conn) answerError(m *method, seq uint64, err error) bool {
 		c.drop()
 		return false
 	}
-	t, resp := c.s.table.ErrorResponse(err.Error())
+	t, resp := c.s.table.ErrorResponse(ErrorText(name, err))
 	if werr := c.write(t, seq, resp); werr != nil {
 		if !errors.Is(werr, errWrite) {
 			c.s.log.Error("server: cannot encode error response", "protocol", c.s.table.Protocol, "err", werr)
