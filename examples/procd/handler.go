@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
@@ -14,6 +15,9 @@ import (
 // Err field (the generated glue puts them there).
 type handler struct {
 	sup *supervisor.Supervisor
+
+	// subscribers counts the Events streams being served.
+	subscribers atomic.Int64
 }
 
 var _ mgmt.Handler = (*handler)(nil)
@@ -99,6 +103,8 @@ func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, 
 		return err
 	}
 	defer sub.Close()
+	h.subscribers.Add(1)
+	defer h.subscribers.Add(-1)
 	for {
 		select {
 		case <-ctx.Done():
