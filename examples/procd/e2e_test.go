@@ -11,9 +11,13 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 )
 
-// shProc is the YAML of a process running script with /bin/sh -c.
+// shProc is the YAML of a process running script with /bin/sh -c; extra
+// holds more keys (stop_timeout defaults to 2s).
 func shProc(id, script, extra string) string {
-	return fmt.Sprintf("  - id: %s\n    command: /bin/sh\n    args: [-c, %q]\n    stop_timeout: 2s\n%s", id, script, extra)
+	if !strings.Contains(extra, "stop_timeout:") {
+		extra += "    stop_timeout: 2s\n"
+	}
+	return fmt.Sprintf("  - id: %s\n    command: /bin/sh\n    args: [-c, %q]\n%s", id, script, extra)
 }
 
 func TestLogsSnapshotPerStream(t *testing.T) {
