@@ -30,12 +30,20 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
+// errSilent is a failure already reported on stderr: exit status 1, no
+// further message.
+var errSilent = errors.New("")
+
+// errHelp asks for the usage text on stdout and exit status 0.
+var errHelp = errors.New("help")
+
 // env carries what every command needs.
 type env struct {
-	ctx     context.Context
-	socket  string
-	json    bool
-	timeout time.Duration
+	ctx        context.Context
+	socket     string
+	json       bool
+	timeout    time.Duration
+	timeoutSet bool // --timeout given: it also bounds start and stop
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -59,6 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errHelp):
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	case errors.Is(err, errSilent):
+		return exitFail
 	case errors.As(err, &ue):
 		if ue.msg != "" {
 			fmt.Fprintln(stderr, "mgmtctl:", ue.msg)
@@ -80,10 +93,11 @@ func (e *env) dispatch(args []string) error {
 	fs.DurationVar(&e.timeout, "timeout", 10*time.Second, "timeout of each unary call")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usagef("")
+			return errHelp
 		}
 		return usagef("%v", err)
 	}
+	fs.Visit(func(f *flag.Flag) { e.timeoutSet = e.timeoutSet || f.Name == "timeout" })
 	if *socket != "" && *runtimeDir != "" {
 		return usagef("--socket and --runtime-dir exclude each other")
 	}
@@ -107,7 +121,7 @@ func (e *env) dispatch(args []string) error {
 	case "events":
 		return e.events(rest)
 	case "help":
-		return usagef("")
+		return errHelp
 	}
 	return usagef("unknown command %q", cmd)
 }
@@ -168,6 +182,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
 		args = fs.Args()
