@@ -130,7 +130,8 @@ func TestSignalsEndStreams(t *testing.T) {
 		{"events", "--process", "c"},
 	} {
 		cmd := exec.Command(os.Args[0], append([]string{"--socket", d.socket}, args...)...)
-		cmd.Env = append(os.Environ(), execAsMgmtctl+"=1")
+		// atexit_sleep_ms: a race-enabled binary otherwise lingers 1s at exit.
+		cmd.Env = append(os.Environ(), execAsMgmtctl+"=1", "GORACE=atexit_sleep_ms=0")
 		var out, errOut syncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Start(); err != nil {

@@ -37,7 +37,8 @@ func startProcdBinary(t *testing.T, dir, config string) (*procdBinary, *mgmt.Cli
 	}
 	defer logFile.Close()
 	b.cmd = exec.Command(os.Args[0], "-config", cfgPath, "-runtime-dir", filepath.Join(dir, "run"), "-shutdown-timeout", "5s")
-	b.cmd.Env = append(os.Environ(), execAsProcd+"=1")
+	// atexit_sleep_ms: a race-enabled binary otherwise lingers 1s at exit.
+	b.cmd.Env = append(os.Environ(), execAsProcd+"=1", "GORACE=atexit_sleep_ms=0")
 	b.cmd.Stderr = logFile
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
