@@ -44,8 +44,8 @@ type env struct {
 	json       bool
 	timeout    time.Duration
 	timeoutSet bool // --timeout given: it also bounds start and stop
-	stdout  io.Writer
-	stderr  io.Writer
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
