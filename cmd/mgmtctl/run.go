@@ -51,12 +51,18 @@ type env struct {
 const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
 
 commands:
-  list                                   list processes
+  list                                   list processes: ID, NAME, STATE, PID, RSS
   status ID                              show one process
   start ID...                            start processes
-  stop ID...                             stop processes
+  stop ID...                             stop processes (waits until they have ended)
   logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
-  events [--process IDS] [--type TYPES]  watch lifecycle events
+                                         buffered output; -f follows new output
+  events [--process IDS] [--type TYPES]  watch lifecycle events (comma-separated filters)
+
+socket: --socket, else --runtime-dir DIR/manager.sock, else $MGMTCTL_SOCKET,
+else $MGMTCTL_RUNTIME_DIR/manager.sock, else $XDG_RUNTIME_DIR/procd/manager.sock,
+else /tmp/procd-$UID/manager.sock.
+exit status: 0 ok, 1 failed operation, 2 usage error. Ctrl-C ends -f and events.
 `
 
 // run is the whole command; it returns the exit status.
