@@ -3,6 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +238,32 @@ func checkAllRunning(entries []mgmt.ListEntry, n int) string {
 		pids[e.ChildPID] = true
 	}
 	return ""
+}
+
+func TestRunUsageAndStartErrors(t *testing.T) {
+	p := startProcd(t, shProc("x", "exec sleep 30", ""))
+	cfg := filepath.Join(p.dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("runtime_dir: /nonexistent\nprocesses:\n"+shProc("y", "exec sleep 30", "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"-config", cfg, "extra"}, 2},
+		{[]string{"-config", cfg, "-socket", "/a", "-runtime-dir", "/b"}, 2},
+		{[]string{"-config", cfg, "-bogus"}, 2},
+		{[]string{"-config", filepath.Join(p.dir, "missing.yaml")}, 1},
+		// A live procd's socket is never taken over.
+		{[]string{"-config", cfg, "-socket", p.socket}, 1},
+	} {
+		if code := run(tc.args, log); code != tc.code {
+			t.Errorf("procd %q: exit %d, want %d", tc.args, code, tc.code)
+		}
+	}
+	if _, err := p.client.List(testCtx(t)); err != nil {
+		t.Errorf("the first procd after a second one tried its socket: %v", err)
+	}
 }

@@ -40,11 +40,18 @@ func run(args []string, log *slog.Logger) int {
 	runtimeDir := fs.String("runtime-dir", "", "serve on `dir`/manager.sock, overriding the config")
 	socket := fs.String("socket", "", "serve on this socket `path`, overriding the config")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "longest wait for children and calls at shutdown")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: procd -config FILE [-runtime-dir DIR | -socket PATH] [-shutdown-timeout DUR]")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if *config == "" || fs.NArg() > 0 || (*runtimeDir != "" && *socket != "") {
-		fmt.Fprintln(os.Stderr, "usage: procd -config FILE [-runtime-dir DIR | -socket PATH]")
+		fs.Usage()
 		return 2
 	}
 	cfg, err := supervisor.LoadConfig(*config)
