@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 )
@@ -265,5 +267,40 @@ func TestRunUsageAndStartErrors(t *testing.T) {
 	}
 	if _, err := p.client.List(testCtx(t)); err != nil {
 		t.Errorf("the first procd after a second one tried its socket: %v", err)
+	}
+}
+
+// TestStopDuringStartup: a Stop that arrives before procd has started its
+// processes is not undone by the startup.
+func TestStopDuringStartup(t *testing.T) {
+	dir := shortDir(t)
+	cfg, err := supervisor.ParseConfig("test.yaml", []byte("runtime_dir: "+dir+"\nprocesses:\n"+shProc("x", "exec sleep 30", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDaemon(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		_, err := d.h.Stop(context.Background(), &mgmt.StopRequestPayload{ID: "x"})
+		stopped <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the Stop is waiting for the startup
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx, 5*time.Second) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := d.sup.Status("x"); e.State != supervisor.StateStopped {
+		t.Errorf("after a stop during startup: %+v", e)
 	}
 }

@@ -98,7 +98,7 @@ func newDaemon(cfg *supervisor.Config, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{sup: sup}
+	h := &handler{sup: sup, ready: make(chan struct{})}
 	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: h, Logger: log})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -119,6 +119,7 @@ func (d *daemon) run(ctx context.Context, timeout time.Duration) error {
 	if err := d.sup.StartAll(); err != nil {
 		d.log.Error("starting processes", "err", err)
 	}
+	close(d.h.ready)
 	<-ctx.Done()
 	d.log.Info("shutting down: stopping processes")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
