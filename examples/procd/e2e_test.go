@@ -218,12 +218,16 @@ func TestTwentyProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		if problem := checkAllRunning(resp.Entries, 20); problem == "" {
+			for _, e := range resp.Entries {
+				defer assertGone(t, e.ChildPID) // after the shutdown below
+			}
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatal(problem)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	p.shutdown()
 }
 
 // checkAllRunning describes what is wrong with a list that should hold n

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,8 @@ type procd struct {
 	socket string
 	d      *daemon
 	client *mgmt.Client
+
+	shutdown func() // ends procd as SIGTERM would; idempotent
 }
 
 // startProcd writes processesYAML (a YAML list of processes, where @DIR@
@@ -76,23 +79,33 @@ func startProcd(t *testing.T, processesYAML string) *procd {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.run(ctx, 10*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if _, err := os.Stat(cfg.Socket); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("socket %s still there after shutdown: %v", cfg.Socket, err)
-		}
-	})
-	p := &procd{dir: dir, socket: cfg.Socket, d: d, client: dialWait(t, cfg.Socket, done)}
+	done := make(chan error) // closed when run has returned runErr
+	var runErr error
+	go func() {
+		runErr = d.run(ctx, 10*time.Second)
+		close(done)
+	}()
+	var once sync.Once
+	shutdown := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			if err := runErr; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			if _, err := os.Stat(cfg.Socket); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("socket %s still there after shutdown: %v", cfg.Socket, err)
+			}
+		})
+	}
+	t.Cleanup(shutdown)
+	p := &procd{dir: dir, socket: cfg.Socket, d: d, shutdown: shutdown, client: dialWait(t, cfg.Socket, done)}
 	t.Cleanup(func() { p.client.Close() })
 	return p
 }
 
-// dialWait dials socket until it answers, failing early when serve ended.
+// dialWait dials socket until it answers, failing early when done is
+// closed (procd has ended).
 func dialWait(t *testing.T, socket string, done <-chan error) *mgmt.Client {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -102,8 +115,8 @@ func dialWait(t *testing.T, socket string, done <-chan error) *mgmt.Client {
 			return c
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v", err)
+		case <-done:
+			t.Fatal("procd ended before it answered on its socket")
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
