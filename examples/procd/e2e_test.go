@@ -308,3 +308,29 @@ func TestStopDuringStartup(t *testing.T) {
 		t.Errorf("after a stop during startup: %+v", e)
 	}
 }
+
+// TestStopPassesThroughStopping: a child that takes its time after SIGTERM
+// is seen "stopping" until it exits, then "stopped".
+func TestStopPassesThroughStopping(t *testing.T) {
+	p := startProcd(t, shProc("slow", `trap "sleep 0.3; echo bye; exit 0" TERM; echo ready; sleep 30 & wait`, ""))
+	p.waitOutput(t, "slow", 0, "ready\n")
+	st := p.events(t, []string{"slow"}, nil)
+	stopped := make(chan error, 1)
+	go func() {
+		_, err := p.client.Stop(testCtx(t), &mgmt.StopRequestPayload{ID: "slow"})
+		stopped <- err
+	}()
+	p.waitState(t, "slow", "stopping")
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if e := p.waitState(t, "slow", "stopped"); e.ChildPID != 0 {
+		t.Errorf("stopped entry %+v", e)
+	}
+	if got := strings.Join(nextEvents(t, st, 2), " "); got != "slow:process.stopping slow:process.stopped" {
+		t.Errorf("events %s", got)
+	}
+	if out := p.snapshot(t, mgmt.LogsRequestPayload{ID: "slow"}); out != "ready\nbye\n" {
+		t.Errorf("output %q", out)
+	}
+}
