@@ -15,7 +15,8 @@
 //	logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
 //	                             buffered output; -f keeps following new output
 //	events [--process IDS] [--type TYPES]
-//	                             lifecycle events as they happen (comma-separated filters);
+//	                             lifecycle events as they happen (comma-separated filters;
+//	                             an unknown process id is an error);
 //	                             procd's types: process.registered, starting, started,
 //	                             stopping, stopped, crashed, restarting, failed
 //

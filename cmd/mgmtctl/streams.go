@@ -145,7 +145,11 @@ func (e *env) events(args []string) error {
 		return err
 	}
 	defer c.Close()
-	st, err := c.Events(e.ctx, &mgmt.EventsSubscribePayload{ProcessIDs: splitList(*procs), Types: splitList(*types)})
+	pids := splitList(*procs)
+	if err := e.checkIDs(c, pids); err != nil {
+		return err
+	}
+	st, err := c.Events(e.ctx, &mgmt.EventsSubscribePayload{ProcessIDs: pids, Types: splitList(*types)})
 	if err != nil {
 		return e.streamErr("events", err)
 	}
@@ -159,6 +163,19 @@ func (e *env) events(args []string) error {
 	}
 	if e.ctx.Err() == nil {
 		return errors.New("events: the manager ended the stream (shutting down?)")
+	}
+	return nil
+}
+
+// checkIDs fails on the first id the manager does not know: a mistyped
+// --process would otherwise match nothing, silently.
+func (e *env) checkIDs(c *mgmt.Client, ids []string) error {
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	for _, id := range ids {
+		if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id}); err != nil {
+			return fmt.Errorf("events --process %s: %w", id, remoteText(err))
+		}
 	}
 	return nil
 }

@@ -113,6 +113,10 @@ func TestEventsFilters(t *testing.T) {
 	if c := strings.Count(all.out.String(), "process.stopping"); c != 2 {
 		t.Errorf("unfiltered events:\n%s", all.out.String())
 	}
+	r := ctl(t, "--socket", d.socket, "events", "--process", "a,nope")
+	if r.code != 1 || r.stderr != "mgmtctl: events --process nope: unknown process \"nope\"\n" {
+		t.Errorf("events for an unknown id: %v", r)
+	}
 	for i, l := range strings.Split(strings.TrimSpace(jsonB.out.String()), "\n") {
 		var ev struct{ Process, Type, Summary, Time string }
 		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Process != "b" || ev.Type != []string{"process.stopping", "process.stopped"}[i] || ev.Time == "" {
