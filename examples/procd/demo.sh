@@ -48,7 +48,7 @@ show() { echo "\$ $*"; "$@"; }
 # alive: process $1 exists and is not a zombie.
 alive() {
 	[ -r "/proc/$1/stat" ] || return 1
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+	read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" || return 1
 	[ "$st" != Z ]
 }
 
@@ -56,7 +56,7 @@ alive() {
 # child as the leader of its own group, so its pid is the group id).
 group_alive() {
 	for f in /proc/[0-9]*/stat; do
-		read -r _ _ st _ pgrp _ <"$f" 2>/dev/null || continue
+		read -r _ _ st _ pgrp _ 2>/dev/null <"$f" || continue
 		if [ "$pgrp" = "$1" ] && [ "$st" != Z ]; then return 0; fi
 	done
 	return 1
@@ -110,7 +110,7 @@ show mgmtctl list
 step "status of one process"
 show mgmtctl status chatty
 
-step "logs: the last 6 lines chatty wrote (stdout to stdout, stderr to stderr)"
+step "logs: a snapshot of chatty's last 6 lines per stream (its stdout to stdout, its stderr to stderr)"
 show mgmtctl logs -n 6 chatty 2>&1
 
 step "follow chatty's stdout for ${SECONDS_EACH}s (Ctrl-C ends it; here timeout sends SIGINT)"
@@ -131,9 +131,12 @@ show mgmtctl logs sleeper
 step "list again"
 show mgmtctl list
 
+step "start sleeper again"
+show mgmtctl start sleeper
+
 step "shut procd down with SIGTERM"
-pgids=$(pid_of chatty)
-echo "\$ kill -TERM $procd_pid   # chatty (pid $pgids) still runs"
+pgids="$(pid_of chatty) $(pid_of sleeper)"
+echo "\$ kill -TERM $procd_pid   # chatty and sleeper (pids $pgids) still run"
 kill -TERM "$procd_pid"
 status=0
 wait "$procd_pid" || status=$?
@@ -152,7 +155,7 @@ left=$(leftovers)
 [ -z "$left" ] || fail "processes started by procd still running: $left"
 [ ! -e "$work/run/manager.sock" ] || fail "the socket is still there"
 echo "no process started by procd is alive (none carries $marker);"
-echo "chatty's process group $pgids is empty; \$TMP/run/manager.sock is gone."
+echo "the process groups of chatty and sleeper ($pgids) are empty; \$TMP/run/manager.sock is gone."
 show mgmtctl list 2>&1 || true
 
 step "done"

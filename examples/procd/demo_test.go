@@ -31,6 +31,7 @@ func TestDemo(t *testing.T) {
 		"hello 1\n",
 		"error: lost the connection\n",
 		"flaky: stopped\nsleeper: stopped\n",
+		"sleeper: running (pid ",
 		"got SIGTERM, finishing up\n",
 		"procd exited with status 0",
 		"no process started by procd is alive",
@@ -39,6 +40,9 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(string(out), "cannot open") {
+		t.Errorf("demo output has shell errors:\n%s", out)
 	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
 		t.Errorf("demo left %v behind", left)
