@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	procd -config procd.yaml [-runtime-dir DIR | -socket PATH]
+//	procd -config procd.yaml [-runtime-dir DIR | -socket PATH] [-shutdown-timeout DUR]
 //
 // The socket is <runtime_dir>/manager.sock unless the config or -socket
 // names it. On SIGINT or SIGTERM procd stops every child within its
