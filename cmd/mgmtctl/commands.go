@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 )
 
-func newFlags(name string) *flag.FlagSet {
+// newFlags is the flag set of a command; --json may also follow the command.
+func (e *env) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.BoolVar(&e.json, "json", e.json, "JSON output")
 	return fs
 }
 
@@ -32,7 +35,7 @@ func (e *env) unary(call func(ctx context.Context, c *mgmt.Client) error) error 
 }
 
 func (e *env) list(args []string) error {
-	pos, err := parseInterleaved(newFlags("list"), args)
+	pos, err := parseInterleaved(e.newFlags("list"), args)
 	if err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func (e *env) list(args []string) error {
 }
 
 func (e *env) status(args []string) error {
-	pos, err := parseInterleaved(newFlags("status"), args)
+	pos, err := parseInterleaved(e.newFlags("status"), args)
 	if err != nil {
 		return err
 	}
@@ -73,45 +76,95 @@ func (e *env) status(args []string) error {
 	})
 }
 
+// startStop starts or stops every id at once, on one connection, and
+// reports each result in the order given. Stopping waits for the processes
+// to end (up to their stop timeouts), so start and stop have no deadline
+// unless --timeout is given; Ctrl-C gives up waiting.
 func (e *env) startStop(cmd string, args []string) error {
-	ids, err := parseInterleaved(newFlags(cmd), args)
+	ids, err := parseInterleaved(e.newFlags(cmd), args)
 	if err != nil {
 		return err
 	}
 	if len(ids) == 0 {
 		return usagef("%s needs at least one process id", cmd)
 	}
-	var failed []error
-	for _, id := range ids {
-		err := e.unary(func(ctx context.Context, c *mgmt.Client) error {
+	c, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := e.ctx, context.CancelFunc(func() {})
+	if e.timeoutSet {
+		ctx, cancel = context.WithTimeout(e.ctx, e.timeout)
+	}
+	defer cancel()
+	entries := make([]mgmt.ListEntry, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
 			var resp *mgmt.StatusResponsePayload
-			var err error
 			if cmd == "start" {
-				resp, err = c.Start(ctx, &mgmt.StartRequestPayload{ID: id})
+				resp, errs[i] = c.Start(ctx, &mgmt.StartRequestPayload{ID: id})
 			} else {
-				resp, err = c.Stop(ctx, &mgmt.StopRequestPayload{ID: id})
+				resp, errs[i] = c.Stop(ctx, &mgmt.StopRequestPayload{ID: id})
 			}
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", cmd, id, remoteText(err))
+			if errs[i] == nil {
+				entries[i] = resp.Entry
 			}
-			return e.printEntry(resp.Entry)
 		})
-		if err != nil {
-			fmt.Fprintln(e.stderr, "mgmtctl:", err)
-			failed = append(failed, err)
-		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%s: %d of %d failed", cmd, len(failed), len(ids))
-	}
-	return nil
+	wg.Wait()
+	return e.reportStartStop(cmd, ids, entries, errs)
 }
 
+func (e *env) reportStartStop(cmd string, ids []string, entries []mgmt.ListEntry, errs []error) error {
+	failed := 0
+	var ok []entryOut
+	for i, id := range ids {
+		if errs[i] != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "mgmtctl: %s %s: %v\n", cmd, id, remoteText(errs[i]))
+			continue
+		}
+		if e.json {
+			ok = append(ok, entryJSON(entries[i]))
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", id, stateText(entries[i]))
+	}
+	if e.json && ok != nil {
+		if err := e.printJSON(ok); err != nil {
+			return err
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case len(ids) == 1:
+		return errSilent // the one failure is reported above
+	}
+	return fmt.Errorf("%s: %d of %d failed", cmd, failed, len(ids))
+}
+
+// stateText is a process's state for humans: "running (pid 42, rss 1.5MiB)".
+func stateText(en mgmt.ListEntry) string {
+	if en.ChildPID <= 0 {
+		return en.State
+	}
+	if en.RSS == 0 {
+		return fmt.Sprintf("%s (pid %d)", en.State, en.ChildPID)
+	}
+	return fmt.Sprintf("%s (pid %d, rss %s)", en.State, en.ChildPID, humanBytes(en.RSS))
+}
+
+// printEntry prints one process as a block of "key: value" lines.
 func (e *env) printEntry(en mgmt.ListEntry) error {
 	if e.json {
 		return e.printJSON(entryJSON(en))
 	}
-	_, err := fmt.Fprintf(e.stdout, "%s\t%s\t%s\tpid %s\trss %s\n", en.ID, en.Name, en.State, pidText(en.ChildPID), humanBytes(en.RSS))
+	_, err := fmt.Fprintf(e.stdout, "id:     %s\nname:   %s\nstate:  %s\npid:    %s\nrss:    %s\n",
+		en.ID, en.Name, en.State, pidText(en.ChildPID), humanBytes(en.RSS))
 	return err
 }
 

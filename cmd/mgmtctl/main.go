@@ -8,13 +8,26 @@
 // Commands:
 //
 //	list                         the processes: ID, NAME, STATE, PID, RSS
-//	status ID                    one process
-//	start ID...                  start processes
-//	stop ID...                   stop processes (SIGTERM, then SIGKILL after their stop timeout)
+//	status ID                    one process, as "key: value" lines
+//	start ID...                  start processes; prints "ID: running (pid N, rss R)" each
+//	stop ID...                   stop processes (SIGTERM, then SIGKILL after their stop
+//	                             timeout) and wait until they have ended; "ID: stopped" each
 //	logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
 //	                             buffered output; -f keeps following new output
 //	events [--process IDS] [--type TYPES]
-//	                             lifecycle events as they happen (comma-separated filters)
+//	                             lifecycle events as they happen (comma-separated filters;
+//	                             an unknown process id is an error);
+//	                             procd's types: process.registered, starting, started,
+//	                             stopping, stopped, crashed, restarting, failed
+//
+// --json may also follow the command ("mgmtctl list --json"). It
+// prints JSON: an array for list, start and stop, an object for status, one
+// object per line for events. --timeout (default 10s) bounds connecting and
+// each call; start and stop wait for the manager without a deadline unless
+// --timeout is given (Ctrl-C gives up). Several ids of start or stop are
+// handled at once; each result is reported in the order given, and the exit
+// status is 1 if any failed. logs with --stream all reads both streams;
+// without -f it prints the stdout snapshot, then the stderr one.
 //
 // The socket is found as follows: --socket; else --runtime-dir DIR, meaning
 // DIR/manager.sock; else $MGMTCTL_SOCKET; else $MGMTCTL_RUNTIME_DIR/manager.sock;
@@ -24,7 +37,9 @@
 // Standard output receives the results (and a process's stdout logs);
 // standard error receives its stderr logs and every message. Exit status: 0
 // on success, 1 when an operation failed (unknown id, no manager, remote
-// error), 2 on usage errors. Ctrl-C ends logs -f and events cleanly (status 0).
+// error, a follow or events stream ended by the manager), 2 on usage errors;
+// help (-h) prints the usage on standard output, status 0. Ctrl-C ends logs
+// -f and events cleanly (status 0).
 package main
 
 import (

@@ -30,25 +30,39 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
+// errSilent is a failure already reported on stderr: exit status 1, no
+// further message.
+var errSilent = errors.New("")
+
+// errHelp asks for the usage text on stdout and exit status 0.
+var errHelp = errors.New("help")
+
 // env carries what every command needs.
 type env struct {
-	ctx     context.Context
-	socket  string
-	json    bool
-	timeout time.Duration
-	stdout  io.Writer
-	stderr  io.Writer
+	ctx        context.Context
+	socket     string
+	json       bool
+	timeout    time.Duration
+	timeoutSet bool // --timeout given: it also bounds start and stop
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
 
 commands:
-  list                                   list processes
+  list                                   list processes: ID, NAME, STATE, PID, RSS
   status ID                              show one process
   start ID...                            start processes
-  stop ID...                             stop processes
+  stop ID...                             stop processes (waits until they have ended)
   logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
-  events [--process IDS] [--type TYPES]  watch lifecycle events
+                                         buffered output; -f follows new output
+  events [--process IDS] [--type TYPES]  watch lifecycle events (comma-separated filters)
+
+socket: --socket, else --runtime-dir DIR/manager.sock, else $MGMTCTL_SOCKET,
+else $MGMTCTL_RUNTIME_DIR/manager.sock, else $XDG_RUNTIME_DIR/procd/manager.sock,
+else /tmp/procd-$UID/manager.sock.
+exit status: 0 ok, 1 failed operation, 2 usage error. Ctrl-C ends -f and events.
 `
 
 // run is the whole command; it returns the exit status.
@@ -59,6 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errHelp):
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	case errors.Is(err, errSilent):
+		return exitFail
 	case errors.As(err, &ue):
 		if ue.msg != "" {
 			fmt.Fprintln(stderr, "mgmtctl:", ue.msg)
@@ -80,10 +99,11 @@ func (e *env) dispatch(args []string) error {
 	fs.DurationVar(&e.timeout, "timeout", 10*time.Second, "timeout of each unary call")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usagef("")
+			return errHelp
 		}
 		return usagef("%v", err)
 	}
+	fs.Visit(func(f *flag.Flag) { e.timeoutSet = e.timeoutSet || f.Name == "timeout" })
 	if *socket != "" && *runtimeDir != "" {
 		return usagef("--socket and --runtime-dir exclude each other")
 	}
@@ -107,7 +127,7 @@ func (e *env) dispatch(args []string) error {
 	case "events":
 		return e.events(rest)
 	case "help":
-		return usagef("")
+		return errHelp
 	}
 	return usagef("unknown command %q", cmd)
 }
@@ -168,6 +188,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
 		args = fs.Args()

@@ -21,7 +21,7 @@ func asRemote(err error) string {
 }
 
 func (e *env) logs(args []string) error {
-	fs := newFlags("logs")
+	fs := e.newFlags("logs")
 	stream := fs.String("stream", "all", "stdout, stderr or all")
 	follow := fs.Bool("f", false, "follow new output")
 	fs.BoolVar(follow, "follow", false, "follow new output")
@@ -95,16 +95,18 @@ func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
 }
 
 func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io.Writer) error {
+	// Ctrl-C cancels e.ctx, which ends the stream's connection and Recv.
 	st, err := c.Logs(e.ctx, req)
 	if err != nil {
 		return e.streamErr("logs "+req.ID, err)
 	}
-	stop := context.AfterFunc(e.ctx, func() { st.Close() })
-	defer stop()
 	defer st.Close()
 	for {
 		p, err := st.Recv()
 		if err == io.EOF {
+			if req.Follow && e.ctx.Err() == nil {
+				return fmt.Errorf("logs %s: the manager ended the stream (shutting down?)", req.ID)
+			}
 			return nil
 		}
 		if err != nil {
@@ -128,7 +130,7 @@ func (e *env) streamErr(what string, err error) error {
 }
 
 func (e *env) events(args []string) error {
-	fs := newFlags("events")
+	fs := e.newFlags("events")
 	procs := fs.String("process", "", "only these process `IDS` (comma-separated)")
 	types := fs.String("type", "", "only these event `TYPES`, e.g. process.started,process.crashed")
 	pos, err := parseInterleaved(fs, args)
@@ -143,13 +145,15 @@ func (e *env) events(args []string) error {
 		return err
 	}
 	defer c.Close()
-	st, err := c.Events(e.ctx, &mgmt.EventsSubscribePayload{ProcessIDs: splitList(*procs), Types: splitList(*types)})
+	pids := splitList(*procs)
+	if err := e.checkIDs(c, pids); err != nil {
+		return err
+	}
+	st, err := c.Events(e.ctx, &mgmt.EventsSubscribePayload{ProcessIDs: pids, Types: splitList(*types)})
 	if err != nil {
 		return e.streamErr("events", err)
 	}
-	stop := context.AfterFunc(e.ctx, func() { st.Close() })
-	defer stop()
-	for ev, err := range st.All() {
+	for ev, err := range st.All() { // Ctrl-C cancels e.ctx, ending the stream
 		if err != nil {
 			return e.streamErr("events", err)
 		}
@@ -158,7 +162,20 @@ func (e *env) events(args []string) error {
 		}
 	}
 	if e.ctx.Err() == nil {
-		return errors.New("events: the manager ended the stream")
+		return errors.New("events: the manager ended the stream (shutting down?)")
+	}
+	return nil
+}
+
+// checkIDs fails on the first id the manager does not know: a mistyped
+// --process would otherwise match nothing, silently.
+func (e *env) checkIDs(c *mgmt.Client, ids []string) error {
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	for _, id := range ids {
+		if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id}); err != nil {
+			return fmt.Errorf("events --process %s: %w", id, remoteText(err))
+		}
 	}
 	return nil
 }

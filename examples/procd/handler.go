@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
@@ -14,6 +15,14 @@ import (
 // Err field (the generated glue puts them there).
 type handler struct {
 	sup *supervisor.Supervisor
+
+	// ready is closed once procd has started its processes; Start and Stop
+	// wait for it, so a stop that arrives during startup is not undone by
+	// the startup (nil: ready at once).
+	ready chan struct{}
+
+	// subscribers counts the Events streams being served.
+	subscribers atomic.Int64
 }
 
 var _ mgmt.Handler = (*handler)(nil)
@@ -39,7 +48,23 @@ func (h *handler) Status(_ context.Context, req *mgmt.StatusRequestPayload) (*mg
 	return &mgmt.StatusResponsePayload{Entry: entry(e)}, nil
 }
 
+// waitReady waits until procd has started its processes.
+func (h *handler) waitReady(ctx context.Context) error {
+	if h.ready == nil {
+		return nil
+	}
+	select {
+	case <-h.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (h *handler) Start(ctx context.Context, req *mgmt.StartRequestPayload) (*mgmt.StatusResponsePayload, error) {
+	if err := h.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	if err := h.sup.Start(req.ID); err != nil {
 		return nil, err
 	}
@@ -47,6 +72,9 @@ func (h *handler) Start(ctx context.Context, req *mgmt.StartRequestPayload) (*mg
 }
 
 func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt.StatusResponsePayload, error) {
+	if err := h.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	if err := h.sup.Stop(ctx, req.ID); err != nil {
 		return nil, err
 	}
@@ -99,6 +127,8 @@ func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, 
 		return err
 	}
 	defer sub.Close()
+	h.subscribers.Add(1)
+	defer h.subscribers.Add(-1)
 	for {
 		select {
 		case <-ctx.Done():

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	procd -config procd.yaml [-runtime-dir DIR | -socket PATH]
+//	procd -config procd.yaml [-runtime-dir DIR | -socket PATH] [-shutdown-timeout DUR]
 //
 // The socket is <runtime_dir>/manager.sock unless the config or -socket
 // names it. On SIGINT or SIGTERM procd stops every child within its
@@ -40,11 +40,18 @@ func run(args []string, log *slog.Logger) int {
 	runtimeDir := fs.String("runtime-dir", "", "serve on `dir`/manager.sock, overriding the config")
 	socket := fs.String("socket", "", "serve on this socket `path`, overriding the config")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "longest wait for children and calls at shutdown")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: procd -config FILE [-runtime-dir DIR | -socket PATH] [-shutdown-timeout DUR]")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if *config == "" || fs.NArg() > 0 || (*runtimeDir != "" && *socket != "") {
-		fmt.Fprintln(os.Stderr, "usage: procd -config FILE [-runtime-dir DIR | -socket PATH]")
+		fs.Usage()
 		return 2
 	}
 	cfg, err := supervisor.LoadConfig(*config)
@@ -70,27 +77,56 @@ func run(args []string, log *slog.Logger) int {
 // serve runs the supervisor and the server until ctx ends, then shuts both
 // down: children first (so event subscribers see them stop), then the server.
 func serve(ctx context.Context, cfg *supervisor.Config, log *slog.Logger, timeout time.Duration) error {
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx, timeout)
+}
+
+// daemon is a supervisor and the server in front of it.
+type daemon struct {
+	cfg *supervisor.Config
+	log *slog.Logger
+	sup *supervisor.Supervisor
+	h   *handler
+	srv *mgmt.Server
+}
+
+func newDaemon(cfg *supervisor.Config, log *slog.Logger) (*daemon, error) {
 	sup, err := supervisor.New(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: &handler{sup: sup}, Logger: log})
+	h := &handler{sup: sup, ready: make(chan struct{})}
+	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: h, Logger: log})
 	if err != nil {
-		return err
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return nil, errors.Join(err, sup.Shutdown(ctx)) // no child runs yet
 	}
-	if err := srv.Start(); err != nil {
+	return &daemon{cfg: cfg, log: log, sup: sup, h: h, srv: srv}, nil
+}
+
+// run starts serving and the processes, and shuts down when ctx ends.
+func (d *daemon) run(ctx context.Context, timeout time.Duration) error {
+	if err := d.srv.Start(); err != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		return errors.Join(err, sup.Shutdown(shutdownCtx))
+		return errors.Join(err, d.sup.Shutdown(shutdownCtx))
 	}
-	log.Info("serving", "socket", cfg.Socket, "processes", len(cfg.Processes))
-	startErr := sup.StartAll()
-	if startErr != nil {
-		log.Error("starting processes", "err", startErr)
+	d.log.Info("serving", "socket", d.cfg.Socket, "processes", len(d.cfg.Processes))
+	if err := d.sup.StartAll(); err != nil {
+		d.log.Error("starting processes", "err", err)
 	}
+	close(d.h.ready)
 	<-ctx.Done()
-	log.Info("shutting down")
+	d.log.Info("shutting down: stopping processes")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return errors.Join(sup.Shutdown(shutdownCtx), srv.Close(shutdownCtx))
+	err := errors.Join(d.sup.Shutdown(shutdownCtx), d.srv.Close(shutdownCtx))
+	if err == nil {
+		d.log.Info("shut down: every process stopped, socket removed")
+	}
+	return err
 }
