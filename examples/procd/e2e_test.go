@@ -335,16 +335,9 @@ func TestStopPassesThroughStopping(t *testing.T) {
 	}
 }
 
-// TestStreamCloseDuringRecv documents a data race in the generated stream
-// types (gen/mgmt, from internal/codegen): Close writes the done field that
-// a Recv blocked in another goroutine reads. Closing a stream to unblock a
-// reader is the usual idiom, so this should be safe; until the generator is
-// fixed, tests and mgmtctl cancel the stream's context instead. Run with
-// PROCD_REPRO_CLOSE_RACE=1 go test -race -run CloseDuringRecv.
+// TestStreamCloseDuringRecv: closing a stream from another goroutine
+// unblocks a Recv waiting in it, without a data race (run under -race).
 func TestStreamCloseDuringRecv(t *testing.T) {
-	if os.Getenv("PROCD_REPRO_CLOSE_RACE") != "1" {
-		t.Skip("known data race in generated stream Close; set PROCD_REPRO_CLOSE_RACE=1")
-	}
 	p := startProcd(t, shProc("x", "exec sleep 30", ""))
 	st, err := p.client.Events(context.Background(), nil)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"io"
 	"iter"
+	"sync/atomic"
 )
 
 // Client is a connection to a mgmt server. It is safe for concurrent use: calls
@@ -191,12 +192,12 @@ func (c *Client) Logs(ctx context.Context, req *LogsRequestPayload) (*LogsStream
 // frame with EOF true, or when the server ends the stream. Close it when done.
 type LogsStream struct {
 	s    *client.Stream
-	done bool
+	done atomic.Bool
 }
 
 // Recv returns the next frame.
 func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
-	if x.done {
+	if x.done.Load() {
 		return nil, io.EOF
 	}
 	p := new(LogsStreamPayload)
@@ -204,7 +205,7 @@ func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
 		return nil, err
 	}
 	if p.EOF {
-		x.done = true
+		x.done.Store(true)
 		_ = x.s.Close()
 	}
 	return p, nil
@@ -212,7 +213,7 @@ func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
 
 // Close ends the stream and closes its connection.
 func (x *LogsStream) Close() error {
-	x.done = true
+	x.done.Store(true)
 	return x.s.Close()
 }
 
@@ -255,12 +256,12 @@ func (c *Client) Events(ctx context.Context, req *EventsSubscribePayload) (*Even
 // the server ends the stream. Close it when done.
 type EventsStream struct {
 	s    *client.Stream
-	done bool
+	done atomic.Bool
 }
 
 // Recv returns the next frame.
 func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
-	if x.done {
+	if x.done.Load() {
 		return nil, io.EOF
 	}
 	p := new(EventsStreamPayload)
@@ -272,7 +273,7 @@ func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
 
 // Close ends the stream and closes its connection.
 func (x *EventsStream) Close() error {
-	x.done = true
+	x.done.Store(true)
 	return x.s.Close()
 }
 

@@ -39,10 +39,10 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 	file.Comment(comment(n.Stream + " is the client side of a " + n.Method + " stream. Recv returns its frames, then io.EOF " + end + ". Close it when done."))
 	file.Type().Id(n.Stream).Struct(
 		jen.Id("s").Op("*").Qual(clientPkg, "Stream"),
-		jen.Id("done").Bool(),
+		jen.Id("done").Qual("sync/atomic", "Bool"), // set by Close or the last frame; read by Recv
 	).Line()
 	recv := []jen.Code{
-		jen.If(jen.Id("x").Dot("done")).Block(jen.Return(zeroFrame(n), jen.Qual("io", "EOF"))),
+		jen.If(jen.Id("x").Dot("done").Dot("Load").Call()).Block(jen.Return(zeroFrame(n), jen.Qual("io", "EOF"))),
 	}
 	if newFrame != nil {
 		recv = append(recv,
@@ -50,7 +50,7 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 			jen.If(jen.Err().Op(":=").Id("x").Dot("s").Dot("RecvInto").Call(jen.Id("p")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
 		if c.LastWhen != nil {
 			recv = append(recv, jen.If(jen.Id("p").Dot(c.LastWhen.Name)).Block(
-				jen.Id("x").Dot("done").Op("=").True(),
+				jen.Id("x").Dot("done").Dot("Store").Call(jen.True()),
 				jen.Id("_").Op("=").Id("x").Dot("s").Dot("Close").Call(),
 			))
 		}
@@ -62,7 +62,7 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 	file.Func().Params(jen.Id("x").Op("*").Id(n.Stream)).Id("Recv").Params().Params(frame.Clone(), jen.Error()).Block(recv...).Line()
 	file.Comment("Close ends the stream and closes its connection.")
 	file.Func().Params(jen.Id("x").Op("*").Id(n.Stream)).Id("Close").Params().Error().Block(
-		jen.Id("x").Dot("done").Op("=").True(),
+		jen.Id("x").Dot("done").Dot("Store").Call(jen.True()),
 		jen.Return(jen.Id("x").Dot("s").Dot("Close").Call()),
 	).Line()
 	file.Comment("All ranges over the remaining frames; it yields a non-nil error once, when the stream")
