@@ -4,9 +4,14 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 COUNT     ?= 8
 
-.PHONY: all test check vet fmt generate bench fuzz fuzz-short
+.PHONY: all demo test check vet fmt generate bench fuzz fuzz-short
 
 all: check test
+
+## demo: regenerate, build procd and mgmtctl, and run the guided tour.
+demo:
+	$(GO) generate ./...
+	GO=$(GO) sh examples/procd/demo.sh
 
 ## test: vet, then every test with the race detector.
 test: vet
