@@ -320,7 +320,7 @@ func TestHostileDeclaredLengthNotSent(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	})
 	t.Logf("header declaring %d bytes, 4 sent: %d bytes allocated", ipc.MaxPayloadSize, got)
-	if got > ipc.MaxPayloadSize+1<<20 {
+	if got > uint64(ipc.MaxPayloadSize)+1<<20 {
 		t.Errorf("%d bytes allocated, more than the declared length plus 1 MiB", got)
 	}
 }
