@@ -51,8 +51,13 @@ func (h *hHandler) Status(ctx context.Context, req *mgmt.StatusRequestPayload) (
 		select {
 		case <-h.release:
 		case <-ctx.Done():
+			if h.ended != nil {
+				h.ended <- ctx.Err()
+			}
 			return nil, ctx.Err()
 		}
+	case req.ID == "slow":
+		time.Sleep(100 * time.Millisecond) // deaf to ctx: Close must wait for it
 	case strings.HasPrefix(req.ID, "missing"):
 		return nil, errors.New("unknown process")
 	}
