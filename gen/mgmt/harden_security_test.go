@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,4 +171,61 @@ func TestSecurityBoundedErrorEcho(t *testing.T) {
 	if p := c.status(100); len(p.Err) > 256 {
 		t.Errorf("id over max_len: Err of %d bytes", len(p.Err))
 	}
+}
+
+// TestSecurityExistingDirAndPath: in a directory that already exists with
+// looser permissions, the socket is still 0600 (the directory is left as
+// it is: documented); a regular file or a symlink at the socket path is
+// refused and left untouched; a stale socket is replaced.
+func TestSecurityExistingDirAndPath(t *testing.T) {
+	hLeak(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, path, _ := hStart(t, mgmt.ServerOptions{SocketPath: filepath.Join(dir, "mgmt.sock")})
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	di, _ := os.Stat(dir)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket in a pre-existing directory: mode %v, want 0600", fi.Mode().Perm())
+	}
+	t.Logf("pre-existing directory left at %v, socket %v", di.Mode().Perm(), fi.Mode().Perm())
+
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.sock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{target, link} {
+		srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: p, Handler: newHHandler()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+			t.Errorf("Start on %s: %v, want a not-a-socket error", filepath.Base(p), err)
+		}
+		srv.Close(context.Background())
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "keep" {
+		t.Errorf("target touched: %q %v", b, err)
+	}
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("symlink removed: %v", err)
+	}
+
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	_, _, _ = hStart(t, mgmt.ServerOptions{SocketPath: stale})
+	hDial(t, stale).list(1)
 }
