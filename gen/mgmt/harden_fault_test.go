@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -176,6 +177,7 @@ func TestFaultCloseUnderLoad(t *testing.T) {
 		<-h.streamUp
 	}
 	stop := make(chan struct{})
+	var slowOK atomic.Int64
 	for i := range 64 {
 		cl, err := mgmt.Dial(path)
 		if err != nil {
@@ -194,8 +196,12 @@ func TestFaultCloseUnderLoad(t *testing.T) {
 				if err == nil && s.Entry.ID != id {
 					err = fmt.Errorf("mismatched response %q for %q", s.Entry.ID, id)
 				}
-				if err != nil && id == "slow" {
-					err = fmt.Errorf("slow: %w", err)
+				if id == "slow" {
+					if err != nil {
+						err = fmt.Errorf("slow: %w", err)
+					} else {
+						slowOK.Add(1)
+					}
 				}
 				calls.add(err)
 				if err != nil {
@@ -226,6 +232,9 @@ func TestFaultCloseUnderLoad(t *testing.T) {
 		t.Fatal("calls or streams hang after Close")
 	}
 	t.Logf("Close took %v; calls: %s; streams: %s", closeTook, &calls, &streams)
+	if done, ok := h.slowDone.Load(), slowOK.Load(); done != ok {
+		t.Errorf("%d slow calls completed by the handler, %d answered: responses lost", done, ok)
+	}
 	for k := range calls.n {
 		if k != "ok" && !strings.HasPrefix(strings.TrimPrefix(k, "slow: "), "client: connection closed") {
 			t.Errorf("unclear call failure %q", k)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ type hHandler struct {
 	release chan struct{} // closed to unblock "block" calls
 	flood   time.Duration // Logs follow: pause between frames; 0 none
 	chunk   int           // Logs follow: bytes per frame
+
+	slowDone atomic.Int64 // "slow" calls the handler completed
 
 	mu       sync.Mutex
 	blocked  int           // calls currently blocked
@@ -58,6 +61,7 @@ func (h *hHandler) Status(ctx context.Context, req *mgmt.StatusRequestPayload) (
 		}
 	case req.ID == "slow":
 		time.Sleep(100 * time.Millisecond) // deaf to ctx: Close must wait for it
+		h.slowDone.Add(1)
 	case strings.HasPrefix(req.ID, "missing"):
 		return nil, errors.New("unknown process")
 	}
