@@ -341,3 +341,30 @@ func TestHostileDeclaredLengthNotSent(t *testing.T) {
 		t.Errorf("%d bytes allocated, more than the declared length plus 1 MiB", got)
 	}
 }
+
+// TestHostileRequestsOnStreamConn: a client piling requests onto a
+// connection dedicated to a followed stream is dropped once more than the
+// runtime's queue (64) are waiting; the handler's context ends.
+func TestHostileRequestsOnStreamConn(t *testing.T) {
+	hLeak(t)
+	h := newHHandler()
+	h.ended = make(chan error, 1)
+	_, path, logs := hStart(t, mgmt.ServerOptions{Handler: h})
+	c := hDial(t, path)
+	c.write(hMsgFrame(mgmt.MsgLogsRequest, 1, &mgmt.LogsRequestPayload{ID: "a", Follow: true}))
+	if hd, _, err := c.next(5 * time.Second); err != nil || hd.MsgType != mgmt.MsgLogsStream {
+		t.Fatalf("snapshot: %v %v", hd, err)
+	}
+	var pile []byte
+	for i := range 200 {
+		pile = append(pile, hFrame(mgmt.MsgListRequest, uint64(i+2), nil)...)
+	}
+	c.nc.Write(pile)
+	if !c.closed(5 * time.Second) {
+		t.Fatal("connection kept with 200 requests piled on a stream")
+	}
+	hWaitEnded(t, h, "dropped stream")
+	if !strings.Contains(logs.String(), "too many requests during a stream") {
+		t.Errorf("drop not logged:\n%s", logs)
+	}
+}
