@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -27,15 +28,17 @@ import (
 // soakProcs are the children of the soak: a ticker (follow target), a
 // chatty writer on both streams (snapshot target), a crashing process
 // restarted over and over (events), and one process toggled by client 0.
+// Log buffers are small so that they fill early and the heap figures show
+// growth, not buffers filling up.
 var soakProcs = []supervisor.ProcessConfig{
 	{ID: "ticker", Command: "/bin/sh", Args: []string{"-c", `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done`},
-		Restart: supervisor.RestartAlways, StopTimeout: 2 * time.Second},
+		Restart: supervisor.RestartAlways, StopTimeout: 2 * time.Second, LogBuffer: 1 << 14},
 	{ID: "chatty", Command: "/bin/sh", Args: []string{"-c", `while :; do echo out; echo err >&2; sleep 0.01; done`},
 		Restart: supervisor.RestartAlways, StopTimeout: 2 * time.Second, LogBuffer: 1 << 14},
 	{ID: "flaky", Command: "/bin/sh", Args: []string{"-c", `echo up; sleep 0.2; exit 1`},
-		Restart: supervisor.RestartAlways, MaxRestarts: -1, Backoff: 50 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, StopTimeout: 2 * time.Second},
+		Restart: supervisor.RestartAlways, MaxRestarts: -1, Backoff: 50 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, StopTimeout: 2 * time.Second, LogBuffer: 1 << 14},
 	{ID: "toggle", Command: "/bin/sh", Args: []string{"-c", `exec sleep 3600`},
-		Restart: supervisor.RestartNever, StopTimeout: 2 * time.Second},
+		Restart: supervisor.RestartNever, StopTimeout: 2 * time.Second, LogBuffer: 1 << 14},
 }
 
 // soakDuration is MGMT_SOAK (a Go duration), default 10s.
@@ -135,6 +138,12 @@ func TestSoak(t *testing.T) {
 	for n := 0; n < 100 && g1 > g0+8; n++ { // stream handlers wind down
 		time.Sleep(50 * time.Millisecond)
 		g1, h1 = soakFigures()
+	}
+	if f := os.Getenv("MGMT_SOAK_HEAPPROFILE"); f != "" {
+		if w, err := os.Create(f); err == nil {
+			pprof.WriteHeapProfile(w)
+			w.Close()
+		}
 	}
 	t.Logf("soak %v, 64 clients: %s", dur, stats)
 	t.Logf("goroutines start %d end %d; heap start %d KiB end %d KiB", g0, g1, h0>>10, h1>>10)
