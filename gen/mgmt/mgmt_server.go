@@ -396,6 +396,8 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// MaxPayload is the largest accepted request payload. 0: ipc.MaxPayloadSize.
 	MaxPayload uint32
+	// WriteTimeout bounds how long a response write may block on a client that does not read. 0: the runtime default.
+	WriteTimeout time.Duration
 	// StreamSendTimeout bounds how long a stream Send waits for a slow client. 0: the runtime default.
 	StreamSendTimeout time.Duration
 	// Authorize, when set, is asked about every new connection; an error refuses it.
@@ -425,6 +427,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		StreamInterceptors: opts.StreamInterceptors,
 		StreamSendTimeout:  opts.StreamSendTimeout,
 		UnaryInterceptors:  opts.UnaryInterceptors,
+		WriteTimeout:       opts.WriteTimeout,
 	}, &serverTable, opts.Handler)
 }
 

@@ -49,21 +49,33 @@ func acceptNil(body []byte) []byte {
 	return b.Bytes()
 }
 
-const helperArrayHeaderBytes = `// readArrayHeaderBytes is msgp.ReadArrayHeaderBytes reading nil as 0 items.
+const helperArrayHeaderBytes = `// readArrayHeaderBytes is msgp.ReadArrayHeaderBytes reading nil as 0 items
+// and refusing, before the caller allocates, a count the input cannot hold
+// (every item takes at least one byte).
 func readArrayHeaderBytes(b []byte) (uint32, []byte, error) {
 	if msgp.IsNil(b) {
 		return 0, b[1:], nil
 	}
-	return msgp.ReadArrayHeaderBytes(b)
+	sz, o, err := msgp.ReadArrayHeaderBytes(b)
+	if err == nil && uint64(sz) > uint64(len(o)) {
+		return 0, b, msgp.ErrShortBytes
+	}
+	return sz, o, err
 }
 `
 
-const helperMapHeaderBytes = `// readMapHeaderBytes is msgp.ReadMapHeaderBytes reading nil as 0 pairs.
+const helperMapHeaderBytes = `// readMapHeaderBytes is msgp.ReadMapHeaderBytes reading nil as 0 pairs and
+// refusing, before the caller allocates, a count the input cannot hold
+// (every pair takes at least two bytes).
 func readMapHeaderBytes(b []byte) (uint32, []byte, error) {
 	if msgp.IsNil(b) {
 		return 0, b[1:], nil
 	}
-	return msgp.ReadMapHeaderBytes(b)
+	sz, o, err := msgp.ReadMapHeaderBytes(b)
+	if err == nil && 2*uint64(sz) > uint64(len(o)) {
+		return 0, b, msgp.ErrShortBytes
+	}
+	return sz, o, err
 }
 `
 

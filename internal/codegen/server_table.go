@@ -20,6 +20,8 @@ var serverOptionFields = []struct {
 		func() *jen.Statement { return jen.Qual("time", "Duration") }},
 	{"MaxPayload", "MaxPayload is the largest accepted request payload. 0: ipc.MaxPayloadSize.",
 		func() *jen.Statement { return jen.Uint32() }},
+	{"WriteTimeout", "WriteTimeout bounds how long a response write may block on a client that does not read. 0: the runtime default.",
+		func() *jen.Statement { return jen.Qual("time", "Duration") }},
 	{"StreamSendTimeout", "StreamSendTimeout bounds how long a stream Send waits for a slow client. 0: the runtime default.",
 		func() *jen.Statement { return jen.Qual("time", "Duration") }},
 	{"Authorize", "Authorize, when set, is asked about every new connection; an error refuses it.",
