@@ -165,10 +165,11 @@ func (c *Conn) route(h ipc.Header, mine *call) (bool, error) {
 	if target == nil {
 		target = &c.scratch
 	}
-	if cap(target.buf) < int(h.Length) {
-		target.buf = make([]byte, h.Length)
+	body, err := c.fr.ReadBodyInto(target.buf, h.Length)
+	if body != nil {
+		target.buf = body
 	}
-	if err := c.fr.ReadBody(target.buf[:h.Length]); err != nil {
+	if err != nil {
 		if cl != nil && cl != mine {
 			cl.ch <- result{err: &ConnError{Cause: err}}
 		}

@@ -354,3 +354,43 @@ func TestAppendMsgFrameAndDecode(t *testing.T) {
 		t.Fatal("truncated payload decoded without error")
 	}
 }
+
+// stallReader serves its bytes, then fails the test if read again: a peer
+// that sent a header and part of the body, then stalled.
+type stallReader struct {
+	t    *testing.T
+	data []byte
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestReadFrameLargeBodyGrowsWithData(t *testing.T) {
+	// A header declaring 16 MiB followed by 1 KiB: the reader must not
+	// allocate the declared length before the bytes arrive.
+	hdr := AppendHeader(nil, Header{MsgType: 0xA5, Length: MaxPayloadSize})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := NewFrameReader(&stallReader{t: t, data: append(hdr, make([]byte, 1024)...)}, 0)
+	_, _, err := r.ReadFrame()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated 16 MiB frame: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4*growStep {
+		t.Errorf("%d bytes allocated for 1 KiB of a frame declaring 16 MiB", got)
+	}
+	// A whole large frame still arrives intact.
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 300<<10/16)
+	f := frame(t, Header{MsgType: 0xA5}, payload)
+	_, body, err := NewFrameReader(bytes.NewReader(f), 0).ReadFrame()
+	if err != nil || !bytes.Equal(body, payload) {
+		t.Fatalf("300 KiB frame: %d bytes, %v", len(body), err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 )
 
 // readBufferSize is the FrameReader's buffer: a small frame costs one read.
@@ -42,17 +43,45 @@ func (r *FrameReader) ReadFrameInto(buf []byte) (Header, []byte, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if h.Length == 0 {
-		return h, buf[:0], nil
-	}
-	if cap(buf) < int(h.Length) {
-		buf = make([]byte, h.Length)
-	}
-	body := buf[:h.Length]
-	if _, err := io.ReadFull(r.br, body); err != nil {
-		return h, nil, eofIsUnexpected(err)
+	body, err := r.ReadBodyInto(buf, h.Length)
+	if err != nil {
+		return h, nil, err
 	}
 	return h, body, nil
+}
+
+// growStep is the body size up to which a reader allocates a frame's
+// declared length at once; past it the buffer grows as bytes arrive.
+const growStep = 64 << 10
+
+// ReadBodyInto reads the n payload bytes following a header from ReadHeader
+// into buf's backing array, or a new one when buf is too small, and returns
+// them. A body over 64 KiB that buf cannot hold is read in chunks into a
+// buffer that at most doubles per chunk, so a peer that sends a header
+// declaring 16 MiB and then stalls costs 64 KiB, not 16 MiB.
+func (r *FrameReader) ReadBodyInto(buf []byte, n uint32) ([]byte, error) {
+	size := int(n)
+	if cap(buf) >= size || size <= growStep {
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		body := buf[:size]
+		if _, err := io.ReadFull(r.br, body); err != nil {
+			return nil, eofIsUnexpected(err)
+		}
+		return body, nil
+	}
+	buf = buf[:0]
+	for len(buf) < size {
+		chunk := min(size-len(buf), max(growStep, len(buf)))
+		buf = slices.Grow(buf, chunk)
+		start := len(buf)
+		buf = buf[:start+chunk]
+		if _, err := io.ReadFull(r.br, buf[start:]); err != nil {
+			return nil, eofIsUnexpected(err)
+		}
+	}
+	return buf, nil
 }
 
 // ReadHeader reads and checks the next header only; the caller must then

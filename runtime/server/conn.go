@@ -156,11 +156,13 @@ func (c *conn) readRequest() (request, error) {
 	}
 	r := request{h: h}
 	if h.Length > 0 {
-		r.buf = getBuf(int(h.Length))
-		if err := c.fr.ReadBody((*r.buf)[:h.Length]); err != nil {
+		r.buf = getBuf(0)
+		body, err := c.fr.ReadBodyInto(*r.buf, h.Length)
+		if err != nil {
 			putBuf(r.buf)
 			return request{}, err
 		}
+		*r.buf = body
 	}
 	return r, nil
 }
