@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 COUNT     ?= 8
 
-.PHONY: all demo test check vet fmt generate bench fuzz fuzz-short
+.PHONY: all demo test check vet fmt generate bench fuzz fuzz-short soak
 
 all: check test
 
@@ -35,8 +35,18 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=$(COUNT) -benchtime=$(BENCHTIME) ./runtime/...
 
 ## fuzz: every fuzz target for $(FUZZTIME) each.
+FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
+	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./runtime/ipc
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
+
+## soak: 64 clients against procd with real children for $(SOAK) (bounded).
+SOAK ?= 60s
+soak:
+	MGMT_SOAK=$(SOAK) $(GO) test -count=1 -run '^TestSoak$$' -timeout 10m -v ./examples/procd
 
 ## fuzz-short: each fuzz target for a few seconds (CI).
 fuzz-short:
