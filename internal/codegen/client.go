@@ -97,14 +97,7 @@ func genUntyped(nm *names, file *jen.File) {
 }
 
 func genClientUnary(c *schema.Call, n callNames, nm *names, file *jen.File) {
-	params := []jen.Code{jen.Id("ctx").Qual("context", "Context")}
-	reqArg := jen.Code(jen.Nil())
-	var body []jen.Code
-	if n.ReqType != "" {
-		params = append(params, jen.Id("req").Add(ptr(n.ReqType)))
-		reqArg = jen.Id("req")
-		body = append(body, jen.If(jen.Id("req").Op("==").Nil()).Block(jen.Id("req").Op("=").New(jen.Id(n.ReqType))))
-	}
+	params, reqArg, body := clientRequest(n)
 	invoke := func(resp jen.Code) *jen.Statement {
 		return jen.Id("c").Dot("conn").Dot("Invoke").Call(jen.Id("ctx"), jen.Id(n.clientInfo), reqArg, resp)
 	}
@@ -138,4 +131,18 @@ func emitClient(f *schema.File, nm *names) (*jen.File, error) {
 	file := newJenFile(f, nm)
 	genClient(f, nm, file)
 	return file, nil
+}
+
+// clientRequest is the start of a typed client method: its parameters (ctx,
+// and req when the request has a payload), the request argument to send
+// (nil without a payload), and a body that turns a nil req into the zero
+// value.
+func clientRequest(n callNames) (params []jen.Code, reqArg jen.Code, body []jen.Code) {
+	params = []jen.Code{jen.Id("ctx").Qual("context", "Context")}
+	if n.ReqType == "" {
+		return params, jen.Nil(), nil
+	}
+	params = append(params, jen.Id("req").Add(ptr(n.ReqType)))
+	body = []jen.Code{jen.If(jen.Id("req").Op("==").Nil()).Block(jen.Id("req").Op("=").New(jen.Id(n.ReqType)))}
+	return params, jen.Id("req"), body
 }

@@ -7,14 +7,7 @@ import (
 )
 
 func genClientStreamCall(c *schema.Call, n callNames, nm *names, file *jen.File) {
-	params := []jen.Code{jen.Id("ctx").Qual("context", "Context")}
-	reqArg := jen.Code(jen.Nil())
-	var body []jen.Code
-	if n.ReqType != "" {
-		params = append(params, jen.Id("req").Add(ptr(n.ReqType)))
-		reqArg = jen.Id("req")
-		body = append(body, jen.If(jen.Id("req").Op("==").Nil()).Block(jen.Id("req").Op("=").New(jen.Id(n.ReqType))))
-	}
+	params, reqArg, body := clientRequest(n)
 	body = append(body,
 		jen.List(jen.Id("s"), jen.Err()).Op(":=").Id("c").Dot("conn").Dot("OpenStream").Call(jen.Id("ctx"), jen.Id(n.clientInfo), reqArg),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
