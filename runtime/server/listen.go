@@ -26,22 +26,66 @@ func listenUnix(path string) (net.Listener, *socketFile, error) {
 	if err := clearStale(path); err != nil {
 		return nil, nil, err
 	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	l, err := bindPrivate(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("server: listen: %w", err)
+		return nil, nil, err
 	}
-	// Close removes the file itself, and only while it is still ours.
-	l.SetUnlinkOnClose(false)
 	info, err := os.Lstat(path)
-	if err == nil {
-		err = os.Chmod(path, 0o600)
-	}
 	if err != nil {
 		l.Close()
 		os.Remove(path)
 		return nil, nil, fmt.Errorf("server: socket %s: %w", path, err)
 	}
 	return l, &socketFile{path: path, info: info}, nil
+}
+
+// bindPrivate listens on a socket that is never reachable with looser
+// permissions than 0600: it binds inside a fresh 0700 directory next to
+// path, chmods the socket, then hard-links it to path, which fails rather
+// than replace a file that appeared there meanwhile. When the private name
+// would be too long for a socket address, it binds at path and chmods it
+// (a window of umask permissions, inside the 0700 directory Start creates).
+func bindPrivate(path string) (*net.UnixListener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".bind-")
+	if err != nil {
+		return nil, fmt.Errorf("server: socket directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	if len(tmp) >= maxSocketPath {
+		return bindAt(path, path)
+	}
+	l, err := bindAt(tmp, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		l.Close()
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("server: socket %s appeared while starting; another server is starting there", path)
+		}
+		return nil, fmt.Errorf("server: socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// maxSocketPath is the size of sockaddr_un's sun_path on Linux.
+const maxSocketPath = 108
+
+// bindAt listens at name and makes it 0600; path names the socket in errors.
+func bindAt(name, path string) (*net.UnixListener, error) {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", path, err)
+	}
+	// Close removes the file itself, and only while it is still ours.
+	l.SetUnlinkOnClose(false)
+	if err := os.Chmod(name, 0o600); err != nil {
+		l.Close()
+		os.Remove(name)
+		return nil, fmt.Errorf("server: socket %s: %w", path, err)
+	}
+	return l, nil
 }
 
 // clearStale removes a socket file at path that no server answers on. It
