@@ -178,3 +178,44 @@ func (c *reflClient) status(req *RStatusRequest) (*RStatusResponse, error) {
 	}
 	return &r, nil
 }
+
+// inlineClient prototypes the fix proposed for runtime/client (README,
+// "Hot spots"): the generated codec and ipc framing as the typed client
+// uses them, but the calling goroutine reads its own response instead of
+// waiting for a reader goroutine to hand it over. Single caller only.
+type inlineClient struct {
+	nc  net.Conn
+	fr  *ipc.FrameReader
+	out []byte
+	in  []byte
+	seq uint64
+}
+
+func dialInline(tb testing.TB, path string) *inlineClient {
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { nc.Close() })
+	return &inlineClient{nc: nc, fr: ipc.NewFrameReader(nc, 0), out: make([]byte, 0, 4096), in: make([]byte, 0, 4096)}
+}
+
+func (c *inlineClient) call(t ipc.MsgType, req msgpMarshaler, resp msgpUnmarshaler) error {
+	c.seq++
+	var err error
+	if c.out, err = ipc.AppendMsgFrame(c.out[:0], ipc.Header{MsgType: t, SeqNo: c.seq}, req); err != nil {
+		return err
+	}
+	if _, err := c.nc.Write(c.out); err != nil {
+		return err
+	}
+	h, body, err := c.fr.ReadFrameInto(c.in)
+	if err != nil {
+		return err
+	}
+	c.in = body[:0]
+	if h.SeqNo != c.seq {
+		return fmt.Errorf("inline: seq %d, want %d", h.SeqNo, c.seq)
+	}
+	return ipc.DecodePayload(body, resp)
+}

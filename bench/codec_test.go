@@ -176,3 +176,8 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+type (
+	msgpMarshaler   = msgp.Marshaler
+	msgpUnmarshaler = msgp.Unmarshaler
+)

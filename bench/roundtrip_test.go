@@ -48,6 +48,38 @@ func unaryImpls() []unaryImpl {
 				return err
 			}
 		}},
+		// The two halves of impl=mgmtgen: the raw client against the
+		// generated server, and the typed client against the raw server.
+		{"server-only", func(tb testing.TB, call string) func() error {
+			c := dialRaw(tb, startMgmt(tb, newHandler()))
+			f := frameOf(mgmt.MsgListRequest, 0, nil)
+			if call == "Status" {
+				f = frameOf(mgmt.MsgStatusRequest, 0, StatusRequest())
+			}
+			return func() error { return c.call(f) }
+		}},
+		{"client-only", func(tb testing.TB, call string) func() error {
+			c := dialMgmt(tb, startRaw(tb))
+			if call == "Status" {
+				req := StatusRequest()
+				return func() error { _, err := c.Status(ctx, req); return err }
+			}
+			return func() error { _, err := c.List(ctx); return err }
+		}},
+		// A prototype of the proposed client fix: the caller reads its own
+		// response (no reader goroutine), generated codec, generated server.
+		{"inline-client", func(tb testing.TB, call string) func() error {
+			c := dialInline(tb, startMgmt(tb, newHandler()))
+			if call == "Status" {
+				req := StatusRequest()
+				return func() error {
+					return c.call(mgmt.MsgStatusRequest, req, new(mgmt.StatusResponsePayload))
+				}
+			}
+			return func() error {
+				return c.call(mgmt.MsgListRequest, nil, new(mgmt.ListResponsePayload))
+			}
+		}},
 		{"reflect", func(tb testing.TB, call string) func() error {
 			c := dialRefl(tb, startMgmt(tb, newHandler()))
 			if call == "Status" {
