@@ -9,6 +9,7 @@ require (
 	github.com/mgmtgen/mgmtgen v0.0.0-00010101000000-000000000000
 	github.com/tinylib/msgp v1.6.5
 	github.com/vmihailenco/msgpack/v5 v5.4.1
+	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"go.uber.org/goleak"
 )
 
 // The memory benchmarks open their connections from a child process (this
@@ -30,7 +31,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Every server and client a test or benchmark starts is closed by its
+	// cleanup; goleak checks that none of their goroutines outlive it.
+	goleak.VerifyTestMain(m)
 }
 
 // raiseNOFILE lifts the soft open-files limit to the hard one.
