@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+var chunkSizes = []struct {
+	name string
+	n    int
+}{{"64B", 64}, {"4KiB", 4 << 10}, {"64KiB", 64 << 10}}
+
+// followMgmt streams n chunks of data through the generated server: a
+// producer feeds the procd-like handler's channel, the handler sends one
+// frame per chunk, the typed client's Recv decodes each.
+func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
+	h := newHandler()
+	h.chunks = make(chan []byte, 64)
+	c := dialMgmt(tb, startMgmt(tb, h))
+	s, err := c.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Recv(); err != nil { // the snapshot
+		tb.Fatal(err)
+	}
+	timer()
+	go func() {
+		for range n {
+			h.chunks <- data
+		}
+	}()
+	for range n {
+		p, err := s.Recv()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(p.Data) != len(data) {
+			tb.Fatalf("got %d bytes, want %d", len(p.Data), len(data))
+		}
+	}
+}
+
+// followRaw is the floor: a goroutine writes the same pre-encoded frames,
+// one write each, and the client reads them through a buffered reader into
+// a reused buffer, nothing decoded.
+func followRaw(tb testing.TB, n int, data []byte, timer func()) {
+	path := sockPath(tb)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	frame := frameOf(mgmt.MsgLogsStream, 0, &mgmt.LogsStreamPayload{ID: "proc-0007", Data: data})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		for range n {
+			if _, err := nc.Write(frame); err != nil {
+				return
+			}
+		}
+	})
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer nc.Close()
+	timer()
+	fr := ipc.NewFrameReader(nc, 0)
+	buf := make([]byte, 0, len(frame))
+	for range n {
+		h, body, err := fr.ReadFrameInto(buf)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if h.MsgType != mgmt.MsgLogsStream || len(body) != len(frame)-ipc.HeaderSize {
+			tb.Fatalf("bad frame %v", h)
+		}
+	}
+}
+
+// followServerOnly is followMgmt's server with the floor's client: raw
+// frame reads into a reused buffer, nothing decoded. It isolates the
+// generated server's share of the stream's cost.
+func followServerOnly(tb testing.TB, n int, data []byte, timer func()) {
+	h := newHandler()
+	h.chunks = make(chan []byte, 64)
+	c := dialRaw(tb, startMgmt(tb, h))
+	req := frameOf(mgmt.MsgLogsRequest, 1, &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
+	if _, err := c.nc.Write(req); err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := c.fr.ReadFrameInto(c.buf); err != nil { // the snapshot
+		tb.Fatal(err)
+	}
+	timer()
+	go func() {
+		for range n {
+			h.chunks <- data
+		}
+	}()
+	buf := make([]byte, 0, len(data)+64)
+	for range n {
+		hd, _, err := c.fr.ReadFrameInto(buf)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if hd.MsgType != mgmt.MsgLogsStream {
+			tb.Fatalf("bad frame %v", hd)
+		}
+	}
+}
+
+func TestFollow(t *testing.T) {
+	data := LogsChunk(4 << 10).Data
+	followMgmt(t, 100, data, func() {})
+	followRaw(t, 100, data, func() {})
+	followServerOnly(t, 100, data, func() {})
+}
+
+// BenchmarkLogsFollow: one op is one chunk of followed output delivered to
+// the client; MB/s counts the chunk's bytes, frames/s the frames.
+func BenchmarkLogsFollow(b *testing.B) {
+	impls := []struct {
+		name string
+		run  func(testing.TB, int, []byte, func())
+	}{{"raw", followRaw}, {"mgmtgen", followMgmt}, {"server-only", followServerOnly}}
+	for _, cs := range chunkSizes {
+		data := LogsChunk(cs.n).Data
+		for _, im := range impls {
+			b.Run("chunk="+cs.name+"/impl="+im.name, func(b *testing.B) {
+				b.SetBytes(int64(cs.n))
+				b.ReportAllocs()
+				var start time.Time
+				im.run(b, b.N, data, func() { b.ResetTimer(); start = time.Now() })
+				el := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/el.Seconds(), "frames/s")
+			})
+		}
+	}
+}
