@@ -18,7 +18,8 @@ var chunkSizes = []struct {
 
 // followMgmt streams n chunks of data through the generated server: a
 // producer feeds the procd-like handler's channel, the handler sends one
-// frame per chunk, the typed client's Recv decodes each.
+// frame per chunk, the typed client's RecvInto decodes each into one reused
+// value (as a log follower that writes chunks out would).
 func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
 	h := newHandler()
 	h.chunks = make(chan []byte, 64)
@@ -37,9 +38,9 @@ func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
 			h.chunks <- data
 		}
 	}()
+	var p mgmt.LogsStreamPayload // RecvInto reuses its Data buffer
 	for range n {
-		p, err := s.Recv()
-		if err != nil {
+		if err := s.RecvInto(&p); err != nil {
 			tb.Fatal(err)
 		}
 		if len(p.Data) != len(data) {

@@ -101,8 +101,9 @@ func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io
 		return e.streamErr("logs "+req.ID, err)
 	}
 	defer st.Close()
+	var p mgmt.LogsStreamPayload // one buffer for every chunk
 	for {
-		p, err := st.Recv()
+		err := st.RecvInto(&p)
 		if err == io.EOF {
 			if req.Follow && e.ctx.Err() == nil {
 				return fmt.Errorf("logs %s: the manager ended the stream (shutting down?)", req.ID)

@@ -195,18 +195,28 @@ type LogsStream struct {
 	done atomic.Bool
 }
 
-// Recv returns the next frame.
-func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
+// RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
+// p must not be nil. It returns io.EOF where Recv would.
+func (x *LogsStream) RecvInto(p *LogsStreamPayload) error {
 	if x.done.Load() {
-		return nil, io.EOF
+		return io.EOF
 	}
-	p := new(LogsStreamPayload)
+	*p = LogsStreamPayload{Data: p.Data[:0]}
 	if err := x.s.RecvInto(p); err != nil {
-		return nil, err
+		return err
 	}
 	if p.EOF {
 		x.done.Store(true)
 		_ = x.s.Close()
+	}
+	return nil
+}
+
+// Recv returns the next frame in a new value.
+func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
+	p := new(LogsStreamPayload)
+	if err := x.RecvInto(p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -259,13 +269,23 @@ type EventsStream struct {
 	done atomic.Bool
 }
 
-// Recv returns the next frame.
-func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
+// RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
+// p must not be nil. It returns io.EOF where Recv would.
+func (x *EventsStream) RecvInto(p *EventsStreamPayload) error {
 	if x.done.Load() {
-		return nil, io.EOF
+		return io.EOF
 	}
-	p := new(EventsStreamPayload)
+	*p = EventsStreamPayload{}
 	if err := x.s.RecvInto(p); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Recv returns the next frame in a new value.
+func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
+	p := new(EventsStreamPayload)
+	if err := x.RecvInto(p); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -177,3 +177,45 @@ func TestUntypedAPI(t *testing.T) {
 		t.Error("Call on a streaming connection succeeded")
 	}
 }
+
+// RecvInto decodes each frame into the caller's value: its Data buffer is
+// reused when large enough, nothing of the previous frame survives, and the
+// last frame (EOF true) ends the stream with io.EOF on the next call.
+func TestStreamRecvIntoReuses(t *testing.T) {
+	noLeaks(t)
+	chunks := make(chan string, 3)
+	_, path, _ := startServer(t, fullHandler(chunks))
+	c := dial(t, path)
+	st, err := c.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "web", Stream: 1, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := mgmt.LogsStreamPayload{Data: make([]byte, 0, 64)}
+	backing := &p.Data[:1][0]
+	chunks <- "first chunk"
+	chunks <- "2nd"
+	for i, want := range []string{"snapshot", "first chunk", "2nd"} {
+		if err := st.RecvInto(&p); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if string(p.Data) != want || p.ID != "web" || p.Stream != 1 || p.EOF {
+			t.Fatalf("frame %d: %+v, want data %q", i, p, want)
+		}
+		if &p.Data[:1][0] != backing {
+			t.Fatalf("frame %d: Data reallocated although it had room", i)
+		}
+	}
+	snap, err := c.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	p = mgmt.LogsStreamPayload{ID: "stale", Data: []byte("stale data")}
+	if err := snap.RecvInto(&p); err != nil || !p.EOF || p.ID != "web" || string(p.Data) != "snapshot" {
+		t.Fatalf("snapshot: %+v, %v", p, err)
+	}
+	if err := snap.RecvInto(&p); err != io.EOF {
+		t.Fatalf("after the last frame: %v, want io.EOF", err)
+	}
+}

@@ -34,24 +34,20 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 		jen.Id("s").Op("*").Qual(clientPkg, "Stream"),
 		jen.Id("done").Qual("sync/atomic", "Bool"), // set by Close or the last frame; read by Recv
 	).Line()
-	recv := []jen.Code{
-		jen.If(jen.Id("x").Dot("done").Dot("Load").Call()).Block(jen.Return(zeroFrame(n), jen.Qual("io", "EOF"))),
+	var recv []jen.Code
+	if n.FrameType == "" {
+		recv = append(recv, jen.If(jen.Id("x").Dot("done").Dot("Load").Call()).Block(jen.Return(jen.Struct().Values(), jen.Qual("io", "EOF"))))
 	}
 	if newFrame != nil {
+		genStreamRecvInto(c, n, nm, file)
 		recv = append(recv,
 			jen.Id("p").Op(":=").Add(newFrame),
-			jen.If(jen.Err().Op(":=").Id("x").Dot("s").Dot("RecvInto").Call(jen.Id("p")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
-		if c.LastWhen != nil {
-			recv = append(recv, jen.If(jen.Id("p").Dot(c.LastWhen.Name)).Block(
-				jen.Id("x").Dot("done").Dot("Store").Call(jen.True()),
-				jen.Id("_").Op("=").Id("x").Dot("s").Dot("Close").Call(),
-			))
-		}
-		recv = append(recv, jen.Return(jen.Id("p"), jen.Nil()))
+			jen.If(jen.Err().Op(":=").Id("x").Dot("RecvInto").Call(jen.Id("p")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+			jen.Return(jen.Id("p"), jen.Nil()))
 	} else {
 		recv = append(recv, jen.Return(jen.Struct().Values(), jen.Id("x").Dot("s").Dot("RecvInto").Call(jen.Nil())))
 	}
-	file.Comment("Recv returns the next frame.")
+	file.Comment("Recv returns the next frame in a new value.")
 	file.Func().Params(jen.Id("x").Op("*").Id(n.Stream)).Id("Recv").Params().Params(frame.Clone(), jen.Error()).Block(recv...).Line()
 	file.Comment("Close ends the stream and closes its connection.")
 	file.Func().Params(jen.Id("x").Op("*").Id(n.Stream)).Id("Close").Params().Error().Block(
@@ -72,9 +68,29 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 	).Line()
 }
 
-func zeroFrame(n callNames) jen.Code {
-	if n.FrameType == "" {
-		return jen.Struct().Values()
+// genStreamRecvInto emits RecvInto, which decodes the next frame into the
+// caller's value: it is zeroed first, but its byte slices keep their
+// capacity, so a loop over a stream of large chunks reuses one buffer.
+func genStreamRecvInto(c *schema.Call, n callNames, nm *names, file *jen.File) {
+	keep := jen.Dict{}
+	for _, f := range c.Stream.Payload.Fields {
+		if f.Type.Kind == schema.KindBytes {
+			keep[jen.Id(f.Name)] = jen.Id("p").Dot(f.Name).Index(jen.Empty(), jen.Lit(0))
+		}
 	}
-	return jen.Nil()
+	body := []jen.Code{
+		jen.If(jen.Id("x").Dot("done").Dot("Load").Call()).Block(jen.Return(jen.Qual("io", "EOF"))),
+		jen.Op("*").Id("p").Op("=").Id(n.FrameType).Values(keep),
+		jen.If(jen.Err().Op(":=").Id("x").Dot("s").Dot("RecvInto").Call(jen.Id("p")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+	}
+	if c.LastWhen != nil {
+		body = append(body, jen.If(jen.Id("p").Dot(c.LastWhen.Name)).Block(
+			jen.Id("x").Dot("done").Dot("Store").Call(jen.True()),
+			jen.Id("_").Op("=").Id("x").Dot("s").Dot("Close").Call(),
+		))
+	}
+	body = append(body, jen.Return(jen.Nil()))
+	file.Comment("RecvInto decodes the next frame into p, reusing the capacity of its byte slices;")
+	file.Comment("p must not be nil. It returns io.EOF where Recv would.")
+	file.Func().Params(jen.Id("x").Op("*").Id(n.Stream)).Id("RecvInto").Params(jen.Id("p").Op("*").Id(n.FrameType)).Error().Block(body...).Line()
 }

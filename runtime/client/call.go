@@ -262,6 +262,12 @@ func (c *Conn) Stream(t ipc.MsgType, payload any) error {
 // connection ends it returns the connection's error, which matches io.EOF
 // when the server closed it.
 func (c *Conn) ReadFrame() (ipc.Header, []byte, error) {
+	return c.readStreamFrame(nil)
+}
+
+// readStreamFrame is ReadFrame reading into buf's backing array when it is
+// large enough.
+func (c *Conn) readStreamFrame(buf []byte) (ipc.Header, []byte, error) {
 	c.mu.Lock()
 	streaming, err := c.streaming, c.err
 	c.mu.Unlock()
@@ -271,7 +277,7 @@ func (c *Conn) ReadFrame() (ipc.Header, []byte, error) {
 	case !streaming:
 		return ipc.Header{}, nil, errors.New("client: ReadFrame without Stream")
 	}
-	h, body, err := c.fr.ReadFrame()
+	h, body, err := c.fr.ReadFrameInto(buf)
 	if err != nil {
 		c.fail(err)
 		return ipc.Header{}, nil, c.Err()
@@ -316,14 +322,25 @@ type Stream struct {
 	info CallInfo
 	ctx  context.Context
 	stop func() bool
+	buf  []byte // frame buffer reused by RecvInto
 }
+
+// keepStreamBuf is the largest read buffer a Stream keeps between frames.
+const keepStreamBuf = 1 << 20
 
 // RecvInto reads the next frame into m. It returns io.EOF when the server
 // ended the stream (closed the connection). A frame of another type than the
 // stream's fails with a *ResponseTypeError naming both types. The generated
 // typed stream turns the schema's last frame into io.EOF on the following Recv.
+//
+// The frame is read into a buffer the stream reuses, so m must not keep
+// references into it (generated payload types copy what they decode).
+// RecvInto is not safe for concurrent use.
 func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
-	h, body, err := s.c.ReadFrame()
+	h, body, err := s.c.readStreamFrame(s.buf)
+	if cap(body) <= keepStreamBuf {
+		s.buf = body[:0]
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return io.EOF

@@ -22,7 +22,15 @@ type FrameReader struct {
 // maxPayload (0 or more than MaxPayloadSize means MaxPayloadSize) before
 // reading or allocating them.
 func NewFrameReader(r io.Reader, maxPayload uint32) *FrameReader {
-	return &FrameReader{br: bufio.NewReaderSize(r, readBufferSize), max: limit(maxPayload)}
+	return NewFrameReaderSize(r, maxPayload, readBufferSize)
+}
+
+// NewFrameReaderSize is NewFrameReader with a read buffer of size bytes
+// (at least HeaderSize): a server holding many idle connections keeps its
+// memory per connection small with a few KiB. Bodies larger than the buffer
+// are read straight into their destination.
+func NewFrameReaderSize(r io.Reader, maxPayload uint32, size int) *FrameReader {
+	return &FrameReader{br: bufio.NewReaderSize(r, max(size, HeaderSize)), max: limit(maxPayload)}
 }
 
 // ReadFrame reads the next frame into a newly allocated payload slice (nil

@@ -83,7 +83,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		cancel: cancel,
 		work:   make(chan request),
 	}
-	c.fr = ipc.NewFrameReader(idleReader{c}, s.opts.MaxPayload)
+	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.opts.MaxPayload, connReadBuffer)
 	c.handoff = time.AfterFunc(time.Hour, c.watch)
 	c.handoff.Stop()
 	return c
@@ -148,6 +148,10 @@ func (c *conn) authorize() bool {
 	}
 	return true
 }
+
+// connReadBuffer is a connection's read buffer: requests are small, and an
+// idle connection should cost little (larger bodies bypass the buffer).
+const connReadBuffer = 4 << 10
 
 func (c *conn) readRequest() (request, error) {
 	h, err := c.fr.ReadHeader()

@@ -24,10 +24,16 @@ type Stream struct {
 	timeout time.Duration
 
 	mu   sync.Mutex
-	sent int   // frames written
-	last bool  // the last frame was written
-	err  error // sticky failure
+	buf  []byte // frame buffer kept across sends (up to keepStreamBuf)
+	sent int    // frames written
+	last bool   // the last frame was written
+	err  error  // sticky failure
 }
+
+// keepStreamBuf is the largest frame buffer a stream keeps between sends: a
+// stream of 64 KiB log chunks reuses one buffer instead of allocating per
+// frame, and one huge frame does not pin its memory.
+const keepStreamBuf = 1 << 20
 
 // Send encodes m as one frame of type t. last marks the schema's last frame
 // (e.g. Logs with EOF true): after it the stream is over, further sends fail,
@@ -51,16 +57,17 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("server: stream ended: %w", err)
 	}
-	bp := getBuf(0)
-	frame, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: t}, m)
+	frame, err := ipc.AppendMsgFrame(s.buf[:0], ipc.Header{MsgType: t}, m)
 	if err != nil {
-		putBuf(bp)
 		return fmt.Errorf("server: stream send: %w", err)
 	}
 	s.c.setWriteDeadline(time.Now().Add(s.timeout))
 	_, err = s.c.fw.WriteRaw(frame)
-	*bp = frame
-	putBuf(bp)
+	if cap(frame) <= keepStreamBuf {
+		s.buf = frame[:0]
+	} else {
+		s.buf = nil
+	}
 	if err != nil {
 		s.err = fmt.Errorf("server: stream send: %w", err)
 		s.c.drop()
