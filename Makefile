@@ -1,10 +1,9 @@
 # mgmtgen: the two commands a newcomer needs are `make demo` and `make test`.
 GO        ?= go
 FUZZTIME  ?= 30s
-BENCHTIME ?= 1s
 COUNT     ?= 8
 
-.PHONY: all demo test check vet fmt generate bench fuzz fuzz-short soak
+.PHONY: all demo test check vet fmt generate bench bench-smoke bench-ipc fuzz fuzz-short soak
 
 all: check test
 
@@ -30,9 +29,18 @@ check: vet
 generate:
 	$(GO) generate ./...
 
-## bench: the benchmarks, $(COUNT) runs each.
+## bench: mgmtgen vs reflection msgpack, the raw-socket floor, ttrpc and grpc-go
+## (bench/, its own module), $(COUNT) runs each, compared with benchstat.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=$(COUNT) -benchtime=$(BENCHTIME) ./runtime/...
+	COUNT=$(COUNT) ./bench/run.sh
+
+## bench-smoke: every comparison benchmark once, and the bench module's tests (CI).
+bench-smoke:
+	./bench/run.sh -smoke
+
+## bench-ipc: the framing layer's own benchmarks.
+bench-ipc:
+	$(GO) test -run '^$$' -bench . -benchmem -count=$(COUNT) ./runtime/ipc
 
 ## fuzz: every fuzz target for $(FUZZTIME) each.
 FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
