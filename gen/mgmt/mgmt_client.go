@@ -43,6 +43,9 @@ func DialOptions(ctx context.Context, socketPath string, opts ClientOptions) (*C
 	return &Client{conn: conn}, nil
 }
 
+// Compile-time check that the client runtime this package was generated for is linked in.
+const _ = client.SupportPackageIsVersion1
+
 // errorText returns the text of the protocol's error response, if body is one.
 func errorText(t ipc.MsgType, body []byte) (string, bool) {
 	if t != MsgStatusResponse {

@@ -11,6 +11,8 @@ import (
 // ReadFrame.
 func genClient(f *schema.File, nm *names, file *jen.File) {
 	genClientType(f, nm, file)
+	file.Comment("Compile-time check that the client runtime this package was generated for is linked in.")
+	file.Const().Id("_").Op("=").Qual(clientPkg, "SupportPackageIsVersion1").Line()
 	genErrorText(f, nm, file)
 	genUntyped(nm, file)
 	for _, c := range f.Calls {
