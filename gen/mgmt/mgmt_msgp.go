@@ -126,7 +126,12 @@ func (z *EventsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -144,13 +149,13 @@ func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "pid":
-			z.ProcessID, bts, err = readStringBytes(bts, 4096)
+			z.ProcessID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessID")
 				return
 			}
 		case "t":
-			z.Type, bts, err = readStringBytes(bts, 256)
+			z.Type, bts, err = a.readString(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "Type")
 				return
@@ -162,7 +167,7 @@ func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "sum":
-			z.Summary, bts, err = readStringBytes(bts, 1048576)
+			z.Summary, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Summary")
 				return
@@ -382,7 +387,12 @@ func (z *EventsSubscribePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -420,7 +430,7 @@ func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) 
 					z.ProcessIDs = make([]string, zb0002)
 				}
 				for za0001 := range z.ProcessIDs {
-					z.ProcessIDs[za0001], bts, err = readStringBytes(bts, 4096)
+					z.ProcessIDs[za0001], bts, err = a.readString(bts, 4096)
 					if err != nil {
 						err = msgp.WrapError(err, "ProcessIDs", za0001)
 						return
@@ -448,7 +458,7 @@ func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) 
 					z.Types = make([]string, zb0003)
 				}
 				for za0002 := range z.Types {
-					z.Types[za0002], bts, err = readStringBytes(bts, 256)
+					z.Types[za0002], bts, err = a.readString(bts, 256)
 					if err != nil {
 						err = msgp.WrapError(err, "Types", za0002)
 						return
@@ -618,7 +628,12 @@ func (z *ListEntry) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *ListEntry) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *ListEntry) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -636,19 +651,19 @@ func (z *ListEntry) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "name":
-			z.Name, bts, err = readStringBytes(bts, 1048576)
+			z.Name, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
 				return
 			}
 		case "state":
-			z.State, bts, err = readStringBytes(bts, 256)
+			z.State, bts, err = a.readString(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
@@ -796,7 +811,12 @@ func (z *ListResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *ListResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *ListResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -834,7 +854,7 @@ func (z *ListResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					z.Entries = make([]ListEntry, zb0002)
 				}
 				for za0001 := range z.Entries {
-					bts, err = z.Entries[za0001].UnmarshalMsg(bts)
+					bts, err = z.Entries[za0001].unmarshalMsgArena(bts, a)
 					if err != nil {
 						err = msgp.WrapError(err, "Entries", za0001)
 						return
@@ -1045,7 +1065,12 @@ func (z *LogsRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1063,7 +1088,7 @@ func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1394,7 +1419,12 @@ func (z StartRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StartRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StartRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1412,7 +1442,7 @@ func (z *StartRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1497,7 +1527,12 @@ func (z StatusRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1515,7 +1550,7 @@ func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1623,7 +1658,12 @@ func (z *StatusResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1641,13 +1681,13 @@ func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "entry":
-			bts, err = z.Entry.UnmarshalMsg(bts)
+			bts, err = z.Entry.unmarshalMsgArena(bts, a)
 			if err != nil {
 				err = msgp.WrapError(err, "Entry")
 				return
 			}
 		case "err":
-			z.Err, bts, err = readStringBytes(bts, 1048576)
+			z.Err, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Err")
 				return
@@ -1732,7 +1772,12 @@ func (z StopRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StopRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StopRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1750,7 +1795,7 @@ func (z *StopRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1853,4 +1898,47 @@ func readString(dc *msgp.Reader, n uint64) (string, error) {
 	dc.SetMaxStringLength(min(limit, n))
 	defer dc.SetMaxStringLength(limit)
 	return dc.ReadString()
+}
+
+// msgpArena hands out the strings of one message as substrings of a single
+// copy of its encoded form: decoding a message costs one string allocation
+// however many strings it holds. The copy is made at the first non-empty
+// string and spans from it to the end of the message, so a retained string
+// keeps all of that alive.
+type msgpArena struct {
+	msg  []byte // the encoded message, from its first byte
+	copy string // msg[off:end], once a non-empty string was read
+	off  int
+}
+
+// readString is msgp.ReadStringBytes refusing, before allocating, a string
+// longer than n bytes, and returning a substring of a's copy. b is a
+// suffix of a.msg.
+func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
+	v, o, err := msgp.ReadStringZC(b)
+	if err != nil {
+		return "", b, err
+	}
+	if uint64(len(v)) > n {
+		return "", b, msgp.ErrLimitExceeded
+	}
+	if len(v) == 0 {
+		return "", o, nil
+	}
+	start := cap(a.msg) - cap(v) // v is a view into a.msg
+	if start < 0 || start+len(v) > len(a.msg) {
+		return string(v), o, nil // not a view into a.msg: cannot happen
+	}
+	if a.copy == "" {
+		end := len(a.msg)
+		if rest, err := msgp.Skip(a.msg); err == nil {
+			end = max(end-len(rest), start+len(v))
+		}
+		a.off, a.copy = start, string(a.msg[start:end])
+	}
+	i := start - a.off
+	if i < 0 || i+len(v) > len(a.copy) {
+		return string(v), o, nil // before the first string: cannot happen
+	}
+	return a.copy[i : i+len(v)], o, nil
 }
