@@ -5,6 +5,7 @@ package mgmt_test
 // one copy of the message.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -144,4 +145,33 @@ func TestArenaLimits(t *testing.T) {
 	if _, err := z.UnmarshalMsg(arenaMarshal(t, &mgmt.StatusRequestPayload{ID: big[:4096]})); err != nil || z.ID != big[:4096] {
 		t.Errorf("ID at the limit: %v", err)
 	}
+}
+
+// FuzzArenaDecode: what UnmarshalMsg decodes equals what DecodeMsg (no
+// arena) decodes from the same bytes, and stays so once the input is
+// overwritten. The seeds are FuzzDecode's.
+func FuzzArenaDecode(f *testing.F) {
+	for _, s := range decodeSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		d := decoders[int(data[0])%len(decoders)]
+		body := bytes.Clone(data[1:])
+		u, r := d.new(), msgp.NewReader(bytes.NewReader(data[1:]))
+		r.SetMaxStringLength(uint64(len(body)))
+		if _, err := u.UnmarshalMsg(body); err != nil {
+			return
+		}
+		w := d.new()
+		if err := w.DecodeMsg(r); err != nil {
+			return
+		}
+		clear(body)
+		if !reflect.DeepEqual(u, w) {
+			t.Fatalf("%s: UnmarshalMsg %+v, DecodeMsg %+v", d.name, u, w)
+		}
+	})
 }
