@@ -1930,15 +1930,94 @@ func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
 		return string(v), o, nil // not a view into a.msg: cannot happen
 	}
 	if a.copy == "" {
-		end := len(a.msg)
-		if rest, err := msgp.Skip(a.msg); err == nil {
-			end = max(end-len(rest), start+len(v))
-		}
-		a.off, a.copy = start, string(a.msg[start:end])
+		a.off, a.copy = start, string(a.msg[start:max(msgpEnd(a.msg), start+len(v))])
 	}
 	i := start - a.off
 	if i < 0 || i+len(v) > len(a.copy) {
 		return string(v), o, nil // before the first string: cannot happen
 	}
 	return a.copy[i : i+len(v)], o, nil
+}
+
+// msgpEnd returns the length of the msgpack object b starts with, len(b) if
+// b does not hold a whole one. It is msgp.Skip without recursion, checking
+// nothing but lengths.
+func msgpEnd(b []byte) int {
+	i := 0
+	for pending := uint64(1); pending > 0; pending-- {
+		if i >= len(b) || pending > uint64(len(b)-i) {
+			return len(b) // every object takes a byte at least
+		}
+		c := b[i]
+		i++
+		var fixed, count int // bytes after the lead byte; of them, the big-endian count
+		var items uint64     // objects per count unit; 0: the count is in bytes
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
+		case c <= 0x8f:
+			pending += 2 * uint64(c&0x0f) // fixmap
+		case c <= 0x9f:
+			pending += uint64(c & 0x0f) // fixarray
+		case c <= 0xbf:
+			fixed = int(c & 0x1f) // fixstr
+		case c >= 0xd4 && c <= 0xd8:
+			fixed = 1 + 1<<(c-0xd4) // fixext: type and 1 to 16 bytes
+		default:
+			var ok bool
+			if fixed, count, items, ok = msgpLead(c); !ok {
+				return len(b)
+			}
+		}
+		if count > 0 {
+			if len(b)-i < count {
+				return len(b)
+			}
+			var n uint64
+			for _, d := range b[i : i+count] {
+				n = n<<8 | uint64(d)
+			}
+			if items > 0 {
+				pending += items * n
+			} else if n > uint64(len(b)) {
+				return len(b)
+			} else {
+				fixed += int(n)
+			}
+		}
+		if len(b)-i < fixed {
+			return len(b)
+		}
+		i += fixed
+	}
+	return i
+}
+
+// msgpLead describes the lead bytes 0xc1-0xdf other than nil, bool and
+// fixext: the bytes after the lead byte and, of them, the size of a
+// big-endian count of bytes (items 0) or of objects (items per count).
+func msgpLead(c byte) (fixed, count int, items uint64, ok bool) {
+	switch c {
+	case 0xcc, 0xd0: // uint8, int8
+		return 1, 0, 0, true
+	case 0xcd, 0xd1: // uint16, int16
+		return 2, 0, 0, true
+	case 0xca, 0xce, 0xd2: // float32, uint32, int32
+		return 4, 0, 0, true
+	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
+		return 8, 0, 0, true
+	case 0xc4, 0xd9: // bin8, str8
+		return 1, 1, 0, true
+	case 0xc5, 0xda: // bin16, str16
+		return 2, 2, 0, true
+	case 0xc6, 0xdb: // bin32, str32
+		return 4, 4, 0, true
+	case 0xc7, 0xc8, 0xc9: // ext8, ext16, ext32: count, type
+		n := 1 << (c - 0xc7)
+		return n + 1, n, 0, true
+	case 0xdc, 0xdd: // array16, array32
+		return 2 << (c - 0xdc), 2 << (c - 0xdc), 1, true
+	case 0xde, 0xdf: // map16, map32
+		return 2 << (c - 0xde), 2 << (c - 0xde), 2, true
+	}
+	return 0, 0, 0, false // 0xc1: never used
 }
