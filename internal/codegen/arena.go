@@ -190,48 +190,57 @@ func msgpEnd(b []byte) int {
 			return len(b) // every object takes a byte at least
 		}
 		c := b[i]
-		i++
-		var fixed, count int // bytes after the lead byte; of them, the big-endian count
-		var items uint64     // objects per count unit; 0: the count is in bytes
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
-		case c <= 0x8f:
-			pending += 2 * uint64(c&0x0f) // fixmap
-		case c <= 0x9f:
-			pending += uint64(c & 0x0f) // fixarray
-		case c <= 0xbf:
-			fixed = int(c & 0x1f) // fixstr
-		case c >= 0xd4 && c <= 0xd8:
-			fixed = 1 + 1<<(c-0xd4) // fixext: type and 1 to 16 bytes
-		default:
-			var ok bool
-			if fixed, count, items, ok = msgpLead(c); !ok {
-				return len(b)
-			}
+		if t := msgpTokens[c]; t.size != 0 {
+			i += int(t.size)
+			pending += uint64(t.kids)
+			continue
 		}
-		if count > 0 {
-			if len(b)-i < count {
-				return len(b)
-			}
-			var n uint64
-			for _, d := range b[i : i+count] {
-				n = n<<8 | uint64(d)
-			}
-			if items > 0 {
-				pending += items * n
-			} else if n > uint64(len(b)) {
-				return len(b)
-			} else {
-				fixed += int(n)
-			}
-		}
-		if len(b)-i < fixed {
+		fixed, count, items, ok := msgpLead(c)
+		if !ok || len(b)-i-1 < count {
 			return len(b)
 		}
-		i += fixed
+		var n uint64
+		for _, d := range b[i+1 : i+1+count] {
+			n = n<<8 | uint64(d)
+		}
+		switch {
+		case items > 0:
+			pending += items * n
+		case n > uint64(len(b)):
+			return len(b)
+		default:
+			fixed += int(n)
+		}
+		i += 1 + fixed
 	}
-	return i
+	return min(i, len(b))
 }
+
+// msgpTokens gives, for every lead byte that tells the size of its token,
+// that size (else 0: see msgpLead) and the number of objects the token opens
+// (fixmap, fixarray).
+var msgpTokens = func() (t [256]struct{ size, kids uint8 }) {
+	for c := range 256 {
+		k := &t[c]
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
+			k.size = 1
+		case c <= 0x8f: // fixmap
+			k.size, k.kids = 1, uint8(2*(c&0x0f))
+		case c <= 0x9f: // fixarray
+			k.size, k.kids = 1, uint8(c&0x0f)
+		case c <= 0xbf: // fixstr
+			k.size = uint8(1 + c&0x1f)
+		case c >= 0xd4 && c <= 0xd8: // fixext: type and 1 to 16 bytes
+			k.size = uint8(2 + 1<<(c-0xd4))
+		default:
+			if fixed, count, _, ok := msgpLead(byte(c)); ok && count == 0 {
+				k.size = uint8(1 + fixed)
+			}
+		}
+	}
+	return t
+}()
 
 // msgpLead describes the lead bytes 0xc1-0xdf other than nil, bool and
 // fixext: the bytes after the lead byte and, of them, the size of a
