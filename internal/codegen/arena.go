@@ -29,7 +29,7 @@ import (
 // bts starts at cap(msg)-cap(view), since bts only moves forward. The copy is
 // made lazily, at the first non-empty string, and spans from that string to
 // the end of the message, which msgpEnd (msgp.Skip without recursion or
-// validation, about four times faster) finds. So a message without non-empty
+// validation, three times faster) finds. So a message without non-empty
 // strings allocates nothing for them, and decoding never copies bytes beyond
 // the message: no quadratic copying when a struct holding bytes decodes a
 // list of arena structs, or when a caller decodes messages one after the
