@@ -1903,8 +1903,8 @@ func readString(dc *msgp.Reader, n uint64) (string, error) {
 // msgpArena hands out the strings of one message as substrings of a single
 // copy of its encoded form: decoding a message costs one string allocation
 // however many strings it holds. The copy is made at the first non-empty
-// string and spans from it to the end of the message, so a retained string
-// keeps all of that alive.
+// string and spans from it to the end of the message (or of the input, when
+// at most 256 bytes are left), so a retained string keeps all of that alive.
 type msgpArena struct {
 	msg  []byte // the encoded message, from its first byte
 	copy string // msg[off:end], once a non-empty string was read
@@ -1930,7 +1930,11 @@ func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
 		return string(v), o, nil // not a view into a.msg: cannot happen
 	}
 	if a.copy == "" {
-		a.off, a.copy = start, string(a.msg[start:max(msgpEnd(a.msg), start+len(v))])
+		end := len(a.msg)
+		if end-start > 256 { // else copying the rest costs less than finding the end
+			end = max(msgpEnd(a.msg), start+len(v))
+		}
+		a.off, a.copy = start, string(a.msg[start:end])
 	}
 	i := start - a.off
 	if i < 0 || i+len(v) > len(a.copy) {

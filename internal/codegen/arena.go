@@ -29,11 +29,13 @@ import (
 // bts starts at cap(msg)-cap(view), since bts only moves forward. The copy is
 // made lazily, at the first non-empty string, and spans from that string to
 // the end of the message, which msgpEnd (msgp.Skip without recursion or
-// validation, three times faster) finds. So a message without non-empty
-// strings allocates nothing for them, and decoding never copies bytes beyond
-// the message: no quadratic copying when a struct holding bytes decodes a
-// list of arena structs, or when a caller decodes messages one after the
-// other from one buffer. The arena lives on the caller's stack.
+// validation, three times faster) finds; when at most 256 bytes of input
+// are left, they are copied without looking for the end. So a message
+// without non-empty strings allocates nothing for them, and decoding copies
+// at most 256 bytes beyond the message: no quadratic copying when a struct
+// holding bytes decodes a list of arena structs, or when a caller decodes
+// messages one after the other from one buffer. The arena lives on the
+// caller's stack.
 //
 // Trade-offs: a retained string keeps the whole copy alive (every string of
 // the message and the encoded bytes between them), not just its own bytes;
@@ -144,8 +146,8 @@ func arenaWrapper(name string) []string {
 const helperArena = `// msgpArena hands out the strings of one message as substrings of a single
 // copy of its encoded form: decoding a message costs one string allocation
 // however many strings it holds. The copy is made at the first non-empty
-// string and spans from it to the end of the message, so a retained string
-// keeps all of that alive.
+// string and spans from it to the end of the message (or of the input, when
+// at most 256 bytes are left), so a retained string keeps all of that alive.
 type msgpArena struct {
 	msg  []byte // the encoded message, from its first byte
 	copy string // msg[off:end], once a non-empty string was read
@@ -171,7 +173,11 @@ func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
 		return string(v), o, nil // not a view into a.msg: cannot happen
 	}
 	if a.copy == "" {
-		a.off, a.copy = start, string(a.msg[start:max(msgpEnd(a.msg), start+len(v))])
+		end := len(a.msg)
+		if end-start > 256 { // else copying the rest costs less than finding the end
+			end = max(msgpEnd(a.msg), start+len(v))
+		}
+		a.off, a.copy = start, string(a.msg[start:end])
 	}
 	i := start - a.off
 	if i < 0 || i+len(v) > len(a.copy) {
