@@ -126,7 +126,12 @@ func (z *EventsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -144,13 +149,13 @@ func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "pid":
-			z.ProcessID, bts, err = readStringBytes(bts, 4096)
+			z.ProcessID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessID")
 				return
 			}
 		case "t":
-			z.Type, bts, err = readStringBytes(bts, 256)
+			z.Type, bts, err = a.readString(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "Type")
 				return
@@ -162,7 +167,7 @@ func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "sum":
-			z.Summary, bts, err = readStringBytes(bts, 1048576)
+			z.Summary, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Summary")
 				return
@@ -382,7 +387,12 @@ func (z *EventsSubscribePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -420,7 +430,7 @@ func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) 
 					z.ProcessIDs = make([]string, zb0002)
 				}
 				for za0001 := range z.ProcessIDs {
-					z.ProcessIDs[za0001], bts, err = readStringBytes(bts, 4096)
+					z.ProcessIDs[za0001], bts, err = a.readString(bts, 4096)
 					if err != nil {
 						err = msgp.WrapError(err, "ProcessIDs", za0001)
 						return
@@ -448,7 +458,7 @@ func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) 
 					z.Types = make([]string, zb0003)
 				}
 				for za0002 := range z.Types {
-					z.Types[za0002], bts, err = readStringBytes(bts, 256)
+					z.Types[za0002], bts, err = a.readString(bts, 256)
 					if err != nil {
 						err = msgp.WrapError(err, "Types", za0002)
 						return
@@ -618,7 +628,12 @@ func (z *ListEntry) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *ListEntry) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *ListEntry) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -636,19 +651,19 @@ func (z *ListEntry) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "name":
-			z.Name, bts, err = readStringBytes(bts, 1048576)
+			z.Name, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
 				return
 			}
 		case "state":
-			z.State, bts, err = readStringBytes(bts, 256)
+			z.State, bts, err = a.readString(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
@@ -796,7 +811,12 @@ func (z *ListResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *ListResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *ListResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -834,7 +854,7 @@ func (z *ListResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					z.Entries = make([]ListEntry, zb0002)
 				}
 				for za0001 := range z.Entries {
-					bts, err = z.Entries[za0001].UnmarshalMsg(bts)
+					bts, err = z.Entries[za0001].unmarshalMsgArena(bts, a)
 					if err != nil {
 						err = msgp.WrapError(err, "Entries", za0001)
 						return
@@ -1045,7 +1065,12 @@ func (z *LogsRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1063,7 +1088,7 @@ func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1394,7 +1419,12 @@ func (z StartRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StartRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StartRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1412,7 +1442,7 @@ func (z *StartRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1497,7 +1527,12 @@ func (z StatusRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1515,7 +1550,7 @@ func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1623,7 +1658,12 @@ func (z *StatusResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1641,13 +1681,13 @@ func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "entry":
-			bts, err = z.Entry.UnmarshalMsg(bts)
+			bts, err = z.Entry.unmarshalMsgArena(bts, a)
 			if err != nil {
 				err = msgp.WrapError(err, "Entry")
 				return
 			}
 		case "err":
-			z.Err, bts, err = readStringBytes(bts, 1048576)
+			z.Err, bts, err = a.readString(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Err")
 				return
@@ -1732,7 +1772,12 @@ func (z StopRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
-func (z *StopRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+func (z *StopRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1750,7 +1795,7 @@ func (z *StopRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = a.readString(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1853,4 +1898,139 @@ func readString(dc *msgp.Reader, n uint64) (string, error) {
 	dc.SetMaxStringLength(min(limit, n))
 	defer dc.SetMaxStringLength(limit)
 	return dc.ReadString()
+}
+
+// msgpArena hands out the strings of one message as substrings of a single
+// copy of its encoded form: decoding a message costs one string allocation
+// however many strings it holds. The copy is made at the first non-empty
+// string and spans from it to the end of the message (or of the input, when
+// at most 256 bytes are left), so a retained string keeps all of that alive.
+type msgpArena struct {
+	msg  []byte // the encoded message, from its first byte
+	copy string // msg[off:end], once a non-empty string was read
+	off  int
+}
+
+// readString is msgp.ReadStringBytes refusing, before allocating, a string
+// longer than n bytes, and returning a substring of a's copy. b is a
+// suffix of a.msg.
+func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
+	v, o, err := msgp.ReadStringZC(b)
+	if err != nil {
+		return "", b, err
+	}
+	if uint64(len(v)) > n {
+		return "", b, msgp.ErrLimitExceeded
+	}
+	if len(v) == 0 {
+		return "", o, nil
+	}
+	start := cap(a.msg) - cap(v) // v is a view into a.msg
+	if start < 0 || start+len(v) > len(a.msg) {
+		return string(v), o, nil // not a view into a.msg: cannot happen
+	}
+	if a.copy == "" {
+		end := len(a.msg)
+		if end-start > 256 { // else copying the rest costs less than finding the end
+			end = max(msgpEnd(a.msg), start+len(v))
+		}
+		a.off, a.copy = start, string(a.msg[start:end])
+	}
+	i := start - a.off
+	if i < 0 || i+len(v) > len(a.copy) {
+		return string(v), o, nil // before the first string: cannot happen
+	}
+	return a.copy[i : i+len(v)], o, nil
+}
+
+// msgpEnd returns the length of the msgpack object b starts with, len(b) if
+// b does not hold a whole one. It is msgp.Skip without recursion, checking
+// nothing but lengths.
+func msgpEnd(b []byte) int {
+	i := 0
+	for pending := uint64(1); pending > 0; pending-- {
+		if i >= len(b) || pending > uint64(len(b)-i) {
+			return len(b) // every object takes a byte at least
+		}
+		c := b[i]
+		if t := msgpTokens[c]; t.size != 0 {
+			i += int(t.size)
+			pending += uint64(t.kids)
+			continue
+		}
+		fixed, count, items, ok := msgpLead(c)
+		if !ok || len(b)-i-1 < count {
+			return len(b)
+		}
+		var n uint64
+		for _, d := range b[i+1 : i+1+count] {
+			n = n<<8 | uint64(d)
+		}
+		switch {
+		case items > 0:
+			pending += items * n
+		case n > uint64(len(b)):
+			return len(b)
+		default:
+			fixed += int(n)
+		}
+		i += 1 + fixed
+	}
+	return min(i, len(b))
+}
+
+// msgpTokens gives, for every lead byte that tells the size of its token,
+// that size (else 0: see msgpLead) and the number of objects the token opens
+// (fixmap, fixarray).
+var msgpTokens = func() (t [256]struct{ size, kids uint8 }) {
+	for c := range 256 {
+		k := &t[c]
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
+			k.size = 1
+		case c <= 0x8f: // fixmap
+			k.size, k.kids = 1, uint8(2*(c&0x0f))
+		case c <= 0x9f: // fixarray
+			k.size, k.kids = 1, uint8(c&0x0f)
+		case c <= 0xbf: // fixstr
+			k.size = uint8(1 + c&0x1f)
+		case c >= 0xd4 && c <= 0xd8: // fixext: type and 1 to 16 bytes
+			k.size = uint8(2 + 1<<(c-0xd4))
+		default:
+			if fixed, count, _, ok := msgpLead(byte(c)); ok && count == 0 {
+				k.size = uint8(1 + fixed)
+			}
+		}
+	}
+	return t
+}()
+
+// msgpLead describes the lead bytes 0xc1-0xdf other than nil, bool and
+// fixext: the bytes after the lead byte and, of them, the size of a
+// big-endian count of bytes (items 0) or of objects (items per count).
+func msgpLead(c byte) (fixed, count int, items uint64, ok bool) {
+	switch c {
+	case 0xcc, 0xd0: // uint8, int8
+		return 1, 0, 0, true
+	case 0xcd, 0xd1: // uint16, int16
+		return 2, 0, 0, true
+	case 0xca, 0xce, 0xd2: // float32, uint32, int32
+		return 4, 0, 0, true
+	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
+		return 8, 0, 0, true
+	case 0xc4, 0xd9: // bin8, str8
+		return 1, 1, 0, true
+	case 0xc5, 0xda: // bin16, str16
+		return 2, 2, 0, true
+	case 0xc6, 0xdb: // bin32, str32
+		return 4, 4, 0, true
+	case 0xc7, 0xc8, 0xc9: // ext8, ext16, ext32: count, type
+		n := 1 << (c - 0xc7)
+		return n + 1, n, 0, true
+	case 0xdc, 0xdd: // array16, array32
+		return 2 << (c - 0xdc), 2 << (c - 0xdc), 1, true
+	case 0xde, 0xdf: // map16, map32
+		return 2 << (c - 0xde), 2 << (c - 0xde), 2, true
+	}
+	return 0, 0, 0, false // 0xc1: never used
 }

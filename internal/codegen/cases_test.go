@@ -172,6 +172,16 @@ func everyModel() *schema.File {
 	b.field(om, "P", "p", "*Inner", omit)
 	b.field(om, "N", "n", "int", omit)
 	b.structDecl("Nothing", "Nothing has no fields.").Deprecated = "send Bare instead."
+	tx := b.structDecl("Texts", "Texts holds strings in every shape and no bytes: it decodes with a string arena.")
+	for _, t := range [][2]string{
+		{"Str", "string"}, {"Strs", "[]string"}, {"StrMap", "map[string]string"}, {"ListMap", "map[string][]string"},
+		{"InnerMap", "map[string]Inner"}, {"PtrMap", "map[string]*Inner"}, {"PtrStr", "*string"},
+		{"PtrList", "*[]string"}, {"Color", "Color"}, {"Colors", "[]Color"}, {"Inner", "Inner"},
+		{"Inners", "[]Inner"}, {"PtrInner", "*Inner"}, {"Counts", "map[string]int"}, {"N", "int"},
+	} {
+		b.field(tx, t[0], t[0], t[1])
+	}
+	b.field(tx, "Short", "short", "[]string", maxItems(3), maxLen(8))
 
 	b.msg("Min", 0x00, "Scalars", "")
 	b.msg("Mid", 0x7F, "Composites", "")

@@ -11,7 +11,8 @@ import (
 
 // TestGeneratedCode writes every case's generated package into a temporary
 // module that requires this one (replace => the repository root) and runs
-// `go test` there on the handwritten tests of testdata/roundtrip: round trips
+// `go test` there on the handwritten tests of testdata/roundtrip (the case's
+// <name>*_test.go and helpers_test.go): round trips
 // of every struct through the generated methods and through
 // github.com/vmihailenco/msgpack/v5 in both directions, nil handling,
 // integer widths, unknown keys and limits.
@@ -44,8 +45,13 @@ func TestGeneratedCode(t *testing.T) {
 			writeFile(t, filepath.Join(dir, out.Name), out.Content)
 		}
 		writeFile(t, filepath.Join(dir, "helpers_test.go"), setPackage(helpers, f.Package))
-		own := readFile(t, filepath.Join("testdata/roundtrip", tc.name+"_test.go"))
-		writeFile(t, filepath.Join(dir, tc.name+"_test.go"), own)
+		own, err := filepath.Glob(filepath.Join("testdata/roundtrip", tc.name+"*_test.go"))
+		if err != nil || len(own) == 0 {
+			t.Fatalf("no testdata/roundtrip/%s*_test.go: %v", tc.name, err)
+		}
+		for _, path := range own {
+			writeFile(t, filepath.Join(dir, filepath.Base(path)), readFile(t, path))
+		}
 	}
 	args := []string{"test", "-count=1"}
 	if testing.Verbose() {

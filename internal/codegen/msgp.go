@@ -43,7 +43,8 @@ var msgpMu sync.Mutex
 // the header and imports are written here instead (the same steps). The
 // decoders are then made to accept nil inside lists and maps (nilfix.go) and
 // to enforce MaxLen on strings (strlimit.go), after one msgp bug is mended
-// (msgpfix.go).
+// (msgpfix.go); last, UnmarshalMsg takes all the strings of a message from
+// one allocation where the message holds no bytes (arena.go).
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
@@ -53,7 +54,9 @@ func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderMsgpFile(f, n, name, limitStrings(acceptNil(fixDerefSlicing(body)), f))
+	arenas := arenaStructs(f)
+	body = limitStrings(acceptNil(fixDerefSlicing(body)), f, arenas)
+	return renderMsgpFile(f, n, name, useArenas(body, f, arenas))
 }
 
 // runMsgp runs msgp's generator over src, which it reads from a temporary

@@ -20,20 +20,27 @@ import (
 // from that call and the receiver type of the enclosing method.
 
 var (
-	decoderFunc = regexp.MustCompile(`^func \(z \*(\w+)\) (?:DecodeMsg|UnmarshalMsg)\(`)
+	decoderFunc = regexp.MustCompile(`^func \(z \*(\w+)\) (DecodeMsg|UnmarshalMsg)\(`)
 	wrapError   = regexp.MustCompile(`msgp\.WrapError\(err((?:, [^)]*)?)\)`)
 )
 
 // stringReads are msgp's string reads and the helpers that replace them; %d
-// is the limit.
-var stringReads = []struct{ from, to, helper string }{
-	{"msgp.ReadStringBytes(bts)", "readStringBytes(bts, %d)", helperStringBytes},
-	{"dc.ReadString()", "readString(dc, %d)", helperString},
+// is the limit. Entries with arena set apply only to, and are the only ones
+// applied to, the UnmarshalMsg of arena structs (arena.go), whose helper
+// useArenas appends.
+var stringReads = []struct {
+	from, to, helper string
+	arena            bool
+}{
+	{"msgp.ReadStringBytes(bts)", "readStringBytes(bts, %d)", helperStringBytes, false},
+	{"msgp.ReadStringBytes(bts)", "a.readString(bts, %d)", "", true},
+	{"dc.ReadString()", "readString(dc, %d)", helperString, false},
 }
 
 // limitStrings rewrites the string reads of body's decoders for fields with
-// a MaxLen and appends the helpers used.
-func limitStrings(body []byte, f *schema.File) []byte {
+// a MaxLen and appends the helpers used. In the UnmarshalMsg of the structs
+// in arenas, strings are read from the arena instead.
+func limitStrings(body []byte, f *schema.File, arenas map[string]bool) []byte {
 	structs := make(map[string]*schema.Struct, len(f.Structs))
 	for _, s := range f.Structs {
 		structs[s.Name] = s
@@ -41,12 +48,14 @@ func limitStrings(body []byte, f *schema.File) []byte {
 	lines := strings.Split(string(body), "\n")
 	used := make([]bool, len(stringReads))
 	var recv *schema.Struct
+	arena := false
 	for i, line := range lines {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "func ") {
 			recv = nil
 			if m := decoderFunc.FindStringSubmatch(trimmed); m != nil {
 				recv = structs[m[1]]
+				arena = m[2] == "UnmarshalMsg" && arenas[m[1]]
 			}
 			continue
 		}
@@ -54,7 +63,7 @@ func limitStrings(body []byte, f *schema.File) []byte {
 			continue
 		}
 		for k, r := range stringReads {
-			if !strings.Contains(line, r.from) {
+			if r.arena != arena || !strings.Contains(line, r.from) {
 				continue
 			}
 			fl := fieldAt(recv, wrapPath(lines[i+1:min(i+4, len(lines))]))
@@ -67,7 +76,7 @@ func limitStrings(body []byte, f *schema.File) []byte {
 	}
 	out := strings.Join(lines, "\n")
 	for k, r := range stringReads {
-		if used[k] {
+		if used[k] && r.helper != "" {
 			out += "\n" + r.helper
 		}
 	}

@@ -36,7 +36,7 @@ zb0001, err = dc.ReadString()
 if err != nil {
 err = msgp.WrapError(err)
 }`
-	got := string(limitStrings([]byte(body), f))
+	got := string(limitStrings([]byte(body), f, nil))
 	for _, want := range []string{
 		"z.Key, bts, err = readStringBytes(bts, 1024)",
 		"z.Keys[za0001], err = readString(dc, 1024)",
