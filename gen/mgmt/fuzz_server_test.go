@@ -70,7 +70,7 @@ func FuzzMgmtServerConn(f *testing.F) {
 	for _, s := range serverSeeds() {
 		f.Add(s)
 	}
-	hLeak(f)
+	noLeaks(f)
 	_, path, logs := hStart(f, mgmt.ServerOptions{MaxPayload: 64 << 10})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzConn(t, path, data)
@@ -101,7 +101,7 @@ func TestServerConnSeedsAllocBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation accounting is slow under -short")
 	}
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{MaxPayload: 64 << 10})
 	const slack = 256 << 10
 	for i, s := range serverSeeds() {

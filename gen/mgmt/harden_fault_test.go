@@ -78,7 +78,7 @@ func TestFaultClientKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	h.ended = make(chan error, 4)
 	_, path, _ := hStart(t, mgmt.ServerOptions{Handler: h})
@@ -147,7 +147,7 @@ func clearErr(err error) bool {
 // slow) and 16 open streams: every call is answered or fails with a clear
 // error, no hang, no goroutine left.
 func TestFaultCloseUnderLoad(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	h.streamUp = make(chan struct{}, 16)
 	srv, path, _ := hStart(t, mgmt.ServerOptions{Handler: h})
@@ -252,7 +252,7 @@ func TestFaultCloseUnderLoad(t *testing.T) {
 // another server may then start on the path, and the first one's Close
 // does not remove the second one's socket.
 func TestFaultSocketRemoved(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	srv, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	c.list(1)
@@ -277,7 +277,7 @@ func TestFaultSocketRemoved(t *testing.T) {
 // TestFaultSecondServer: a second server on a live server's path is refused
 // with an error naming the path; the first keeps serving.
 func TestFaultSecondServer(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	srv2, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: path, Handler: newHHandler()})
@@ -300,7 +300,7 @@ func TestFaultSecondServer(t *testing.T) {
 // TestFaultCloseWaitsForSlowCall: a unary call in flight when Close begins
 // is answered, and Close waits for it.
 func TestFaultCloseWaitsForSlowCall(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	srv, path, _ := hStart(t, mgmt.ServerOptions{})
 	cl, err := mgmt.Dial(path)
 	if err != nil {
@@ -333,7 +333,7 @@ func TestFaultCloseWaitsForSlowCall(t *testing.T) {
 // call on it fails their calls with client.ErrClosed, without a race or a
 // hang.
 func TestFaultClientCloseDuringCalls(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	cl, err := mgmt.Dial(path)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
-	"go.uber.org/goleak"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -122,34 +120,11 @@ func (h *hHandler) blockedCalls() int {
 	return h.blocked
 }
 
-// hLeak verifies, after every other cleanup, that no goroutine is left.
-func hLeak(t testing.TB) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
-
-// hLogs is a concurrency-safe log sink.
-type hLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *hLogs) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *hLogs) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // hStart starts a generated server for h on a socket in a fresh temporary
 // directory and closes it at cleanup. A nil opts.Handler gets h.
-func hStart(t testing.TB, opts mgmt.ServerOptions) (*mgmt.Server, string, *hLogs) {
+func hStart(t testing.TB, opts mgmt.ServerOptions) (*mgmt.Server, string, *logBuffer) {
 	t.Helper()
-	logs := &hLogs{}
+	logs := &logBuffer{}
 	if opts.Handler == nil {
 		opts.Handler = newHHandler()
 	}
@@ -157,7 +132,7 @@ func hStart(t testing.TB, opts mgmt.ServerOptions) (*mgmt.Server, string, *hLogs
 		opts.SocketPath = filepath.Join(t.TempDir(), "run", "mgmt.sock")
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = logs.logger()
 	}
 	srv, err := mgmt.NewServer(opts)
 	if err != nil {

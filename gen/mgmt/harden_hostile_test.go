@@ -27,7 +27,7 @@ func allocDuring(fn func()) uint64 {
 }
 
 func TestHostileOversizedLength(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, logs := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	c.list(1)
@@ -48,7 +48,7 @@ func TestHostileOversizedLength(t *testing.T) {
 }
 
 func TestHostileHeaderByteByByte(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	frame := hMsgFrame(mgmt.MsgStatusRequest, 7, &mgmt.StatusRequestPayload{ID: "a"})
@@ -63,7 +63,7 @@ func TestHostileHeaderByteByByte(t *testing.T) {
 }
 
 func TestHostileTruncatedBody(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	frame := hMsgFrame(mgmt.MsgStatusRequest, 1, &mgmt.StatusRequestPayload{ID: "abcdefgh"})
@@ -92,7 +92,7 @@ var hugeClaims = []struct {
 }
 
 func TestHostileHugeClaims(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	for i, hc := range hugeClaims {
@@ -125,7 +125,7 @@ func nested(depth int) []byte {
 }
 
 func TestHostileDeepNesting(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	// Within msgp's recursion limit (100000): skipped, served.
@@ -146,7 +146,7 @@ func TestHostileDeepNesting(t *testing.T) {
 }
 
 func TestHostileUnknownKeysInBulk(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	const n = 10000
@@ -193,7 +193,7 @@ var wrongTypes = []struct {
 }
 
 func TestHostileWrongTypes(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	for i, w := range wrongTypes {
@@ -214,7 +214,7 @@ func TestHostileWrongTypes(t *testing.T) {
 }
 
 func TestHostileRequestIDOutOfRange(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	for i, id := range []ipc.MsgType{0x00, 0xFF, 0x9F, 0xB0, mgmt.MsgListResponse, mgmt.MsgLogsStream} {
@@ -232,7 +232,7 @@ func TestHostileRequestIDOutOfRange(t *testing.T) {
 // its EOF frame. The client's Recv blocks until its context ends or Close;
 // the server's handler context ends when the client leaves.
 func TestHostileStreamLastFrameNeverComes(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	h.ended = make(chan error, 4)
 	_, path, _ := hStart(t, mgmt.ServerOptions{Handler: h})
@@ -273,7 +273,7 @@ func TestHostileStreamLastFrameNeverComes(t *testing.T) {
 // TestHostileStreamCloseUnblocksRecv: Close from another goroutine ends a
 // Recv blocked on a stream whose next frame never comes.
 func TestHostileStreamCloseUnblocksRecv(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	h.ended = make(chan error, 4)
 	_, path, _ := hStart(t, mgmt.ServerOptions{Handler: h})
@@ -322,7 +322,7 @@ func hWaitEnded(t *testing.T, h *hHandler, what string) {
 // "declared length plus a constant", but MaxConns such peers pin
 // MaxConns x MaxPayload bytes). The figure is logged for the report.
 func TestHostileDeclaredLengthNotSent(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	hdr := ipc.AppendHeader(nil, ipc.Header{MsgType: mgmt.MsgStatusRequest, SeqNo: 1, Length: ipc.MaxPayloadSize})
@@ -340,7 +340,7 @@ func TestHostileDeclaredLengthNotSent(t *testing.T) {
 // connection dedicated to a followed stream is dropped once more than the
 // runtime's queue (64) are waiting; the handler's context ends.
 func TestHostileRequestsOnStreamConn(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	h.ended = make(chan error, 1)
 	_, path, logs := hStart(t, mgmt.ServerOptions{Handler: h})

@@ -79,7 +79,7 @@ func TestOverloadManyIdleConns(t *testing.T) {
 	const maxConns = 1000
 	n := hConns
 	raiseNoFile(t, uint64(n+maxConns+1024))
-	hLeak(t)
+	noLeaks(t)
 	_, path, logs := hStart(t, mgmt.ServerOptions{MaxConns: maxConns, IdleTimeout: -1})
 	conns := make([]net.Conn, 0, n)
 	defer func() {
@@ -125,7 +125,7 @@ func TestOverloadManyIdleConns(t *testing.T) {
 // TestOverloadHalfHeaderStall: a client that sends half a header and
 // stalls, or trickles a byte at a time, is cut off by IdleTimeout.
 func TestOverloadHalfHeaderStall(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	const idle = 200 * time.Millisecond
 	_, path, _ := hStart(t, mgmt.ServerOptions{IdleTimeout: idle})
 	frame := hFrame(mgmt.MsgListRequest, 1, nil)
@@ -184,7 +184,7 @@ func latencies(t *testing.T, cl *mgmt.Client, n int, every time.Duration) time.D
 // dropped once a Send has blocked StreamSendTimeout; other clients see no
 // delay meanwhile.
 func TestOverloadSlowStreamConsumer(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	const sendTimeout = 300 * time.Millisecond
 	h := newHHandler()
 	h.flood, h.chunk = 100*time.Microsecond, 32<<10
@@ -235,7 +235,7 @@ func TestOverloadSlowStreamConsumer(t *testing.T) {
 // TestOverloadBlockedHandler: 64 clients doing mixed calls while one
 // handler blocks forever, on a connection the others share too.
 func TestOverloadBlockedHandler(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	h := newHHandler()
 	_, path, _ := hStart(t, mgmt.ServerOptions{Handler: h})
 	defer close(h.release)

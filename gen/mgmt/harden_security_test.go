@@ -21,7 +21,7 @@ import (
 )
 
 func TestSecurityPermissions(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	for _, c := range []struct {
 		path string
@@ -95,7 +95,7 @@ func TestSecurityOtherUID(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	hLeak(t)
+	noLeaks(t)
 	uid := uint32(os.Getuid())
 	auth := func(_ context.Context, p server.PeerCred) error {
 		if p.UID != uid {
@@ -130,7 +130,7 @@ func TestSecurityOtherUID(t *testing.T) {
 // TestSecurityBoundedErrorEcho: error responses never carry more than a
 // bounded prefix of untrusted input, whatever the request holds.
 func TestSecurityBoundedErrorEcho(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	_, path, _ := hStart(t, mgmt.ServerOptions{})
 	c := hDial(t, path)
 	huge := strings.Repeat("A", 1<<20)
@@ -178,7 +178,7 @@ func TestSecurityBoundedErrorEcho(t *testing.T) {
 // it is: documented); a regular file or a symlink at the socket path is
 // refused and left untouched; a stale socket is replaced.
 func TestSecurityExistingDirAndPath(t *testing.T) {
-	hLeak(t)
+	noLeaks(t)
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ const prompt = 2 * time.Second
 
 // noLeaks checks, after the test's other cleanups (servers closed, clients
 // closed), that it left no goroutine behind. Call it first.
-func noLeaks(t *testing.T) {
+func noLeaks(t testing.TB) {
 	t.Helper()
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
