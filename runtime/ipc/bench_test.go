@@ -80,3 +80,25 @@ func BenchmarkReadFrame(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBatchWriter is one frame written by one of several goroutines
+// sharing a BatchWriter (frames ready together share a Write).
+func BenchmarkBatchWriter(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", n), func(b *testing.B) {
+			w := NewBatchWriter(io.Discard)
+			p := make([]byte, n)
+			h := Header{MsgType: 0xA5, Length: uint32(n)}
+			b.SetBytes(int64(HeaderSize + n))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := w.WriteFrame(h, p); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,309 @@
+package ipc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gateWriter records every Write; the first one blocks until the test
+// closes gate.
+type gateWriter struct {
+	mu      sync.Mutex
+	writes  [][]byte
+	gate    chan struct{}
+	entered chan struct{} // receives once per Write entered
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	g.writes = append(g.writes, bytes.Clone(p))
+	first := len(g.writes) == 1
+	g.mu.Unlock()
+	g.entered <- struct{}{}
+	if first {
+		<-g.gate
+	}
+	return len(p), nil
+}
+
+func (g *gateWriter) all() [][]byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.writes
+}
+
+// readFrames parses b as whole frames.
+func readFrames(t *testing.T, b []byte) []Header {
+	t.Helper()
+	fr := NewFrameReader(bytes.NewReader(b), 0)
+	var hs []Header
+	for {
+		h, _, err := fr.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			return hs
+		}
+		if err != nil {
+			t.Fatalf("frame %d: %v", len(hs), err)
+		}
+		hs = append(hs, h)
+	}
+}
+
+// Frames queued while a write blocks go out together in the next Write,
+// whole and in the order they were queued.
+func TestBatchWriterCoalesces(t *testing.T) {
+	g := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	w := NewBatchWriter(g)
+	first := make(chan error, 1)
+	go func() { first <- w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 1}, &testMsg{Name: "one"}) }()
+	<-g.entered // the first Write is in progress and blocked
+
+	const queued = 5
+	var wg sync.WaitGroup
+	errs := make(chan error, queued)
+	for i := range queued {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- w.WriteMsg(Header{MsgType: 0xA3, SeqNo: uint64(2 + i)}, &testMsg{Name: "queued", N: i})
+		}()
+	}
+	// Wait until every queued frame is in the queue: the waiters are parked.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		n := w.waiters
+		w.mu.Unlock()
+		if n == queued {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d writers queued", n, queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(g.gate)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range queued {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := g.all()
+	if len(writes) != 2 {
+		t.Fatalf("%d Writes, want 2 (one frame, then the %d queued together)", len(writes), queued)
+	}
+	if hs := readFrames(t, writes[0]); len(hs) != 1 || hs[0].SeqNo != 1 {
+		t.Fatalf("first Write: %+v", hs)
+	}
+	hs := readFrames(t, writes[1])
+	if len(hs) != queued {
+		t.Fatalf("second Write holds %d frames, want %d", len(hs), queued)
+	}
+	seen := map[uint64]bool{}
+	for _, h := range hs {
+		seen[h.SeqNo] = true
+	}
+	if len(seen) != queued {
+		t.Fatalf("second Write's seqs %v, want %d distinct", hs, queued)
+	}
+}
+
+// A frame that cannot be encoded leaves nothing behind: the next frame is
+// the only one written.
+func TestBatchWriterBadFrameWritesNothing(t *testing.T) {
+	var out bytes.Buffer
+	w := NewBatchWriter(&out)
+	if err := w.WriteMsg(Header{MsgType: 0xA3}, panicMsg{}); !errors.Is(err, ErrEncodePanic) {
+		t.Fatalf("panicking MarshalMsg: err = %v, want ErrEncodePanic", err)
+	}
+	if err := w.WriteMsg(Header{MsgType: 0xA5}, bigMsg(int(MaxPayloadSize)+1)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversized message: err = %v, want ErrFrameTooLarge", err)
+	}
+	if err := w.WriteFrame(Header{MsgType: 0xA5, Length: 3}, []byte{1}); !errors.Is(err, ErrLengthMismatch) {
+		t.Fatalf("length mismatch: err = %v, want ErrLengthMismatch", err)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("failed frames wrote %d bytes", out.Len())
+	}
+	if err := w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 9}, &testMsg{Name: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFrame(Header{MsgType: 0xA1, SeqNo: 10, Length: 2}, []byte{0x91, 0xc0}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := AppendFrame(nil, Header{MsgType: 0xA0, SeqNo: 11}, nil)
+	if err := w.WriteRaw(raw); err != nil {
+		t.Fatal(err)
+	}
+	hs := readFrames(t, out.Bytes())
+	if len(hs) != 3 || hs[0].SeqNo != 9 || hs[1].SeqNo != 10 || hs[2].SeqNo != 11 {
+		t.Fatalf("frames %+v, want seqs 9, 10, 11", hs)
+	}
+}
+
+type panicMsg struct{}
+
+func (panicMsg) MarshalMsg(b []byte) ([]byte, error) {
+	var p *testMsg
+	return p.MarshalMsg(b) // nil pointer dereference
+}
+
+type bigMsg int
+
+func (n bigMsg) MarshalMsg(b []byte) ([]byte, error) { return append(b, make([]byte, n)...), nil }
+
+type errWriter struct{ n int }
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	e.n++
+	return 0, errors.New("boom")
+}
+
+// The first write error is sticky: later frames fail at once, unwritten.
+func TestBatchWriterStickyError(t *testing.T) {
+	ew := &errWriter{}
+	w := NewBatchWriter(ew)
+	if err := w.WriteMsg(Header{MsgType: 0xA3}, &testMsg{}); err == nil || err.Error() != "boom" {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if err := w.WriteFrame(Header{MsgType: 0xA3}, nil); err == nil || err.Error() != "boom" {
+		t.Fatalf("after failure: err = %v, want boom", err)
+	}
+	if err := w.WriteRaw([]byte{1}); err == nil {
+		t.Fatal("WriteRaw after failure succeeded")
+	}
+	if ew.n != 1 {
+		t.Fatalf("%d Writes, want 1", ew.n)
+	}
+	if w.Err() == nil {
+		t.Fatal("Err() = nil after a failure")
+	}
+}
+
+// socketPair returns both ends of a connected Unix stream socket.
+func socketPair(t *testing.T) (a, b *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan *net.UnixConn, 1)
+	go func() {
+		c, _ := l.AcceptUnix()
+		done <- c
+	}()
+	a, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-done
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// A peer that never reads: the first blocked write fails one timeout after
+// it began, although other goroutines keep queueing frames every few
+// milliseconds (they must not push its deadline forward).
+func TestBatchWriterDeadlineNotExtended(t *testing.T) {
+	a, _ := socketPair(t) // the other end never reads
+	w := NewBatchWriter(a)
+	const timeout = 300 * time.Millisecond
+	w.SetTimeout(timeout)
+	payload := make([]byte, 64<<10)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a steady trickle of frames from another goroutine
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			if w.WriteFrame(Header{MsgType: 0xA5, Length: 16}, make([]byte, 16)) != nil {
+				return
+			}
+		}
+	}()
+	var blockedAt time.Time
+	var err error
+	for i := 0; ; i++ {
+		start := time.Now()
+		err = w.WriteFrame(Header{MsgType: 0xA5, Length: uint32(len(payload))}, payload)
+		if err != nil {
+			blockedAt = start
+			break
+		}
+		if i > 10000 {
+			t.Fatal("socket never filled")
+		}
+	}
+	took := time.Since(blockedAt)
+	close(stop)
+	wg.Wait()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+	// The failing write began at most at blockedAt; it cannot fail before
+	// its deadline, and it must fail well before the trickle could have
+	// kept it alive (generous slack for a loaded machine).
+	if took > timeout+2*time.Second {
+		t.Fatalf("blocked write failed after %v, want about %v", took, timeout)
+	}
+	if err := w.WriteFrame(Header{MsgType: 0xA5}, nil); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the timeout: err = %v, want the sticky deadline error", err)
+	}
+}
+
+// Concurrent writers over a real socket: every frame arrives whole, once.
+func TestBatchWriterConcurrentSocket(t *testing.T) {
+	a, b := socketPair(t)
+	w := NewBatchWriter(a)
+	const writers, each = 8, 200
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				seq := uint64(g*each + i)
+				p := bytes.Repeat([]byte{byte(seq)}, int(seq%300))
+				if err := w.WriteFrame(Header{MsgType: 0xA5, SeqNo: seq, Length: uint32(len(p))}, p); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	fr := NewFrameReader(b, 0)
+	seen := make(map[uint64]bool)
+	for len(seen) < writers*each {
+		h, p, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d frames: %v", len(seen), err)
+		}
+		if seen[h.SeqNo] || len(p) != int(h.SeqNo%300) || (len(p) > 0 && !bytes.Equal(p, bytes.Repeat([]byte{byte(h.SeqNo)}, len(p)))) {
+			t.Fatalf("frame seq %d: duplicate or corrupt (%d bytes)", h.SeqNo, len(p))
+		}
+		seen[h.SeqNo] = true
+	}
+	wg.Wait()
+}
