@@ -102,20 +102,42 @@ func (e *env) startStop(cmd string, args []string) error {
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		wg.Go(func() {
-			var resp *mgmt.StatusResponsePayload
-			if cmd == "start" {
-				resp, errs[i] = c.Start(ctx, &mgmt.StartRequestPayload{ID: id})
-			} else {
-				resp, errs[i] = c.Stop(ctx, &mgmt.StopRequestPayload{ID: id})
-			}
-			if errs[i] == nil {
-				entries[i] = resp.Entry
-			}
-		})
+		wg.Go(func() { entries[i], errs[i] = e.startStopOne(ctx, c, cmd, id) })
 	}
 	wg.Wait()
 	return e.reportStartStop(cmd, ids, entries, errs)
+}
+
+// startStopOne starts or stops one process and returns its entry. A cliwrap
+// manager answers a successful Stop with an empty entry (only Err is
+// promised): the entry is then asked for with Status, and when even that
+// fails, it is the id with the state the call has reached. A manager that
+// never served Start (cliwrap's) is named as such.
+func (e *env) startStopOne(ctx context.Context, c *mgmt.Client, cmd, id string) (mgmt.ListEntry, error) {
+	var resp *mgmt.StatusResponsePayload
+	var err error
+	if cmd == "start" {
+		resp, err = c.Start(ctx, &mgmt.StartRequestPayload{ID: id})
+		if asRemote(err) == "unknown request type "+mgmt.MsgStartRequest.String() {
+			return mgmt.ListEntry{}, fmt.Errorf("the manager does not support start (it answered %q)", asRemote(err))
+		}
+	} else {
+		resp, err = c.Stop(ctx, &mgmt.StopRequestPayload{ID: id})
+	}
+	if err != nil {
+		return mgmt.ListEntry{}, err
+	}
+	if resp.Entry.ID != "" {
+		return resp.Entry, nil
+	}
+	if st, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id}); err == nil && st.Entry.ID != "" {
+		return st.Entry, nil
+	}
+	state := "stopped"
+	if cmd == "start" {
+		state = "started"
+	}
+	return mgmt.ListEntry{ID: id, State: state}, nil
 }
 
 func (e *env) reportStartStop(cmd string, ids []string, entries []mgmt.ListEntry, errs []error) error {

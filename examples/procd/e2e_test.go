@@ -103,34 +103,6 @@ func TestLogsSinceAndLines(t *testing.T) {
 	}
 }
 
-func TestLogsErrors(t *testing.T) {
-	p := startProcd(t, shProc("x", "exec sleep 30", ""))
-	for _, req := range []mgmt.LogsRequestPayload{
-		{ID: "x", Stream: 2},
-		{ID: "x", Stream: 2, Follow: true},
-		{ID: "x", Stream: 255, Follow: true},
-	} {
-		if got := p.snapshot(t, req); !strings.Contains(got, "invalid log stream") {
-			t.Errorf("logs %+v: data %q, want the invalid stream error", req, got)
-		}
-	}
-	for _, follow := range []bool{false, true} {
-		got := p.snapshot(t, mgmt.LogsRequestPayload{ID: "nope", Follow: follow})
-		if !strings.Contains(got, `unknown process "nope"`) {
-			t.Errorf("logs of an unknown id (follow %v): data %q", follow, got)
-		}
-	}
-	// The connection is still good for other requests.
-	if _, err := p.client.List(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	_, err := p.client.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "nope"})
-	var re *client.RemoteError
-	if !errors.As(err, &re) || re.Text != `unknown process "nope"` {
-		t.Errorf("status of an unknown id: %v", err)
-	}
-}
-
 func TestStopAndStartEvents(t *testing.T) {
 	p := startProcd(t, shProc("svc", "exec sleep 30", "")+shProc("other", "exec sleep 30", ""))
 	pid := p.waitState(t, "svc", "running").ChildPID

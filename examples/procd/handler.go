@@ -82,9 +82,12 @@ func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt
 }
 
 // Logs sends a snapshot (one frame, EOF true) or, with Follow, the snapshot
-// (EOF false) and then every new chunk until the client goes away. An
-// unknown process or a stream other than stdout/stderr gets one frame with
-// EOF true and the error text in Data, as cliwrap managers answer.
+// (EOF false) and then every new chunk until the client goes away. The
+// other cases answer as the cliwrap manager does (docs/wire.md, "Logs"):
+// a snapshot of an unknown process or of a stream other than stdout/stderr
+// is empty; a follow of an unknown process gets one empty frame and then
+// nothing until the client goes or procd shuts down; a follow of another
+// stream gets one frame with EOF true and the error text in Data.
 func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
 	frame := func(data []byte, eof bool) *mgmt.LogsStreamPayload {
 		return &mgmt.LogsStreamPayload{ID: req.ID, Stream: req.Stream, Data: data, EOF: eof}
@@ -92,11 +95,22 @@ func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mg
 	if !req.Follow {
 		data, err := h.sup.Snapshot(req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)
 		if err != nil {
-			return out.Send(frame([]byte(err.Error()), true))
+			data = nil // unknown process or stream: an empty snapshot
 		}
 		return out.Send(frame(data, true))
 	}
+	if req.Stream != supervisor.StreamStdout && req.Stream != supervisor.StreamStderr {
+		err := fmt.Errorf("%w %d (want 0 for stdout or 1 for stderr)", supervisor.ErrInvalidStream, req.Stream)
+		return out.Send(frame([]byte(err.Error()), true))
+	}
 	snap, f, err := h.sup.Follow(ctx, req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)
+	if errors.Is(err, supervisor.ErrUnknownProcess) {
+		if err := out.Send(frame(nil, false)); err != nil {
+			return err
+		}
+		<-ctx.Done() // the client went away or procd is shutting down
+		return nil
+	}
 	if err != nil {
 		return out.Send(frame([]byte(err.Error()), true))
 	}
