@@ -120,6 +120,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	drained   chan struct{} // closed when Close began and no connection is left
 	sock      *socketFile   // the socket Start created, removed by Close
+	refused   refuser       // connections over MaxConns being answered "server full"
 	done      chan struct{} // closed by Close: wakes accept backoff
 }
 
@@ -262,7 +263,7 @@ func (s *Server) accepted(nc net.Conn) {
 	if len(s.conns) >= s.opts.MaxConns {
 		s.mu.Unlock()
 		s.log.Warn("server: connection refused: too many connections", "protocol", s.table.Protocol, "max_conns", s.opts.MaxConns)
-		nc.Close()
+		s.refused.refuse(s, nc)
 		return
 	}
 	c := newConn(s, nc)
@@ -329,6 +330,7 @@ func (s *Server) Close(ctx context.Context) error {
 		c.beginShutdown()
 	}
 	s.serving.Wait() // accept loops end at once: their listeners are closed
+	s.refused.closeAll()
 	if drained == nil {
 		return nil
 	}
