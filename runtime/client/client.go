@@ -38,6 +38,10 @@ const DefaultDialTimeout = 5 * time.Second
 type Options struct {
 	MaxPayload         uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
 	DialTimeout        time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
+	// ServerUID is the uid the server must run as, besides root; nil: the
+	// client's own uid. Dial checks it (SO_PEERCRED, on Linux) and fails
+	// with a *ServerUIDError naming the socket's owner otherwise.
+	ServerUID *uint32
 	UnaryInterceptors  []UnaryInterceptor
 	StreamInterceptors []StreamInterceptor
 
@@ -139,6 +143,10 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
+	}
+	if err := checkServer(nc, path, &opts); err != nil {
+		nc.Close()
+		return nil, err
 	}
 	c := &Conn{
 		path:    path,
