@@ -36,12 +36,12 @@ const DefaultDialTimeout = 5 * time.Second
 
 // Options configure a Conn. Zero values pick documented defaults.
 type Options struct {
-	MaxPayload         uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
-	DialTimeout        time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
+	MaxPayload  uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
+	DialTimeout time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
 	// ServerUID is the uid the server must run as, besides root; nil: the
 	// client's own uid. Dial checks it (SO_PEERCRED, on Linux) and fails
 	// with a *ServerUIDError naming the socket's owner otherwise.
-	ServerUID *uint32
+	ServerUID          *uint32
 	UnaryInterceptors  []UnaryInterceptor
 	StreamInterceptors []StreamInterceptor
 
