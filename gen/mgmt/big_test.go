@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
@@ -13,8 +14,10 @@ import (
 )
 
 // Frames up to the 16 MiB limit travel; a larger stream frame fails its Send
-// with ipc.ErrFrameTooLarge and the stream goes on; a larger unary response
-// is answered with an error naming the limit.
+// with ipc.ErrFrameTooLarge and the stream goes on; a unary response over a
+// schema limit is answered with an error naming the field and the limit, and
+// one within the schema's limits but over the frame limit with an error
+// saying it is too large.
 func TestLargePayloads(t *testing.T) {
 	noLeaks(t)
 	big := bytes.Repeat([]byte("0123456789abcdef"), (int(ipc.MaxPayloadSize)-64)/16)
@@ -27,8 +30,18 @@ func TestLargePayloads(t *testing.T) {
 		sendErr <- out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: make([]byte, ipc.MaxPayloadSize)})
 		return out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: []byte("end"), EOF: true})
 	}
+	var withinFields atomic.Bool
 	h.list = func(context.Context) (*mgmt.ListResponsePayload, error) {
-		return &mgmt.ListResponsePayload{Entries: []mgmt.ListEntry{{Name: strings.Repeat("n", int(ipc.MaxPayloadSize))}}}, nil
+		if !withinFields.Load() {
+			return &mgmt.ListResponsePayload{Entries: []mgmt.ListEntry{{Name: strings.Repeat("n", int(ipc.MaxPayloadSize))}}}, nil
+		}
+		// 17 names of 1 MiB each: every field within max_len, the frame over 16 MiB.
+		name := strings.Repeat("n", 1<<20)
+		entries := make([]mgmt.ListEntry, 17)
+		for i := range entries {
+			entries[i].Name = name
+		}
+		return &mgmt.ListResponsePayload{Entries: entries}, nil
 	}
 	_, path, logs := startServer(t, h)
 	c := dial(t, path)
@@ -53,15 +66,23 @@ func TestLargePayloads(t *testing.T) {
 		t.Errorf("frame after the oversized one = %+v, %v", p, err)
 	}
 
-	_, err = c.List(ctx)
+	_, err = c.List(testCtx(t)) // a deadline per call: each moves 16 MiB, slow under -race
 	var re *client.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Text, "field Entries[0].Name has 16777216 bytes, over the schema's max_len 1048576") {
+		t.Errorf("List response over max_len = %v, want a RemoteError naming the field and limit", err)
+	}
+	if !strings.Contains(logs.String(), "answer over the schema's limits not sent") {
+		t.Errorf("limit refusal not logged:\n%s", logs.String())
+	}
+	withinFields.Store(true)
+	_, err = c.List(testCtx(t)) // a deadline per call: each moves 16 MiB, slow under -race
 	if !errors.As(err, &re) || !strings.Contains(re.Text, "too large") {
 		t.Errorf("oversized List response = %v, want a RemoteError saying it is too large", err)
 	}
 	if !strings.Contains(logs.String(), "cannot encode response") {
 		t.Errorf("encode failure not logged:\n%s", logs.String())
 	}
-	if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "after"}); err != nil {
+	if _, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "after"}); err != nil {
 		t.Errorf("Status after an oversized response: %v", err)
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/tinylib/msgp/msgp"
-	"log/slog"
-	"time"
 )
 
 // Handler is the server side of the mgmt protocol: one method per call.
@@ -72,341 +70,164 @@ func (UnimplementedHandler) Events(_ context.Context, _ *EventsSubscribePayload,
 }
 
 // LogsSender sends the LogsStream frames of a Logs stream. A frame with EOF true is the last:
-// the stream ends and the connection returns to request/response mode.
+// the stream ends and the connection returns to request/response mode. The runtime's
+// server.Sender implements it.
 type LogsSender interface {
 	// Send sends one frame. It fails once the client has gone away, the stream has
-	// ended or the server is shutting down; a nil p sends the zero value.
+	// ended or the server is shutting down; a nil p sends the zero value. A frame over
+	// the schema's limits is not sent: the client gets the error response and the stream
+	// ends.
 	Send(p *LogsStreamPayload) error
 }
 
-type logsSender struct {
-	s *server.Stream
-}
-
-func (x logsSender) Send(p *LogsStreamPayload) error {
-	if p == nil {
-		p = new(LogsStreamPayload)
-	}
-	return x.s.Send(MsgLogsStream, p, p.EOF)
-}
-
 // EventsSender sends the EventsStream frames of a Events stream. The stream runs until the
-// client goes away or the handler returns.
+// client goes away or the handler returns. The runtime's server.Sender implements it.
 type EventsSender interface {
 	// Send sends one frame. It fails once the client has gone away, the stream has
-	// ended or the server is shutting down; a nil p sends the zero value.
+	// ended or the server is shutting down; a nil p sends the zero value. A frame over
+	// the schema's limits is not sent: the client gets the error response and the stream
+	// ends.
 	Send(p *EventsStreamPayload) error
 }
 
-type eventsSender struct {
-	s *server.Stream
+// checkListEntry reports the first field of z over the schema's limits.
+func checkListEntry(z *ListEntry) error {
+	if len(z.ID) > 4096 {
+		return server.OverMaxLen("ID", len(z.ID), 4096)
+	}
+	if len(z.Name) > 1048576 {
+		return server.OverMaxLen("Name", len(z.Name), 1048576)
+	}
+	if len(z.State) > 256 {
+		return server.OverMaxLen("State", len(z.State), 256)
+	}
+	return nil
 }
 
-func (x eventsSender) Send(p *EventsStreamPayload) error {
-	if p == nil {
-		p = new(EventsStreamPayload)
+// checkListResponsePayload reports the first field of z over the schema's limits.
+func checkListResponsePayload(z *ListResponsePayload) error {
+	if len(z.Entries) > 65536 {
+		return server.OverMaxItems("Entries", len(z.Entries), 65536)
 	}
-	return x.s.Send(MsgEventsStream, p, false)
+	for i0 := range z.Entries {
+		if err := checkListEntry(&z.Entries[i0]); err != nil {
+			return server.LimitInElem(err, "Entries", i0)
+		}
+	}
+	return nil
 }
 
-var serverInfoList = &server.CallInfo{
-	Method:   "List",
-	Protocol: "mgmt",
-	Request:  MsgListRequest,
+// checkStatusResponsePayload reports the first field of z over the schema's limits.
+func checkStatusResponsePayload(z *StatusResponsePayload) error {
+	if err := checkListEntry(&z.Entry); err != nil {
+		return server.LimitInField(err, "Entry")
+	}
+	if len(z.Err) > 1048576 {
+		return server.OverMaxLen("Err", len(z.Err), 1048576)
+	}
+	return nil
 }
 
-func serveList(ctx context.Context, impl any, body []byte, intercept server.UnaryInterceptor) (msgp.Marshaler, error) {
-	if len(body) > 0 {
-		if rest, err := msgp.Skip(body); err != nil || len(rest) != 0 {
-			if err == nil {
-				err = ipc.ErrTrailingBytes
-			}
-			return nil, &server.DecodeError{
-				Err:    err,
-				Method: "List",
-			}
-		}
+// checkLogsStreamPayload reports the first field of z over the schema's limits.
+func checkLogsStreamPayload(z *LogsStreamPayload) error {
+	if len(z.ID) > 4096 {
+		return server.OverMaxLen("ID", len(z.ID), 4096)
 	}
-	h := impl.(Handler)
-	var resp *ListResponsePayload
-	var err error
-	if intercept == nil {
-		resp, err = h.List(ctx)
-	} else {
-		var out any
-		out, err = intercept(ctx, nil, serverInfoList, func(ctx context.Context, req any) (any, error) {
-			return h.List(ctx)
-		})
-		var ok bool
-		if resp, ok = out.(*ListResponsePayload); !ok && out != nil && err == nil {
-			err = fmt.Errorf("interceptor returned a %T from List, want *ListResponsePayload", out)
-		}
+	if len(z.Data) > 16777216 {
+		return server.OverMaxLen("Data", len(z.Data), 16777216)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if resp == nil {
-		resp = new(ListResponsePayload)
-	}
-	return resp, nil
+	return nil
 }
 
-var serverInfoStatus = &server.CallInfo{
-	Method:   "Status",
-	Protocol: "mgmt",
-	Request:  MsgStatusRequest,
+// checkEventsStreamPayload reports the first field of z over the schema's limits.
+func checkEventsStreamPayload(z *EventsStreamPayload) error {
+	if len(z.ProcessID) > 4096 {
+		return server.OverMaxLen("ProcessID", len(z.ProcessID), 4096)
+	}
+	if len(z.Type) > 256 {
+		return server.OverMaxLen("Type", len(z.Type), 256)
+	}
+	if len(z.Summary) > 1048576 {
+		return server.OverMaxLen("Summary", len(z.Summary), 1048576)
+	}
+	return nil
 }
 
-func serveStatus(ctx context.Context, impl any, body []byte, intercept server.UnaryInterceptor) (msgp.Marshaler, error) {
-	req := new(StatusRequestPayload)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return nil, &server.DecodeError{
-			Err:    err,
-			Method: "Status",
-		}
+// serverTable is the dispatch table runtime/server serves for h: message type -> decode, call, encode.
+func serverTable(h Handler) *server.Table {
+	return &server.Table{
+		ErrorResponse: func(text string) (ipc.MsgType, msgp.Marshaler) {
+			return MsgStatusResponse, &StatusResponsePayload{Err: text}
+		},
+		Methods: []server.Method{
+			server.Unary(server.UnaryCall[server.NoPayload, ListResponsePayload]{
+				Check: checkListResponsePayload,
+				Handle: func(ctx context.Context, _ *server.NoPayload) (*ListResponsePayload, error) {
+					return h.List(ctx)
+				},
+				Name:     "List",
+				Request:  MsgListRequest,
+				Response: MsgListResponse,
+			}),
+			server.Unary(server.UnaryCall[StatusRequestPayload, StatusResponsePayload]{
+				Check:    checkStatusResponsePayload,
+				Handle:   h.Status,
+				Name:     "Status",
+				Request:  MsgStatusRequest,
+				Response: MsgStatusResponse,
+				SetError: func(resp *StatusResponsePayload, text string) {
+					resp.Err = text
+				},
+			}),
+			server.Unary(server.UnaryCall[StartRequestPayload, StatusResponsePayload]{
+				Check:    checkStatusResponsePayload,
+				Handle:   h.Start,
+				Name:     "Start",
+				Request:  MsgStartRequest,
+				Response: MsgStatusResponse,
+				SetError: func(resp *StatusResponsePayload, text string) {
+					resp.Err = text
+				},
+			}),
+			server.Unary(server.UnaryCall[StopRequestPayload, StatusResponsePayload]{
+				Check:    checkStatusResponsePayload,
+				Handle:   h.Stop,
+				Name:     "Stop",
+				Request:  MsgStopRequest,
+				Response: MsgStatusResponse,
+				SetError: func(resp *StatusResponsePayload, text string) {
+					resp.Err = text
+				},
+			}),
+			server.Streaming(server.StreamCall[LogsRequestPayload, LogsStreamPayload]{
+				Check: checkLogsStreamPayload,
+				Frame: MsgLogsStream,
+				Handle: func(ctx context.Context, req *LogsRequestPayload, out *server.Sender[LogsStreamPayload]) error {
+					return h.Logs(ctx, req, out)
+				},
+				Last: func(f *LogsStreamPayload) bool {
+					return f.EOF
+				},
+				Name:    "Logs",
+				Request: MsgLogsRequest,
+			}),
+			server.Streaming(server.StreamCall[EventsSubscribePayload, EventsStreamPayload]{
+				Check: checkEventsStreamPayload,
+				Frame: MsgEventsStream,
+				Handle: func(ctx context.Context, req *EventsSubscribePayload, out *server.Sender[EventsStreamPayload]) error {
+					return h.Events(ctx, req, out)
+				},
+				Name:    "Events",
+				Request: MsgEventsSubscribe,
+			}),
+		},
+		Protocol: "mgmt",
 	}
-	h := impl.(Handler)
-	var resp *StatusResponsePayload
-	var err error
-	if intercept == nil {
-		resp, err = h.Status(ctx, req)
-	} else {
-		var out any
-		out, err = intercept(ctx, req, serverInfoStatus, func(ctx context.Context, req any) (any, error) {
-			r, ok := req.(*StatusRequestPayload)
-			if !ok {
-				return nil, fmt.Errorf("interceptor passed a %T to Status, want *StatusRequestPayload", req)
-			}
-			return h.Status(ctx, r)
-		})
-		var ok bool
-		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
-			err = fmt.Errorf("interceptor returned a %T from Status, want *StatusResponsePayload", out)
-		}
-	}
-	if err != nil {
-		if resp == nil {
-			resp = new(StatusResponsePayload)
-		}
-		resp.Err = server.ErrorText("Status", err)
-		return resp, nil
-	}
-	if resp == nil {
-		resp = new(StatusResponsePayload)
-	}
-	return resp, nil
 }
 
-var serverInfoStart = &server.CallInfo{
-	Method:   "Start",
-	Protocol: "mgmt",
-	Request:  MsgStartRequest,
-}
-
-func serveStart(ctx context.Context, impl any, body []byte, intercept server.UnaryInterceptor) (msgp.Marshaler, error) {
-	req := new(StartRequestPayload)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return nil, &server.DecodeError{
-			Err:    err,
-			Method: "Start",
-		}
-	}
-	h := impl.(Handler)
-	var resp *StatusResponsePayload
-	var err error
-	if intercept == nil {
-		resp, err = h.Start(ctx, req)
-	} else {
-		var out any
-		out, err = intercept(ctx, req, serverInfoStart, func(ctx context.Context, req any) (any, error) {
-			r, ok := req.(*StartRequestPayload)
-			if !ok {
-				return nil, fmt.Errorf("interceptor passed a %T to Start, want *StartRequestPayload", req)
-			}
-			return h.Start(ctx, r)
-		})
-		var ok bool
-		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
-			err = fmt.Errorf("interceptor returned a %T from Start, want *StatusResponsePayload", out)
-		}
-	}
-	if err != nil {
-		if resp == nil {
-			resp = new(StatusResponsePayload)
-		}
-		resp.Err = server.ErrorText("Start", err)
-		return resp, nil
-	}
-	if resp == nil {
-		resp = new(StatusResponsePayload)
-	}
-	return resp, nil
-}
-
-var serverInfoStop = &server.CallInfo{
-	Method:   "Stop",
-	Protocol: "mgmt",
-	Request:  MsgStopRequest,
-}
-
-func serveStop(ctx context.Context, impl any, body []byte, intercept server.UnaryInterceptor) (msgp.Marshaler, error) {
-	req := new(StopRequestPayload)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return nil, &server.DecodeError{
-			Err:    err,
-			Method: "Stop",
-		}
-	}
-	h := impl.(Handler)
-	var resp *StatusResponsePayload
-	var err error
-	if intercept == nil {
-		resp, err = h.Stop(ctx, req)
-	} else {
-		var out any
-		out, err = intercept(ctx, req, serverInfoStop, func(ctx context.Context, req any) (any, error) {
-			r, ok := req.(*StopRequestPayload)
-			if !ok {
-				return nil, fmt.Errorf("interceptor passed a %T to Stop, want *StopRequestPayload", req)
-			}
-			return h.Stop(ctx, r)
-		})
-		var ok bool
-		if resp, ok = out.(*StatusResponsePayload); !ok && out != nil && err == nil {
-			err = fmt.Errorf("interceptor returned a %T from Stop, want *StatusResponsePayload", out)
-		}
-	}
-	if err != nil {
-		if resp == nil {
-			resp = new(StatusResponsePayload)
-		}
-		resp.Err = server.ErrorText("Stop", err)
-		return resp, nil
-	}
-	if resp == nil {
-		resp = new(StatusResponsePayload)
-	}
-	return resp, nil
-}
-
-var serverInfoLogs = &server.CallInfo{
-	Method:   "Logs",
-	Protocol: "mgmt",
-	Request:  MsgLogsRequest,
-}
-
-func serveLogs(ctx context.Context, impl any, body []byte, s *server.Stream, intercept server.StreamInterceptor) error {
-	req := new(LogsRequestPayload)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return &server.DecodeError{
-			Err:    err,
-			Method: "Logs",
-		}
-	}
-	h := impl.(Handler)
-	if intercept == nil {
-		return h.Logs(ctx, req, logsSender{s})
-	}
-	return intercept(ctx, req, s, serverInfoLogs, func(ctx context.Context, req any, s *server.Stream) error {
-		r, ok := req.(*LogsRequestPayload)
-		if !ok {
-			return fmt.Errorf("interceptor passed a %T to Logs, want *LogsRequestPayload", req)
-		}
-		return h.Logs(ctx, r, logsSender{s})
-	})
-}
-
-var serverInfoEvents = &server.CallInfo{
-	Method:   "Events",
-	Protocol: "mgmt",
-	Request:  MsgEventsSubscribe,
-}
-
-func serveEvents(ctx context.Context, impl any, body []byte, s *server.Stream, intercept server.StreamInterceptor) error {
-	req := new(EventsSubscribePayload)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return &server.DecodeError{
-			Err:    err,
-			Method: "Events",
-		}
-	}
-	h := impl.(Handler)
-	if intercept == nil {
-		return h.Events(ctx, req, eventsSender{s})
-	}
-	return intercept(ctx, req, s, serverInfoEvents, func(ctx context.Context, req any, s *server.Stream) error {
-		r, ok := req.(*EventsSubscribePayload)
-		if !ok {
-			return fmt.Errorf("interceptor passed a %T to Events, want *EventsSubscribePayload", req)
-		}
-		return h.Events(ctx, r, eventsSender{s})
-	})
-}
-
-// serverTable is the dispatch table runtime/server serves: message type -> decode, call, encode.
-var serverTable = server.Table{
-	ErrorResponse: func(text string) (ipc.MsgType, msgp.Marshaler) {
-		return MsgStatusResponse, &StatusResponsePayload{Err: text}
-	},
-	Methods: []server.Method{{
-		Name:     "List",
-		Request:  MsgListRequest,
-		Response: MsgListResponse,
-		Unary:    serveList,
-	}, {
-		Name:     "Status",
-		Request:  MsgStatusRequest,
-		Response: MsgStatusResponse,
-		Unary:    serveStatus,
-	}, {
-		Name:     "Start",
-		Request:  MsgStartRequest,
-		Response: MsgStatusResponse,
-		Unary:    serveStart,
-	}, {
-		Name:     "Stop",
-		Request:  MsgStopRequest,
-		Response: MsgStatusResponse,
-		Unary:    serveStop,
-	}, {
-		Name:     "Logs",
-		Request:  MsgLogsRequest,
-		Response: MsgLogsStream,
-		Stream:   serveLogs,
-	}, {
-		Name:     "Events",
-		Request:  MsgEventsSubscribe,
-		Response: MsgEventsStream,
-		Stream:   serveEvents,
-	}},
-	Protocol: "mgmt",
-}
-
-// ServerOptions configure NewServer. Only Handler is required.
-type ServerOptions struct {
-	// SocketPath is where Start listens; its directory is created with mode 0700.
-	SocketPath string
-	// Handler answers the calls.
-	Handler Handler
-	// Logger receives the server's structured logs; nil: slog.Default().
-	Logger *slog.Logger
-	// MaxConns bounds concurrent connections; extras are refused. 0: the runtime default.
-	MaxConns int
-	// IdleTimeout closes a connection idle this long between requests. 0: the runtime default; < 0: never.
-	IdleTimeout time.Duration
-	// MaxPayload is the largest accepted request payload. 0: ipc.MaxPayloadSize.
-	MaxPayload uint32
-	// WriteTimeout bounds how long a response write may block on a client that does not read. 0: the runtime default.
-	WriteTimeout time.Duration
-	// StreamSendTimeout bounds how long a stream Send waits for a slow client. 0: the runtime default.
-	StreamSendTimeout time.Duration
-	// Authorize, when set, is asked about every new connection; an error refuses it.
-	Authorize func(context.Context, server.PeerCred) error
-	// UnaryInterceptors wrap every unary call, outermost first.
-	UnaryInterceptors []server.UnaryInterceptor
-	// StreamInterceptors wrap every streaming call, outermost first.
-	StreamInterceptors []server.StreamInterceptor
-}
+// ServerOptions configure NewServer: the runtime's options (see server.OptionsFor for every
+// field and its default) with the Handler answering the calls, which is required.
+type ServerOptions = server.OptionsFor[Handler]
 
 // Server serves the mgmt protocol on a Unix socket; see runtime/server for its
 // contract (Start, Serve, Close).
@@ -417,19 +238,8 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Handler == nil {
 		return nil, errors.New("mgmt: ServerOptions.Handler is nil")
 	}
-	return server.New(server.Options{
-		Authorize:          opts.Authorize,
-		IdleTimeout:        opts.IdleTimeout,
-		Logger:             opts.Logger,
-		MaxConns:           opts.MaxConns,
-		MaxPayload:         opts.MaxPayload,
-		SocketPath:         opts.SocketPath,
-		StreamInterceptors: opts.StreamInterceptors,
-		StreamSendTimeout:  opts.StreamSendTimeout,
-		UnaryInterceptors:  opts.UnaryInterceptors,
-		WriteTimeout:       opts.WriteTimeout,
-	}, &serverTable, opts.Handler)
+	return server.New(opts, serverTable(opts.Handler))
 }
 
 // Compile-time check that the runtime this package was generated for is linked in.
-const _ = server.SupportPackageIsVersion1
+const _ = server.SupportPackageIsVersion2

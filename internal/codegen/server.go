@@ -7,8 +7,8 @@ import (
 )
 
 // genServer emits P_server.go: the Handler interface, UnimplementedHandler,
-// typed stream senders, the dispatch table handed to runtime/server, and
-// NewServer.
+// typed stream sender interfaces, the outgoing limit checks, the dispatch
+// table handed to runtime/server, and NewServer.
 func genServer(f *schema.File, nm *names, file *jen.File) {
 	genHandler(f, nm, file)
 	genUnimplemented(f, nm, file)
@@ -17,11 +17,10 @@ func genServer(f *schema.File, nm *names, file *jen.File) {
 			genSender(c, nm, file)
 		}
 	}
-	for _, c := range f.Calls {
-		genServerGlue(f, c, nm, file)
-	}
-	genServerTable(f, nm, file)
-	genServerOptions(f, nm, file)
+	lc := newLimitChecks(f)
+	genLimitChecks(f, lc, file)
+	genServerTable(f, nm, lc, file)
+	genServerOptions(f, file)
 }
 
 // handlerSignature is the parameter and result list of c's Handler method.
@@ -93,28 +92,22 @@ func genUnimplemented(f *schema.File, nm *names, file *jen.File) {
 func genSender(c *schema.Call, nm *names, file *jen.File) {
 	n := nm.Call(c)
 	last := "The stream runs until the client goes away or the handler returns."
-	lastExpr := jen.False()
 	if c.LastWhen != nil {
 		last = "A frame with " + c.LastWhen.Name + " true is the last: the stream ends and the " +
 			"connection returns to request/response mode."
-		lastExpr = jen.Id("p").Dot(c.LastWhen.Name)
 	}
-	file.Comment(comment(n.Sender + " sends the " + c.Stream.Name + " frames of a " + n.Method + " stream. " + last))
+	file.Comment(comment(n.Sender + " sends the " + c.Stream.Name + " frames of a " + n.Method + " stream. " + last +
+		" The runtime's server.Sender implements it."))
 	file.Type().Id(n.Sender).Interface(
 		jen.Comment("Send sends one frame. It fails once the client has gone away, the stream has").Line().
-			Comment("ended or the server is shutting down; a nil p sends the zero value."),
+			Comment("ended or the server is shutting down; a nil p sends the zero value. A frame over").Line().
+			Comment("the schema's limits is not sent: the client gets the error response and the stream").Line().
+			Comment("ends."),
 		jen.Id("Send").Params(framePtrParam(n)...).Error(),
 	).Line()
-	file.Type().Id(n.senderImpl).Struct(jen.Id("s").Op("*").Qual(serverPkg, "Stream")).Line()
-	body := []jen.Code{}
 	if n.FrameType == "" {
-		body = append(body, jen.Return(jen.Id("x").Dot("s").Dot("Send").Call(jen.Id(n.MsgResponse), jen.Nil(), jen.False())))
-	} else {
-		body = append(body,
-			jen.If(jen.Id("p").Op("==").Nil()).Block(jen.Id("p").Op("=").New(jen.Id(n.FrameType))),
-			jen.Return(jen.Id("x").Dot("s").Dot("Send").Call(jen.Id(n.MsgResponse), jen.Id("p"), lastExpr)))
+		genPayloadlessSender(n, file)
 	}
-	file.Func().Params(jen.Id("x").Id(n.senderImpl)).Id("Send").Params(framePtrParam(n)...).Error().Block(body...).Line()
 }
 
 func framePtrParam(n callNames) []jen.Code {

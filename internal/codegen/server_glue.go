@@ -6,148 +6,98 @@ import (
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 )
 
-// decodeRequest declares req (when the request has a payload) and decodes
-// body into it; an undecodable body returns a *server.DecodeError. A
-// payload-less request accepts an empty body or one msgpack value (a
-// reflection client's nil) and ignores it.
-func decodeRequest(n callNames, fail ...jen.Code) []jen.Code {
-	decErr := jen.Op("&").Qual(serverPkg, "DecodeError").Values(jen.Dict{
-		jen.Id("Method"): jen.Lit(n.Method),
-		jen.Id("Err"):    jen.Err(),
-	})
-	if n.ReqType == "" {
-		return []jen.Code{
-			jen.If(jen.Len(jen.Id("body")).Op(">").Lit(0)).Block(
-				jen.If(jen.List(jen.Id("rest"), jen.Err()).Op(":=").Qual(msgpPkg, "Skip").Call(jen.Id("body")),
-					jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("rest")).Op("!=").Lit(0)).Block(
-					jen.If(jen.Err().Op("==").Nil()).Block(jen.Err().Op("=").Qual(ipcPkg, "ErrTrailingBytes")),
-					jen.Return(append(fail, decErr)...),
-				),
-			),
-		}
+// The dispatch table's entries: one runtime constructor per call
+// (server.Unary or server.Streaming), closed over the typed Handler h, e.g.
+//
+//	server.Unary(server.UnaryCall[StatusRequestPayload, StatusResponsePayload]{
+//		Check:    checkStatusResponsePayload,
+//		Handle:   h.Status,
+//		Name:     "Status",
+//		Request:  MsgStatusRequest,
+//		Response: MsgStatusResponse,
+//		SetError: func(resp *StatusResponsePayload, text string) { resp.Err = text },
+//	})
+//
+// Decoding, interceptors, nil-response defaults, error-field mapping and the
+// outgoing limit check run in the runtime.
+
+// payloadType is the type argument for a message's payload: its struct, or
+// server.NoPayload for a message without one.
+func payloadType(name string) *jen.Statement {
+	if name == "" {
+		return jen.Qual(serverPkg, "NoPayload")
 	}
-	return []jen.Code{
-		jen.Id("req").Op(":=").New(jen.Id(n.ReqType)),
-		jen.If(jen.Err().Op(":=").Qual(ipcPkg, "DecodePayload").Call(jen.Id("body"), jen.Id("req")), jen.Err().Op("!=").Nil()).
-			Block(jen.Return(append(fail, decErr)...)),
-	}
+	return jen.Id(name)
 }
 
-// reqArgs are the arguments after ctx of a Handler call: req, when there is one.
-func reqArgs(n callNames, req jen.Code) []jen.Code {
+// handleFunc is the Handle of c's entry: h's method value when its
+// signature matches the runtime's, else a closure adapting it.
+func handleFunc(c *schema.Call, n callNames) jen.Code {
+	ctx := jen.Id("ctx").Qual("context", "Context")
+	req := jen.Id("req").Add(ptr(n.ReqType))
+	args := []jen.Code{jen.Id("ctx")}
 	if n.ReqType == "" {
-		return nil
+		req = jen.Id("_").Op("*").Qual(serverPkg, "NoPayload")
+	} else {
+		args = append(args, jen.Id("req"))
 	}
-	return []jen.Code{req}
-}
-
-// reqAny is the request as interceptors see it: req, or nil without a payload.
-func reqAny(n callNames) jen.Code {
-	if n.ReqType == "" {
-		return jen.Nil()
-	}
-	return jen.Id("req")
-}
-
-// assertReq converts an interceptor's req back to the typed request, failing
-// with a clear error when an interceptor replaced it with another type.
-func assertReq(n callNames, fail ...jen.Code) []jen.Code {
-	if n.ReqType == "" {
-		return nil
-	}
-	return []jen.Code{
-		jen.List(jen.Id("r"), jen.Id("ok")).Op(":=").Id("req").Assert(ptr(n.ReqType)),
-		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(append(fail,
-			jen.Qual("fmt", "Errorf").Call(jen.Lit("interceptor passed a %T to "+n.Method+", want *"+n.ReqType), jen.Id("req")))...)),
-	}
-}
-
-func genServerGlue(f *schema.File, c *schema.Call, nm *names, file *jen.File) {
-	n := nm.Call(c)
-	file.Var().Id(n.serverInfo).Op("=").Op("&").Qual(serverPkg, "CallInfo").Values(jen.Dict{
-		jen.Id("Protocol"): jen.Lit(f.Package),
-		jen.Id("Method"):   jen.Lit(n.Method),
-		jen.Id("Request"):  jen.Id(n.MsgRequest),
-	}).Line()
 	if c.Stream != nil {
-		genStreamGlue(n, nm, file)
-		return
+		out := jen.Id("out").Op("*").Qual(serverPkg, "Sender").Index(payloadType(n.FrameType))
+		sender := jen.Id("out")
+		if n.FrameType == "" {
+			sender = jen.Id(n.senderImpl).Values(jen.Id("out"))
+		}
+		return jen.Func().Params(ctx, req, out).Error().Block(
+			jen.Return(jen.Id("h").Dot(n.Method).Call(append(args, sender)...)))
 	}
-	genUnaryGlue(c, n, nm, file)
-}
-
-func genStreamGlue(n callNames, nm *names, file *jen.File) {
-	sender := jen.Id(n.senderImpl).Values(jen.Id("s"))
-	next := jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("req").Any(), jen.Id("s").Op("*").Qual(serverPkg, "Stream")).Error().
-		Block(append(assertReq(n), jen.Return(jen.Id("h").Dot(n.Method).Call(append(append([]jen.Code{jen.Id("ctx")}, reqArgs(n, jen.Id("r"))...), sender)...)))...)
-	body := decodeRequest(n)
-	body = append(body,
-		jen.Id("h").Op(":=").Id("impl").Assert(jen.Id("Handler")),
-		jen.If(jen.Id("intercept").Op("==").Nil()).Block(
-			jen.Return(jen.Id("h").Dot(n.Method).Call(append(append([]jen.Code{jen.Id("ctx")}, reqArgs(n, jen.Id("req"))...), sender.Clone())...))),
-		jen.Return(jen.Id("intercept").Call(jen.Id("ctx"), reqAny(n), jen.Id("s"), jen.Id(n.serverInfo), next)),
-	)
-	file.Func().Id(n.serverGlue).Params(
-		jen.Id("ctx").Qual("context", "Context"), jen.Id("impl").Any(), jen.Id("body").Index().Byte(),
-		jen.Id("s").Op("*").Qual(serverPkg, "Stream"), jen.Id("intercept").Qual(serverPkg, "StreamInterceptor"),
-	).Error().Block(body...).Line()
-}
-
-func genUnaryGlue(c *schema.Call, n callNames, nm *names, file *jen.File) {
-	call := func(req string) *jen.Statement {
-		return jen.Id("h").Dot(n.Method).Call(append([]jen.Code{jen.Id("ctx")}, reqArgs(n, jen.Id(req))...)...)
+	if n.ReqType != "" && n.RespType != "" {
+		return jen.Id("h").Dot(n.Method)
 	}
-	body := decodeRequest(n, jen.Nil())
-	body = append(body, jen.Id("h").Op(":=").Id("impl").Assert(jen.Id("Handler")))
+	respType := jen.Op("*").Add(payloadType(n.RespType))
+	call := jen.Id("h").Dot(n.Method).Call(args...)
+	ret := jen.Return(call)
 	if n.RespType == "" {
-		next := jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("req").Any()).Params(jen.Any(), jen.Error()).
-			Block(append(assertReq(n, jen.Nil()), jen.Return(jen.Nil(), call("r")))...)
-		body = append(body,
-			jen.Var().Err().Error(),
-			jen.If(jen.Id("intercept").Op("==").Nil()).Block(jen.Err().Op("=").Add(call("req"))).
-				Else().Block(jen.List(jen.Id("_"), jen.Err()).Op("=").Id("intercept").Call(jen.Id("ctx"), reqAny(n), jen.Id(n.serverInfo), next)),
-			jen.Return(jen.Nil(), jen.Err()),
-		)
-	} else {
-		next := jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("req").Any()).Params(jen.Any(), jen.Error()).
-			Block(append(assertReq(n, jen.Nil()), jen.Return(call("r")))...)
-		body = append(body,
-			jen.Var().Id("resp").Add(ptr(n.RespType)),
-			jen.Var().Err().Error(),
-			jen.If(jen.Id("intercept").Op("==").Nil()).Block(jen.List(jen.Id("resp"), jen.Err()).Op("=").Add(call("req"))).
-				Else().Block(
-				jen.Var().Id("out").Any(),
-				jen.List(jen.Id("out"), jen.Err()).Op("=").Id("intercept").Call(jen.Id("ctx"), reqAny(n), jen.Id(n.serverInfo), next),
-				jen.Var().Id("ok").Bool(),
-				jen.If(jen.List(jen.Id("resp"), jen.Id("ok")).Op("=").Id("out").Assert(ptr(n.RespType)),
-					jen.Op("!").Id("ok").Op("&&").Id("out").Op("!=").Nil().Op("&&").Err().Op("==").Nil()).Block(
-					jen.Err().Op("=").Qual("fmt", "Errorf").Call(jen.Lit("interceptor returned a %T from "+n.Method+", want *"+n.RespType), jen.Id("out")),
-				),
-			),
-		)
-		body = append(body, unaryResult(c, n)...)
+		ret = jen.Return(jen.Nil(), call)
 	}
-	file.Func().Id(n.serverGlue).Params(
-		jen.Id("ctx").Qual("context", "Context"), jen.Id("impl").Any(), jen.Id("body").Index().Byte(),
-		jen.Id("intercept").Qual(serverPkg, "UnaryInterceptor"),
-	).Params(jen.Qual(msgpPkg, "Marshaler"), jen.Error()).Block(body...).Line()
+	return jen.Func().Params(ctx, req).Params(respType, jen.Error()).Block(ret)
 }
 
-// unaryResult turns (resp, err) into what the runtime encodes: a handler
-// error goes into the response's error field when the call has one.
-func unaryResult(c *schema.Call, n callNames) []jen.Code {
-	var out []jen.Code
-	if c.ErrorField != nil {
-		out = append(out, jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.If(jen.Id("resp").Op("==").Nil()).Block(jen.Id("resp").Op("=").New(jen.Id(n.RespType))),
-			jen.Id("resp").Dot(c.ErrorField.Name).Op("=").Qual(serverPkg, "ErrorText").Call(jen.Lit(n.Method), jen.Err()),
-			jen.Return(jen.Id("resp"), jen.Nil()),
-		))
-	} else {
-		out = append(out, jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
+// tableEntry is c's entry in the dispatch table.
+func tableEntry(c *schema.Call, nm *names, lc *limitChecks) jen.Code {
+	n := nm.Call(c)
+	fields := jen.Dict{
+		jen.Id("Name"):    jen.Lit(n.Method),
+		jen.Id("Request"): jen.Id(n.MsgRequest),
+		jen.Id("Handle"):  handleFunc(c, n),
 	}
-	return append(out,
-		jen.If(jen.Id("resp").Op("==").Nil()).Block(jen.Id("resp").Op("=").New(jen.Id(n.RespType))),
-		jen.Return(jen.Id("resp"), jen.Nil()),
-	)
+	if c.Stream != nil {
+		fields[jen.Id("Frame")] = jen.Id(n.MsgResponse)
+		if c.LastWhen != nil {
+			fields[jen.Id("Last")] = jen.Func().Params(jen.Id("f").Add(ptr(n.FrameType))).Bool().
+				Block(jen.Return(jen.Id("f").Dot(c.LastWhen.Name)))
+		}
+		if check := lc.checkFunc(c.Stream.Payload); check != "" {
+			fields[jen.Id("Check")] = jen.Id(check)
+		}
+		spec := jen.Qual(serverPkg, "StreamCall").Index(jen.List(payloadType(n.ReqType), payloadType(n.FrameType)))
+		return jen.Qual(serverPkg, "Streaming").Call(spec.Values(fields))
+	}
+	fields[jen.Id("Response")] = jen.Id(n.MsgResponse)
+	if c.ErrorField != nil {
+		fields[jen.Id("SetError")] = jen.Func().Params(jen.Id("resp").Add(ptr(n.RespType)), jen.Id("text").String()).
+			Block(jen.Id("resp").Dot(c.ErrorField.Name).Op("=").Id("text"))
+	}
+	if check := lc.checkFunc(c.Response.Payload); check != "" {
+		fields[jen.Id("Check")] = jen.Id(check)
+	}
+	spec := jen.Qual(serverPkg, "UnaryCall").Index(jen.List(payloadType(n.ReqType), payloadType(n.RespType)))
+	return jen.Qual(serverPkg, "Unary").Call(spec.Values(fields))
+}
+
+// genPayloadlessSender emits, for a stream whose frames have no payload, the
+// adapter from the runtime's Sender to the generated sender interface.
+func genPayloadlessSender(n callNames, file *jen.File) {
+	file.Type().Id(n.senderImpl).Struct(jen.Id("out").Op("*").Qual(serverPkg, "Sender").Index(jen.Qual(serverPkg, "NoPayload"))).Line()
+	file.Func().Params(jen.Id("x").Id(n.senderImpl)).Id("Send").Params().Error().
+		Block(jen.Return(jen.Id("x").Dot("out").Dot("Send").Call(jen.Nil()))).Line()
 }

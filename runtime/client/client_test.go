@@ -40,7 +40,7 @@ func start(t testing.TB, h *servertest.Handler) (*server.Server, string) {
 		h = &servertest.Handler{}
 	}
 	opts := server.Options{SocketPath: path, Logger: slog.New(slog.DiscardHandler)}
-	s, err := server.New(opts, servertest.Table(), h)
+	s, err := server.New(opts, servertest.Table(h))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,15 @@ func (r *FrameReader) ReadBody(p []byte) error {
 	return eofIsUnexpected(err)
 }
 
+// Fill reads from the stream into the read buffer, consuming nothing,
+// until the buffer is full (it returns nil) or a read fails (it returns that
+// error; the bytes read so far stay buffered). A server uses it to notice a
+// peer hanging up while it wants no request, taking in at most the buffer.
+func (r *FrameReader) Fill() error {
+	_, err := r.br.Peek(r.br.Size())
+	return err
+}
+
 // Buffered returns the number of bytes read from the stream but not yet
 // consumed.
 func (r *FrameReader) Buffered() int { return r.br.Buffered() }

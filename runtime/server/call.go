@@ -3,52 +3,108 @@ package server
 import (
 	"errors"
 	"fmt"
-	"time"
+	"sync"
 
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-// serveUnary answers one unary (or unknown) request and accounts for it.
-func (c *conn) serveUnary(r request) {
-	defer c.callDone()
-	m := c.s.methods[r.h.MsgType]
+// request is one received request, owned by its handler goroutine from
+// dispatch on. It holds a call slot and h.Length budget bytes until the
+// call ends (a stream gives the bytes back once decoded).
+type request struct {
+	c     *conn
+	m     *method // nil: unknown request type
+	h     ipc.Header
+	buf   *[]byte // the body (nil when empty or released)
+	bytes int64   // budget bytes still held
+}
+
+var requestPool = sync.Pool{New: func() any { return new(request) }}
+
+func getRequest(c *conn, h ipc.Header) *request {
+	r := requestPool.Get().(*request)
+	*r = request{c: c, m: c.s.methods[h.MsgType], h: h, bytes: int64(h.Length)}
+	return r
+}
+
+func putRequest(r *request) {
+	*r = request{}
+	requestPool.Put(r)
+}
+
+func (r *request) body() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return (*r.buf)[:r.h.Length]
+}
+
+// decoded releases the body: the request has been decoded (or failed to).
+// A stream also gives back its budget bytes, which it would otherwise hold
+// for its whole life.
+func (r *request) decoded() {
+	putBuf(r.buf)
+	r.buf = nil
+	if r.m != nil && r.m.stream != nil {
+		r.c.releaseBytes(r.bytes)
+		r.bytes = 0
+	}
+}
+
+// drop releases an unserved request and returns the budget bytes it held.
+func (r *request) drop() int64 {
+	putBuf(r.buf)
+	n := r.bytes
+	putRequest(r)
+	return n
+}
+
+// serveUnary is a handler goroutine: it answers one unary (or unknown)
+// request and gives back its slot.
+// The slot is held until the answer is written, so that answers waiting
+// for a peer that does not read hold back the reader.
+func (c *conn) serveUnary(r *request) {
+	defer func() {
+		c.release(r.drop())
+		c.wg.Done()
+	}()
+	m, seq := r.m, r.h.SeqNo
 	var (
-		t    ipc.MsgType
 		resp msgp.Marshaler
 		err  error
 	)
 	if m == nil {
+		r.decoded()
 		err = unknownType(r.h.MsgType)
 	} else {
-		t = m.Response
-		resp, err = c.callUnary(m, r.body())
+		resp, err = c.callUnary(r)
 	}
-	putBuf(r.buf)
 	if err != nil {
-		c.answerError(m, r.h.SeqNo, err)
+		c.answerError(m, seq, err)
 		return
 	}
-	if werr := c.write(t, r.h.SeqNo, resp); werr != nil && !errors.Is(werr, errWrite) {
-		c.s.log.Error("server: cannot encode response", "protocol", c.s.table.Protocol, "method", m.Name, "err", werr)
-		c.answerError(m, r.h.SeqNo, werr)
+	if err := c.write(m.Response, seq, resp); err != nil && !errors.Is(err, errWrite) {
+		c.s.log.Error("server: cannot encode response", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
+		c.answerError(m, seq, err)
 	}
 }
 
-func (c *conn) callUnary(m *method, body []byte) (resp msgp.Marshaler, err error) {
+func (c *conn) callUnary(r *request) (resp msgp.Marshaler, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			resp, err = nil, c.s.recovered(m, v)
+			r.decoded()
+			resp, err = nil, c.s.recovered(r.m, v)
 		}
 	}()
-	return m.Unary(c.ctx, c.s.impl, body, m.unary)
+	return r.m.unary(c.ctx, r)
 }
 
 // ErrorText is the text sent for a handler error: err's message, or, when
 // that is empty, one naming the method and the error's type, so that an
 // error never reads as success on the wire (an empty error field means
-// success). Generated glue uses it to fill error fields.
+// success).
 func ErrorText(method string, err error) string {
 	if text := err.Error(); text != "" {
 		return text
@@ -64,9 +120,16 @@ func (c *conn) answerError(m *method, seq uint64, err error) bool {
 	if m != nil {
 		name = m.Name
 	}
-	var de *DecodeError
-	if errors.As(err, &de) {
+	var (
+		de *DecodeError
+		le *LimitError
+	)
+	switch {
+	case errors.As(err, &de):
 		c.s.log.Debug("server: malformed request", "protocol", c.s.table.Protocol, "method", name, "err", err)
+	case errors.As(err, &le):
+		c.s.log.Error("server: answer over the schema's limits not sent", "protocol", c.s.table.Protocol,
+			"method", name, "field", le.Field, "limit", le.Limit, "max", le.Max, "got", le.Got)
 	}
 	if c.s.table.ErrorResponse == nil {
 		c.s.log.Warn("server: no error response in table; closing connection", "protocol", c.s.table.Protocol, "err", err)
@@ -85,62 +148,21 @@ func (c *conn) answerError(m *method, seq uint64, err error) bool {
 }
 
 // errWrite marks a failed write (the connection is then dropped), as opposed
-// to a response that could not be encoded.
+// to an answer that could not be encoded.
 var errWrite = errors.New("server: write failed")
 
-// write sends one response frame with a single Write; a write error drops
-// the connection.
+// write sends one frame through the connection's writer. An answer that
+// cannot be encoded is returned as is (nothing was written); a write error
+// drops the connection and returns errWrite.
 func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
-	bp := getBuf(0)
-	frame, err := encodeFrame((*bp)[:0], ipc.Header{MsgType: t, SeqNo: seq}, m)
-	if err != nil {
-		putBuf(bp)
+	err := c.bw.WriteMsg(ipc.Header{MsgType: t, SeqNo: seq}, m)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ipc.ErrEncodePanic), errors.Is(err, ipc.ErrFrameTooLarge):
 		return err
 	}
-	c.armWrite()
-	_, err = c.fw.WriteRaw(frame)
-	*bp = frame
-	putBuf(bp)
-	if err != nil {
-		c.s.log.Debug("server: write failed; closing connection", "protocol", c.s.table.Protocol, "err", err)
-		c.drop()
-		return errWrite
-	}
-	return nil
-}
-
-// encodeFrame is ipc.AppendMsgFrame turning a panicking MarshalMsg (such as
-// a handler's nil response pointer) into an error.
-func encodeFrame(dst []byte, h ipc.Header, m msgp.Marshaler) (frame []byte, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			frame, err = dst, fmt.Errorf("server: encode %s response: panic: %v", h.MsgType, v)
-		}
-	}()
-	return ipc.AppendMsgFrame(dst, h, m)
-}
-
-// armWrite bounds unary response writes by WriteTimeout. Setting a deadline
-// costs a timer update, so one is kept while more than half of it remains:
-// a write blocked on a client that does not read fails after between half
-// and all of WriteTimeout.
-func (c *conn) armWrite() {
-	wt := c.s.opts.WriteTimeout
-	if wt <= 0 {
-		return
-	}
-	now := time.Now()
-	if d := c.wdl.Load(); d != 0 && d-now.UnixNano() > int64(wt/2) {
-		return
-	}
-	deadline := now.Add(wt)
-	c.nc.SetWriteDeadline(deadline)
-	c.wdl.Store(deadline.UnixNano())
-}
-
-// setWriteDeadline sets a deadline for stream writes, after which unary
-// writes set their own again.
-func (c *conn) setWriteDeadline(t time.Time) {
-	c.wdl.Store(0)
-	c.nc.SetWriteDeadline(t)
+	c.s.log.Debug("server: write failed; closing connection", "protocol", c.s.table.Protocol, "err", err)
+	c.drop()
+	return errWrite
 }

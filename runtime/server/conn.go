@@ -1,5 +1,46 @@
 package server
 
+// Goroutines
+//
+// A server connection has exactly these goroutines; none changes role.
+//
+//	reader    Started by Server.accepted (go c.serve), one per connection,
+//	          for the connection's whole life, and the only goroutine that
+//	          reads its socket. Per request it reads the header, waits for
+//	          budget (a call slot, and the body's bytes against
+//	          MaxRequestBytesPerConn: while there is none it reads nothing,
+//	          so the peer is held back by the socket, not by our memory),
+//	          reads the body and starts a handler goroutine. It never runs a
+//	          handler. While a stream occupies the connection it reads no
+//	          request: it waits for the stream to end, noticing meanwhile a
+//	          peer that hangs up. When the connection ends (EOF, framing
+//	          error, idle timeout, a failed write, shutdown) it closes the
+//	          socket, cancels the connection's context, waits for every
+//	          handler goroutine and removes the connection from the server.
+//	handler   Started by the reader, one per request, so at most
+//	          MaxCallsPerConn at once (unary calls and the stream count alike;
+//	          an unknown or refused request is a call too). It owns its
+//	          request: it decodes the body and releases it at once, calls the
+//	          user's handler, writes the answer, and returns its call slot and
+//	          its bytes (a stream returns its bytes once decoded, its slot when
+//	          it ends). Ends when the call does.
+//	(writer)  No goroutine: the write side belongs to the connection's
+//	          ipc.BatchWriter. A handler goroutine that finds it idle writes
+//	          its frame and then every frame queued meanwhile, one write per
+//	          batch; the others wait for their frame to be written. Each
+//	          write gets its own deadline, armed once at its start and never
+//	          moved: WriteTimeout, StreamSendTimeout while a stream runs. A
+//	          failed write closes the socket, which ends the reader.
+//
+// Besides these, timers run nothing: the idle deadline is the reader's read
+// deadline, moved only when it expires while calls are in flight.
+//
+// Memory a peer can make one connection hold: the 4 KiB read buffer, the
+// bodies and decoded requests of at most MaxCallsPerConn calls, whose body
+// bytes together stay within MaxRequestBytesPerConn (one request larger than
+// that is admitted alone, up to MaxPayload), and the answers waiting for the
+// writer, at most one per call.
+
 import (
 	"context"
 	"errors"
@@ -13,60 +54,34 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-const (
-	// maxWorkers bounds the unary calls one connection runs at once; the
-	// connection's reader waits for a free worker beyond it.
-	maxWorkers = 128
-	// maxQueued bounds the requests a connection holds while a stream is
-	// active; a client sending more is dropped.
-	maxQueued = 64
-)
-
 // aLongTimeAgo is a deadline in the past: it wakes blocked I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// request is one received request frame. buf holds the payload (nil when
-// empty) and goes back to the pool once the request is decoded.
-type request struct {
-	h   ipc.Header
-	buf *[]byte
-}
+// connReadBuffer is a connection's read buffer: requests are small, and an
+// idle connection should cost little (larger bodies bypass the buffer).
+const connReadBuffer = 4 << 10
 
-func (r request) body() []byte {
-	if r.buf == nil {
-		return nil
-	}
-	return (*r.buf)[:r.h.Length]
-}
-
-// conn is one server connection. One goroutine (serve) reads frames; unary
-// requests are handed to a small set of reused worker goroutines, a stream
-// runs in a goroutine of its own while the reader keeps reading, queueing
-// requests and watching for the client going away.
+// conn is one server connection; see Goroutines above.
 type conn struct {
-	s          *Server
-	nc         net.Conn
-	fr         *ipc.FrameReader
-	fw         *ipc.FrameWriter
-	ctx        context.Context // cancelled when the connection ends
-	cancel     context.CancelFunc
-	work       chan request   // hand-off to idle workers
-	wg         sync.WaitGroup // workers, streams and inline calls
-	turn       atomic.Uint64  // odd while the reader serves a request inline
-	handoff    *time.Timer    // moves the reading role off a slow inline call
-	wdl        atomic.Int64   // unary write deadline in force (Unix ns); 0: none or unknown
-	watched    atomic.Bool    // the hand-off timer is armed
-	watchGen   atomic.Uint64  // the inline call the timer last saw
-	lastActive atomic.Int64   // Unix ns of the last request or call end
+	s      *Server
+	nc     net.Conn
+	fr     *ipc.FrameReader // the reader's alone
+	bw     *ipc.BatchWriter
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // handler goroutines
+	freed  chan struct{}  // (1) a call slot or budget bytes were returned
 
-	mu           sync.Mutex
-	inflight     int       // unary calls dispatched, response not yet written
-	workers      int       // worker goroutines started
-	held         bool      // a stream is active or queued requests are draining
-	queue        []request // requests received while held
-	closed       bool      // no further dispatch
-	streamCancel context.CancelFunc
-	waitIdle     chan struct{} // closed when inflight drops to 0
+	lastActive atomic.Int64 // Unix ns of the last request or call end
+	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
+
+	mu       sync.Mutex
+	calls    int   // calls holding a slot
+	bytes    int64 // request body bytes held by those calls
+	inBody   bool  // the reader holds a slot for a body it is reading
+	closed   bool  // no further dispatch; the socket is closed or closing
+	stream   *Stream
+	shutdown bool // beginShutdown ran
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -78,61 +93,62 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s:      s,
 		nc:     nc,
-		fw:     ipc.NewFrameWriter(nc),
+		bw:     ipc.NewBatchWriter(nc),
 		ctx:    ctx,
 		cancel: cancel,
-		work:   make(chan request),
+		freed:  make(chan struct{}, 1),
 	}
-	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.opts.MaxPayload, connReadBuffer)
-	c.handoff = time.AfterFunc(time.Hour, c.watch)
-	c.handoff.Stop()
+	c.bw.SetTimeout(s.cfg.writeTimeout)
+	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.cfg.maxPayload, connReadBuffer)
 	return c
 }
 
-// serve runs a new connection: authorisation, then the reading role.
+// serve is the reader goroutine.
 func (c *conn) serve() {
+	defer c.finish()
 	if !c.authorize() {
-		c.finish()
 		return
 	}
 	c.startIdle()
-	c.readLoop()
-}
-
-// readLoop holds the connection's reading role: it reads requests until the
-// connection ends (it then finishes it) or until it hands the role to
-// another goroutine while serving a slow request inline.
-func (c *conn) readLoop() {
 	for {
-		r, err := c.readRequest()
+		h, err := c.fr.ReadHeader()
 		if err != nil {
 			c.readFailed(err)
-			c.finish()
+			return
+		}
+		if !c.admit(h.Length) {
+			return
+		}
+		r, err := c.readRequest(h)
+		if err != nil {
+			c.mu.Lock()
+			c.inBody = false
+			c.mu.Unlock()
+			c.release(int64(h.Length))
+			c.readFailed(err)
 			return
 		}
 		c.touch()
-		switch c.enqueue(r) {
-		case actStop:
-			c.finish()
+		if !c.dispatch(r) {
 			return
-		case actInline:
-			if !c.serveInline(r) {
-				return
-			}
 		}
 	}
 }
 
-// finish ends the connection: once its last reader stops, every handler
-// has returned and it is forgotten by the server.
+// finish ends the connection once its reader stops: every handler has
+// returned when the server forgets it.
 func (c *conn) finish() {
-	c.teardown()
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.nc.Close() // first: handlers that see ctx end cannot answer any more
+	c.cancel()
 	c.wg.Wait()
 	c.s.forget(c)
 }
 
 func (c *conn) authorize() bool {
-	auth := c.s.opts.Authorize
+	auth := c.s.cfg.authorize
 	if auth == nil {
 		return true
 	}
@@ -149,22 +165,81 @@ func (c *conn) authorize() bool {
 	return true
 }
 
-// connReadBuffer is a connection's read buffer: requests are small, and an
-// idle connection should cost little (larger bodies bypass the buffer).
-const connReadBuffer = 4 << 10
-
-func (c *conn) readRequest() (request, error) {
-	h, err := c.fr.ReadHeader()
-	if err != nil {
-		return request{}, err
+// admit waits until the connection has a free call slot and room for n
+// request bytes, and takes them; false means the connection is ending.
+func (c *conn) admit(n uint32) bool {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		if c.calls < c.s.cfg.maxCalls && (c.bytes == 0 || c.bytes+int64(n) <= c.s.cfg.maxBytes) {
+			c.calls++
+			c.bytes += int64(n)
+			c.inBody = true
+			c.mu.Unlock()
+			return true
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.freed:
+		case <-c.ctx.Done():
+			return false
+		}
 	}
-	r := request{h: h}
+}
+
+// releaseBytes returns n request bytes to the budget.
+func (c *conn) releaseBytes(n int64) {
+	if n == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.bytes -= n
+	c.mu.Unlock()
+	c.signalFreed()
+}
+
+// release returns a call slot and its n remaining request bytes. The last
+// call of a shutting-down connection closes it; otherwise the idle clock
+// restarts when nothing is left in flight.
+func (c *conn) release(n int64) {
+	c.mu.Lock()
+	c.calls--
+	c.bytes -= n
+	idle := c.calls == 0
+	closing := idle && c.shutdown && !c.closed
+	if closing {
+		c.closed = true
+	}
+	c.mu.Unlock()
+	c.signalFreed()
+	switch {
+	case closing:
+		c.nc.Close()
+	case idle:
+		c.touch()
+	}
+}
+
+func (c *conn) signalFreed() {
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
+}
+
+// readRequest reads the body following h into a pooled buffer.
+func (c *conn) readRequest(h ipc.Header) (*request, error) {
+	r := getRequest(c, h)
 	if h.Length > 0 {
 		r.buf = getBuf(0)
 		body, err := c.fr.ReadBodyInto(*r.buf, h.Length)
 		if err != nil {
 			putBuf(r.buf)
-			return request{}, err
+			putRequest(r)
+			return nil, err
 		}
 		*r.buf = body
 	}
@@ -184,148 +259,34 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
-// teardown ends the connection once its reader stops.
-func (c *conn) teardown() {
+// dispatch starts r's handler goroutine, or, for a stream, runs the stream
+// to its end. It reports whether the reader reads on.
+func (c *conn) dispatch(r *request) bool {
 	c.mu.Lock()
-	c.closed = true
-	q := c.queue
-	c.queue = nil
-	c.mu.Unlock()
-	for _, r := range q {
-		putBuf(r.buf)
-	}
-	c.handoff.Stop()
-	c.nc.Close() // first: handlers that see ctx end cannot answer any more
-	c.cancel()
-}
-
-// What the reader does after enqueue.
-type action int
-
-const (
-	actContinue action = iota // read on
-	actStop                   // end the connection
-	actInline                 // serve the request in the reader goroutine
-)
-
-// enqueue dispatches r, queues it while a stream holds the connection, or
-// tells the reader to serve it inline: a unary request with nothing else
-// received behind it.
-func (c *conn) enqueue(r request) action {
-	c.mu.Lock()
-	if c.closed || c.s.shutdown.Load() {
-		busy := !c.closed && (c.inflight > 0 || c.held)
+	c.inBody = false
+	if c.closed || c.shutdown {
+		// Requests that arrive after Close began are not served; the
+		// connection closes once the calls in flight are answered.
 		c.mu.Unlock()
-		putBuf(r.buf)
-		if busy {
-			return actContinue
-		}
-		return actStop
-	}
-	if c.held {
-		if len(c.queue) >= maxQueued {
-			c.mu.Unlock()
-			putBuf(r.buf)
-			c.s.log.Warn("server: too many requests during a stream; closing connection", "protocol", c.s.table.Protocol)
-			return actStop
-		}
-		c.queue = append(c.queue, r)
+		c.release(r.drop())
+		c.mu.Lock()
+		busy := !c.closed && c.calls > 0
 		c.mu.Unlock()
-		return actContinue
-	}
-	if m := c.s.methods[r.h.MsgType]; m != nil && m.Stream != nil {
-		c.held = true
-		c.mu.Unlock()
-		c.wg.Add(1)
-		go c.runStream(r, m)
-		return actContinue
-	}
-	c.inflight++
-	c.mu.Unlock()
-	if c.fr.Buffered() == 0 {
-		return actInline
-	}
-	c.dispatch(r)
-	return actContinue
-}
-
-// dispatch hands a unary request (inflight already counted) to an idle
-// worker, starts a worker, or waits for one when maxWorkers are busy.
-func (c *conn) dispatch(r request) {
-	select {
-	case c.work <- r:
-		return
-	default:
-	}
-	c.mu.Lock()
-	spawn := c.workers < maxWorkers
-	if spawn {
-		c.workers++
+		return busy
 	}
 	c.mu.Unlock()
-	if spawn {
-		c.wg.Add(1)
-		go c.worker(r)
-		return
+	if r.m != nil && r.m.stream != nil {
+		return c.runStream(r)
 	}
-	select {
-	case c.work <- r:
-	case <-c.ctx.Done():
-		putBuf(r.buf)
-		c.callDone()
-	}
-}
-
-// worker serves unary requests until the connection ends.
-func (c *conn) worker(r request) {
-	defer c.wg.Done()
-	for {
-		c.serveUnary(r)
-		select {
-		case r = <-c.work:
-		case <-c.ctx.Done():
-			return
-		}
-	}
-}
-
-// callDone accounts for a finished unary call. A connection left with
-// nothing to do is closed during shutdown, else its idle timer starts.
-func (c *conn) callDone() {
-	c.mu.Lock()
-	c.inflight--
-	if c.inflight > 0 {
-		c.mu.Unlock()
-		return
-	}
-	if c.waitIdle != nil {
-		close(c.waitIdle)
-		c.waitIdle = nil
-	}
-	c.becameIdleLocked()
-}
-
-// becameIdleLocked is called, with c.mu held, when the connection may have
-// nothing in flight; it unlocks c.mu.
-func (c *conn) becameIdleLocked() {
-	if c.inflight > 0 || c.held || c.closed {
-		c.mu.Unlock()
-		return
-	}
-	if c.s.shutdown.Load() {
-		c.closed = true
-		c.mu.Unlock()
-		c.nc.Close()
-		return
-	}
-	c.mu.Unlock()
-	c.touch()
+	c.wg.Add(1)
+	go c.serveUnary(r)
+	return true
 }
 
 // touch restarts the idle clock: the connection received a request or
 // finished its last call.
 func (c *conn) touch() {
-	if c.s.opts.IdleTimeout > 0 {
+	if c.s.cfg.idleTimeout > 0 {
 		c.lastActive.Store(time.Now().UnixNano())
 	}
 }
@@ -333,10 +294,12 @@ func (c *conn) touch() {
 // startIdle sets the first idle deadline. Later ones are set only when one
 // expires (see idleReader), so the hot path touches no timer.
 func (c *conn) startIdle() {
-	if t := c.s.opts.IdleTimeout; t > 0 {
+	if t := c.s.cfg.idleTimeout; t > 0 {
 		now := time.Now()
 		c.lastActive.Store(now.UnixNano())
 		c.nc.SetReadDeadline(now.Add(t))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -344,12 +307,12 @@ func (c *conn) startIdle() {
 // deadline and reports false while the connection is busy (calls in flight,
 // a stream) or has not been idle for IdleTimeout; true means close it.
 func (c *conn) idleExpired() bool {
-	t := c.s.opts.IdleTimeout
+	t := c.s.cfg.idleTimeout
 	if t <= 0 {
 		return true // not ours: nothing else sets a read deadline
 	}
 	c.mu.Lock()
-	busy := c.inflight > 0 || c.held
+	busy := c.calls > 0 && !(c.calls == 1 && c.inBody) // a body being read is not work
 	c.mu.Unlock()
 	now := time.Now()
 	next := now.Add(t)
@@ -363,15 +326,25 @@ func (c *conn) idleExpired() bool {
 	return false
 }
 
+// errStreamOver ends the reader's wait during a stream: the stream ended.
+var errStreamOver = errors.New("server: stream over")
+
 // idleReader is the connection as its FrameReader sees it: a read that
 // hits the idle deadline (having read nothing, so the framing is intact) is
-// retried unless the connection really has been idle for IdleTimeout.
+// retried unless the connection really has been idle for IdleTimeout, or a
+// stream's end woke it.
 type idleReader struct{ c *conn }
 
 func (r idleReader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.c.nc.Read(p)
-		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) || r.c.idleExpired() {
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if r.c.streamOver.Load() {
+			return 0, errStreamOver
+		}
+		if r.c.idleExpired() {
 			return n, err
 		}
 	}
@@ -380,10 +353,11 @@ func (r idleReader) Read(p []byte) (int, error) {
 // beginShutdown cancels the connection's stream and closes it if idle.
 func (c *conn) beginShutdown() {
 	c.mu.Lock()
-	if c.streamCancel != nil {
-		c.streamCancel()
+	c.shutdown = true
+	if c.stream != nil {
+		c.stream.cancel()
 	}
-	idle := !c.closed && c.inflight == 0 && !c.held
+	idle := !c.closed && c.calls == 0
 	if idle {
 		c.closed = true
 	}
@@ -400,5 +374,5 @@ func (c *conn) abort() {
 }
 
 // drop closes the connection after a write failure or a protocol decision;
-// the reader notices and tears it down.
+// the reader notices and ends it.
 func (c *conn) drop() { c.nc.Close() }

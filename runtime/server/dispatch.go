@@ -9,30 +9,22 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-// method is a Table method with its interceptor chains bound to its CallInfo.
+// method is a Table method with the server's interceptor chains bound to
+// its CallInfo, which the server builds from the Table.
 type method struct {
 	Method
-	info   CallInfo
-	unary  UnaryInterceptor  // nil without interceptors
-	stream StreamInterceptor // nil without interceptors
+	info       CallInfo
+	icptUnary  UnaryInterceptor  // nil without interceptors
+	icptStream StreamInterceptor // nil without interceptors
 }
 
-// newMethod binds the server-wide chains to m. The CallInfo an interceptor
-// sees is always the server's, built from the Table, whatever the generated
-// glue passes.
 func newMethod(m *Method, protocol string, unary UnaryInterceptor, stream StreamInterceptor) *method {
-	md := &method{Method: *m, info: CallInfo{Protocol: protocol, Method: m.Name, Request: m.Request}}
-	if unary != nil {
-		md.unary = func(ctx context.Context, req any, _ *CallInfo, next UnaryHandler) (any, error) {
-			return unary(ctx, req, &md.info, next)
-		}
+	return &method{
+		Method:     *m,
+		info:       CallInfo{Protocol: protocol, Method: m.Name, Request: m.Request},
+		icptUnary:  unary,
+		icptStream: stream,
 	}
-	if stream != nil {
-		md.stream = func(ctx context.Context, req any, s *Stream, _ *CallInfo, next StreamHandler) error {
-			return stream(ctx, req, s, &md.info, next)
-		}
-	}
-	return md
 }
 
 // chainUnary folds interceptors, outermost first, into one; nil for none.
@@ -99,8 +91,15 @@ type unknownType ipc.MsgType
 
 func (t unknownType) Error() string { return "unknown request type " + ipc.MsgType(t).String() }
 
-// Frame buffers: pooled, and dropped after use when they grew past keepBuf so
-// that one large frame does not pin memory.
+// tooManyStreams answers a stream request over Options.MaxStreams.
+type tooManyStreams int
+
+func (n tooManyStreams) Error() string {
+	return fmt.Sprintf("server: too many streams (limit %d); try again later", int(n))
+}
+
+// Request body buffers: pooled, and dropped after use when they grew past
+// keepBuf so that one large request does not pin memory.
 const (
 	initBuf = 4 << 10
 	keepBuf = 64 << 10

@@ -60,7 +60,7 @@ func startServer(t testing.TB, opts server.Options, h *servertest.Handler) (*ser
 	if opts.Logger == nil {
 		opts.Logger = newLogger(&logBuffer{})
 	}
-	s, err := server.New(opts, servertest.Table(), h)
+	s, err := server.New(opts, servertest.Table(h))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 // unstarted returns an unstarted server on path.
 func unstarted(t *testing.T, path string) *server.Server {
 	t.Helper()
-	s, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(), &servertest.Handler{})
+	s, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,12 +69,12 @@ func answerFull(s *Server, nc net.Conn) {
 	if _, err := io.ReadFull(nc, hb[:]); err != nil {
 		return
 	}
-	h, err := ipc.ParseHeader(hb[:], s.opts.MaxPayload)
+	h, err := ipc.ParseHeader(hb[:], s.cfg.maxPayload)
 	if err != nil {
 		return
 	}
 	io.CopyN(io.Discard, nc, int64(min(h.Length, refuseBody)))
-	t, m := s.table.ErrorResponse(fmt.Sprintf("%s: %d connections open, the most this server accepts; try again later", FullText, s.opts.MaxConns))
+	t, m := s.table.ErrorResponse(fmt.Sprintf("%s: %d connections open, the most this server accepts; try again later", FullText, s.cfg.maxConns))
 	frame, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: t, SeqNo: h.SeqNo}, m)
 	if err != nil {
 		return

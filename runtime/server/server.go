@@ -18,7 +18,7 @@
 //
 // Generated code checks its runtime with
 //
-//	const _ = server.SupportPackageIsVersion1
+//	const _ = server.SupportPackageIsVersion2
 package server
 
 import (
@@ -36,55 +36,125 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-// SupportPackageIsVersion1 is referenced by generated code: a generated
+// SupportPackageIsVersion2 is referenced by generated code: a generated
 // package compiled against a runtime that lacks it fails to build, instead
-// of misbehaving at run time.
-const SupportPackageIsVersion1 = true
+// of misbehaving at run time. Version 2: tables built by Unary and
+// Streaming, options as OptionsFor.
+const SupportPackageIsVersion2 = true
 
 // ErrServerClosed is returned by Serve and Start after Close.
 var ErrServerClosed = errors.New("server: closed")
 
 // Defaults for zero Options fields.
 const (
-	DefaultMaxConns          = 1024
-	DefaultIdleTimeout       = 5 * time.Minute
-	DefaultStreamSendTimeout = 10 * time.Second
-	DefaultWriteTimeout      = 10 * time.Second
+	DefaultMaxConns               = 1024
+	DefaultIdleTimeout            = 5 * time.Minute
+	DefaultStreamSendTimeout      = 10 * time.Second
+	DefaultWriteTimeout           = 10 * time.Second
+	DefaultMaxCallsPerConn        = 64
+	DefaultMaxRequestBytesPerConn = 4 << 20
+	DefaultMaxStreams             = 256
 )
 
-// Options configure a Server. Zero values pick documented defaults.
-type Options struct {
-	SocketPath         string                                         // Unix socket path, for Start
-	Logger             *slog.Logger                                   // nil: slog.Default()
-	MaxConns           int                                            // concurrent connections; 0: DefaultMaxConns; extras are refused
-	IdleTimeout        time.Duration                                  // close a connection idle this long between requests; 0: DefaultIdleTimeout; <0: none
-	MaxPayload         uint32                                         // largest accepted request payload; 0: ipc.MaxPayloadSize
-	StreamSendTimeout  time.Duration                                  // longest a stream Send may block on a slow reader; 0: DefaultStreamSendTimeout
-	WriteTimeout       time.Duration                                  // a unary response write blocked this long (at least half of it) fails; 0: DefaultWriteTimeout; <0: none
-	Authorize          func(ctx context.Context, peer PeerCred) error // nil: allow all; an error refuses the connection
-	UnaryInterceptors  []UnaryInterceptor                             // outermost first
-	StreamInterceptors []StreamInterceptor                            // outermost first
+// OptionsFor configure a Server. Zero values pick the documented defaults.
+// H is the type of Handler: a generated package aliases OptionsFor[its
+// Handler] as its ServerOptions and builds its Table from Handler; New
+// itself never looks at Handler. Options is the form for hand-built tables.
+type OptionsFor[H any] struct {
+	// SocketPath is where Start listens; its directory is created with mode 0700.
+	SocketPath string
+	// Handler answers the calls (generated NewServer: required).
+	Handler H
+	// Logger receives the server's structured logs; nil: slog.Default().
+	Logger *slog.Logger
+	// MaxConns bounds concurrent connections; extras are refused.
+	// 0: DefaultMaxConns.
+	MaxConns int
+	// IdleTimeout closes a connection idle this long between requests.
+	// 0: DefaultIdleTimeout; < 0: never.
+	IdleTimeout time.Duration
+	// MaxPayload is the largest accepted request payload.
+	// 0: ipc.MaxPayloadSize (16 MiB).
+	MaxPayload uint32
+	// WriteTimeout bounds each write of an answer: a write still blocked this
+	// long after it began (the peer does not read) fails and the connection
+	// is closed. 0: DefaultWriteTimeout; < 0: none.
+	WriteTimeout time.Duration
+	// StreamSendTimeout is WriteTimeout for the frames of a stream.
+	// 0: DefaultStreamSendTimeout.
+	StreamSendTimeout time.Duration
+	// MaxCallsPerConn bounds the calls one connection has in flight: unary
+	// calls, unknown requests and its stream alike, each holding one handler
+	// goroutine until its answer is written. At the limit the connection
+	// reads nothing until a call ends. 0: DefaultMaxCallsPerConn.
+	MaxCallsPerConn int
+	// MaxRequestBytesPerConn bounds the request payload bytes one
+	// connection's calls hold, counted from the request's header until the
+	// call ends (a stream gives its bytes back once its request is decoded).
+	// When a request would exceed it, the connection reads nothing until
+	// calls end; a single request larger than it is admitted alone.
+	// 0: DefaultMaxRequestBytesPerConn.
+	MaxRequestBytesPerConn int64
+	// MaxStreams bounds the streams open at once on the server; a stream
+	// request over it is answered with the error response.
+	// 0: DefaultMaxStreams.
+	MaxStreams int
+	// Authorize, when set, is asked about every new connection; an error
+	// refuses it.
+	Authorize func(ctx context.Context, peer PeerCred) error
+	// UnaryInterceptors wrap every unary call, outermost first.
+	UnaryInterceptors []UnaryInterceptor
+	// StreamInterceptors wrap every streaming call, outermost first.
+	StreamInterceptors []StreamInterceptor
 }
 
-func (o *Options) setDefaults() {
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+// Options configure a Server serving a hand-built Table.
+type Options = OptionsFor[struct{}]
+
+// config is a server's options with the defaults applied.
+type config struct {
+	socketPath        string
+	maxConns          int
+	idleTimeout       time.Duration
+	maxPayload        uint32
+	writeTimeout      time.Duration
+	streamSendTimeout time.Duration
+	maxCalls          int
+	maxBytes          int64
+	maxStreams        int
+	authorize         func(ctx context.Context, peer PeerCred) error
+}
+
+func newConfig[H any](o *OptionsFor[H]) config {
+	c := config{
+		socketPath:        o.SocketPath,
+		maxConns:          positive(o.MaxConns, DefaultMaxConns),
+		idleTimeout:       o.IdleTimeout,
+		maxPayload:        o.MaxPayload,
+		writeTimeout:      o.WriteTimeout,
+		streamSendTimeout: positive(o.StreamSendTimeout, DefaultStreamSendTimeout),
+		maxCalls:          positive(o.MaxCallsPerConn, DefaultMaxCallsPerConn),
+		maxBytes:          positive(o.MaxRequestBytesPerConn, DefaultMaxRequestBytesPerConn),
+		maxStreams:        positive(o.MaxStreams, DefaultMaxStreams),
+		authorize:         o.Authorize,
 	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
+	if c.idleTimeout == 0 {
+		c.idleTimeout = DefaultIdleTimeout
 	}
-	if o.IdleTimeout == 0 {
-		o.IdleTimeout = DefaultIdleTimeout
+	if c.writeTimeout == 0 {
+		c.writeTimeout = DefaultWriteTimeout
 	}
-	if o.StreamSendTimeout <= 0 {
-		o.StreamSendTimeout = DefaultStreamSendTimeout
+	if c.maxPayload == 0 || c.maxPayload > ipc.MaxPayloadSize {
+		c.maxPayload = ipc.MaxPayloadSize
 	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = DefaultWriteTimeout
+	return c
+}
+
+func positive[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
 	}
-	if o.MaxPayload == 0 || o.MaxPayload > ipc.MaxPayloadSize {
-		o.MaxPayload = ipc.MaxPayloadSize
-	}
+	return v
 }
 
 // PeerCred are the credentials of the process on the other end of a
@@ -106,13 +176,13 @@ func PeerFromContext(ctx context.Context) (PeerCred, bool) {
 
 // Server serves one Table on Unix sockets.
 type Server struct {
-	opts    Options
+	cfg     config
 	table   *Table
-	impl    any
 	log     *slog.Logger
 	methods [256]*method
 
-	shutdown atomic.Bool // Close has begun
+	shutdown atomic.Bool  // Close has begun
+	streams  atomic.Int64 // open streams
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -124,19 +194,22 @@ type Server struct {
 	done      chan struct{} // closed by Close: wakes accept backoff
 }
 
-// New returns a server that answers table's requests by calling impl, the
-// user's handler (the generated glue type-asserts it). It checks the table:
-// every method has exactly one of Unary and Stream, request types are unique.
-func New(opts Options, table *Table, impl any) (*Server, error) {
+// New returns a server that answers table's requests; a generated package's
+// table is closed over the user's typed handler (opts.Handler is not used
+// here). It checks the table: every method was built by Unary or Streaming,
+// request types are unique.
+func New[H any](opts OptionsFor[H], table *Table) (*Server, error) {
 	if table == nil {
 		return nil, errors.New("server: nil table")
 	}
-	opts.setDefaults()
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	s := &Server{
-		opts:      opts,
+		cfg:       newConfig(&opts),
 		table:     table,
-		impl:      impl,
-		log:       opts.Logger,
+		log:       log,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		done:      make(chan struct{}),
@@ -145,8 +218,8 @@ func New(opts Options, table *Table, impl any) (*Server, error) {
 	stream := chainStream(opts.StreamInterceptors)
 	for i := range table.Methods {
 		m := &table.Methods[i]
-		if (m.Unary == nil) == (m.Stream == nil) {
-			return nil, fmt.Errorf("server: method %q: exactly one of Unary and Stream must be set", m.Name)
+		if (m.unary == nil) == (m.stream == nil) {
+			return nil, fmt.Errorf("server: method %q: not built by server.Unary or server.Streaming", m.Name)
 		}
 		if s.methods[m.Request] != nil {
 			return nil, fmt.Errorf("server: methods %q and %q share request type %s",
@@ -157,6 +230,18 @@ func New(opts Options, table *Table, impl any) (*Server, error) {
 	return s, nil
 }
 
+// acquireStream takes one of the server's MaxStreams; false: none is free.
+func (s *Server) acquireStream() bool {
+	if s.streams.Add(1) > int64(s.cfg.maxStreams) {
+		s.streams.Add(-1)
+		s.log.Warn("server: stream refused: too many streams", "protocol", s.table.Protocol, "max_streams", s.cfg.maxStreams)
+		return false
+	}
+	return true
+}
+
+func (s *Server) releaseStream() { s.streams.Add(-1) }
+
 // Start listens on Options.SocketPath and accepts connections in the
 // background. It creates the socket's directory with mode 0700 if missing
 // and makes the socket 0600. It refuses to start when a live server answers
@@ -165,7 +250,7 @@ func (s *Server) Start() error {
 	if s.shutdown.Load() {
 		return ErrServerClosed
 	}
-	l, sock, err := listenUnix(s.opts.SocketPath)
+	l, sock, err := listenUnix(s.cfg.socketPath)
 	if err != nil {
 		return err
 	}
@@ -182,7 +267,7 @@ func (s *Server) Start() error {
 	go func() {
 		close(ready)
 		if err := s.Serve(l); err != nil && !errors.Is(err, ErrServerClosed) {
-			s.log.Error("server: serve stopped", "protocol", s.table.Protocol, "socket", s.opts.SocketPath, "err", err)
+			s.log.Error("server: serve stopped", "protocol", s.table.Protocol, "socket", s.cfg.socketPath, "err", err)
 		}
 	}()
 	<-ready
@@ -260,9 +345,9 @@ func (s *Server) accepted(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.opts.MaxConns {
+	if len(s.conns) >= s.cfg.maxConns {
 		s.mu.Unlock()
-		s.log.Warn("server: connection refused: too many connections", "protocol", s.table.Protocol, "max_conns", s.opts.MaxConns)
+		s.log.Warn("server: connection refused: too many connections", "protocol", s.table.Protocol, "max_conns", s.cfg.maxConns)
 		s.refused.refuse(s, nc)
 		return
 	}

@@ -154,10 +154,10 @@ func TestHandlerErrorAnswered(t *testing.T) {
 
 func TestNoErrorResponseClosesConnection(t *testing.T) {
 	leakCheck(t)
-	table := servertest.Table()
+	table := servertest.Table(nil)
 	table.ErrorResponse = nil
 	path := filepath.Join(t.TempDir(), "s.sock")
-	s, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, table, &servertest.Handler{})
+	s, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,18 +170,21 @@ func TestNoErrorResponseClosesConnection(t *testing.T) {
 	c.expectClosed(2 * time.Second)
 }
 
+// A Method not built by Unary or Streaming (it can hold neither or one,
+// never both), and two methods on one request type, are refused.
 func TestNewChecksTable(t *testing.T) {
-	noop := servertest.Table().Methods[0].Unary
+	echo := servertest.Table(nil).Methods[0]
+	tail := servertest.Table(nil).Methods[2]
+	tail.Request = echo.Request
 	for name, table := range map[string]*server.Table{
 		"neither":   {Methods: []server.Method{{Name: "A", Request: 1}}},
-		"both":      {Methods: []server.Method{{Name: "A", Request: 1, Unary: noop, Stream: servertest.Table().Methods[2].Stream}}},
-		"duplicate": {Methods: []server.Method{{Name: "A", Request: 1, Unary: noop}, {Name: "B", Request: 1, Unary: noop}}},
+		"duplicate": {Methods: []server.Method{echo, tail}},
 	} {
-		if _, err := server.New(server.Options{}, table, nil); err == nil {
+		if _, err := server.New(server.Options{}, table); err == nil {
 			t.Errorf("%s: New accepted the table", name)
 		}
 	}
-	if _, err := server.New(server.Options{}, nil, nil); err == nil {
+	if _, err := server.New(server.Options{}, nil); err == nil {
 		t.Error("New accepted a nil table")
 	}
 }
@@ -208,7 +211,7 @@ func TestSocketPermissions(t *testing.T) {
 func TestLiveSocketRefused(t *testing.T) {
 	leakCheck(t)
 	_, path := startServer(t, server.Options{}, nil)
-	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(), &servertest.Handler{})
+	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +251,7 @@ func TestNonSocketRefused(t *testing.T) {
 	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{SocketPath: path}, servertest.Table(), &servertest.Handler{})
+	s, err := server.New(server.Options{SocketPath: path}, servertest.Table(&servertest.Handler{}))
 	if err != nil {
 		t.Fatal(err)
 	}

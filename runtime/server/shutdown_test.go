@@ -20,7 +20,7 @@ func newServer(t *testing.T, opts server.Options, h *servertest.Handler) (*serve
 	if h == nil {
 		h = &servertest.Handler{}
 	}
-	s, err := server.New(opts, servertest.Table(), h)
+	s, err := server.New(opts, servertest.Table(h))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestServeOwnListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Logger: newLogger(&logBuffer{})}, servertest.Table(), &servertest.Handler{})
+	s, err := server.New(server.Options{Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -17,30 +16,28 @@ import (
 var ErrStreamEnded = errors.New("server: stream already ended")
 
 // Stream is the server side of one streaming call. Generated typed senders
-// (e.g. mgmt.LogsSender) wrap it. It is safe for concurrent use.
+// (server.Sender, behind e.g. mgmt.LogsSender) wrap it. It is safe for
+// concurrent use.
 type Stream struct {
-	c       *conn
-	ctx     context.Context
-	timeout time.Duration
+	c      *conn
+	m      *method
+	seq    uint64 // the request's seq, for an error answer
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
-	buf  []byte // frame buffer kept across sends (up to keepStreamBuf)
-	sent int    // frames written
-	last bool   // the last frame was written
-	err  error  // sticky failure
+	sent int   // frames written
+	last bool  // the last frame was written
+	err  error // sticky failure
 }
-
-// keepStreamBuf is the largest frame buffer a stream keeps between sends: a
-// stream of 64 KiB log chunks reuses one buffer instead of allocating per
-// frame, and one huge frame does not pin its memory.
-const keepStreamBuf = 1 << 20
 
 // Send encodes m as one frame of type t. last marks the schema's last frame
 // (e.g. Logs with EOF true): after it the stream is over, further sends fail,
 // and the connection returns to request/response mode. Send fails once the
 // client has gone away or the server is shutting down, and blocks at most the
-// server's stream send timeout for a slow reader; a send that fails that way
-// ends the stream and drops the connection. Stream frames carry seq 0, as
+// server's StreamSendTimeout for a slow reader; a send that fails that way
+// ends the stream and drops the connection. A frame that cannot be encoded
+// is not sent and the stream goes on. Stream frames carry seq 0, as
 // cliwrap's do.
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if s == nil || s.c == nil {
@@ -57,18 +54,10 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("server: stream ended: %w", err)
 	}
-	frame, err := ipc.AppendMsgFrame(s.buf[:0], ipc.Header{MsgType: t}, m)
-	if err != nil {
-		return fmt.Errorf("server: stream send: %w", err)
-	}
-	s.c.setWriteDeadline(time.Now().Add(s.timeout))
-	_, err = s.c.fw.WriteRaw(frame)
-	if cap(frame) <= keepStreamBuf {
-		s.buf = frame[:0]
-	} else {
-		s.buf = nil
-	}
-	if err != nil {
+	if err := s.c.bw.WriteMsg(ipc.Header{MsgType: t}, m); err != nil {
+		if errors.Is(err, ipc.ErrEncodePanic) || errors.Is(err, ipc.ErrFrameTooLarge) {
+			return fmt.Errorf("server: stream send: %w", err)
+		}
 		s.err = fmt.Errorf("server: stream send: %w", err)
 		s.c.drop()
 		return s.err
@@ -76,6 +65,24 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	s.sent++
 	s.last = last
 	return nil
+}
+
+// refuse answers a frame over the schema's limits: instead of the frame the
+// client gets the error response naming the field and limit, and the stream
+// is over (its connection closes when the handler returns).
+func (s *Stream) refuse(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.last:
+		return ErrStreamEnded
+	}
+	s.err = err
+	s.c.answerError(s.m, s.seq, err)
+	s.cancel()
+	return err
 }
 
 // end stops further sends and reports what was sent.
@@ -89,56 +96,97 @@ func (s *Stream) end() (sent int, last bool, failed bool) {
 	return s.sent, s.last, failed
 }
 
-// runStream serves a stream request, then, if the stream ended with its
-// last frame, the requests queued meanwhile, in order (starting the next
-// stream in this goroutine). A stream that did not end with its last frame
-// closes the connection.
-func (c *conn) runStream(r request, m *method) {
-	defer c.wg.Done()
-	for m != nil {
-		if !c.serveStream(r, m) {
-			c.drop()
-			return
+// runStream is the reader's part of a stream: it waits for the unary calls
+// before it to be answered, starts the stream's handler goroutine and, until
+// the stream ends, reads no request, only noticing a peer that goes away.
+// It reports whether the connection returns to request/response mode.
+func (c *conn) runStream(r *request) bool {
+	if !c.waitCalls(1) { // its own slot is one of them
+		c.release(r.drop())
+		return false
+	}
+	if !c.s.acquireStream() {
+		m, seq := r.m, r.h.SeqNo
+		c.release(r.drop())
+		c.answerError(m, seq, tooManyStreams(c.s.cfg.maxStreams))
+		return true
+	}
+	defer c.s.releaseStream()
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	st := &Stream{c: c, m: r.m, seq: r.h.SeqNo, ctx: ctx, cancel: cancel}
+	c.mu.Lock()
+	c.stream = st
+	if c.shutdown {
+		cancel()
+	}
+	c.mu.Unlock()
+	c.bw.SetTimeout(c.s.cfg.streamSendTimeout)
+	done := make(chan bool, 1)
+	c.wg.Add(1)
+	go c.serveStream(st, r, done)
+
+	// The peer may send nothing (the stream is the rest of the
+	// connection), hang up (cancel the stream), or send requests to be
+	// served after the stream's last frame: those stay unread until the
+	// stream ends, at most the read buffer's 4 KiB taken in. A peer that
+	// fills the buffer and then hangs up is noticed by the stream's next
+	// write.
+	err := c.fr.Fill()
+	gone := err != nil && !errors.Is(err, errStreamOver)
+	if gone {
+		cancel()
+	}
+	keep := <-done
+	c.mu.Lock()
+	c.stream = nil
+	c.mu.Unlock()
+	c.streamOver.Store(false)
+	if gone || !keep {
+		return false
+	}
+	c.bw.SetTimeout(c.s.cfg.writeTimeout)
+	c.startIdle()
+	return true
+}
+
+// waitCalls waits until at most n calls hold a slot; false: the connection
+// is ending.
+func (c *conn) waitCalls(n int) bool {
+	for {
+		c.mu.Lock()
+		calls, closed := c.calls, c.closed
+		c.mu.Unlock()
+		switch {
+		case closed:
+			return false
+		case calls <= n:
+			return true
 		}
-		r, m = c.drain()
+		select {
+		case <-c.freed:
+		case <-c.ctx.Done():
+			return false
+		}
 	}
 }
 
-// serveStream runs one stream handler once in-flight unary calls are done.
-// It reports whether the connection goes back to request/response mode.
-func (c *conn) serveStream(r request, m *method) bool {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	c.mu.Lock()
-	c.streamCancel = cancel
-	if c.s.shutdown.Load() {
-		cancel()
-	}
-	var wait chan struct{}
-	if c.inflight > 0 {
-		wait = make(chan struct{})
-		c.waitIdle = wait
-	}
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.streamCancel = nil
-		c.mu.Unlock()
-	}()
-	if wait != nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-		}
-	}
-	if ctx.Err() != nil {
-		putBuf(r.buf)
-		return false
-	}
-	st := &Stream{c: c, ctx: ctx, timeout: c.s.opts.StreamSendTimeout}
-	stop := context.AfterFunc(ctx, func() { c.setWriteDeadline(aLongTimeAgo) })
-	err := c.callStream(ctx, m, r.body(), st)
-	putBuf(r.buf)
+// serveStream is a stream's handler goroutine. It reports on done whether
+// the stream ended with its last frame, the connection going back to
+// request/response mode, and wakes the reader.
+func (c *conn) serveStream(st *Stream, r *request, done chan<- bool) {
+	defer c.wg.Done()
+	keep := c.streamResult(st, r)
+	c.release(r.drop())
+	c.streamOver.Store(true)
+	c.nc.SetReadDeadline(aLongTimeAgo) // wakes the reader's wait
+	done <- keep
+}
+
+func (c *conn) streamResult(st *Stream, r *request) bool {
+	m, seq := r.m, r.h.SeqNo
+	stop := context.AfterFunc(st.ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
+	err := c.callStream(st, r)
 	live := stop()
 	sent, last, failed := st.end()
 	switch {
@@ -148,11 +196,10 @@ func (c *conn) serveStream(r request, m *method) bool {
 		if err != nil {
 			c.s.log.Debug("server: stream handler error after last frame", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
 		}
-		c.setWriteDeadline(time.Time{})
 		return true
 	case sent == 0 && err != nil:
 		var de *DecodeError
-		return c.answerError(m, r.h.SeqNo, err) && errors.As(err, &de)
+		return c.answerError(m, seq, err) && errors.As(err, &de)
 	}
 	if err != nil {
 		c.s.log.Debug("server: stream handler error", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
@@ -160,45 +207,12 @@ func (c *conn) serveStream(r request, m *method) bool {
 	return false
 }
 
-func (c *conn) callStream(ctx context.Context, m *method, body []byte, st *Stream) (err error) {
+func (c *conn) callStream(st *Stream, r *request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = c.s.recovered(m, v)
+			r.decoded()
+			err = c.s.recovered(r.m, v)
 		}
 	}()
-	return m.Stream(ctx, c.s.impl, body, st, m.stream)
-}
-
-// drain dispatches the requests queued during a stream, in order, until the
-// queue is empty (the connection is then released to the reader) or a
-// stream request comes up, which it returns with its method.
-func (c *conn) drain() (request, *method) {
-	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return request{}, nil
-		}
-		if len(c.queue) == 0 {
-			c.held = false
-			c.queue = nil
-			c.becameIdleLocked()
-			return request{}, nil
-		}
-		r := c.queue[0]
-		c.queue[0] = request{}
-		c.queue = c.queue[1:]
-		if m := c.s.methods[r.h.MsgType]; m != nil && m.Stream != nil {
-			c.mu.Unlock()
-			return r, m
-		}
-		if c.s.shutdown.Load() {
-			c.mu.Unlock()
-			putBuf(r.buf)
-			continue
-		}
-		c.inflight++
-		c.mu.Unlock()
-		c.dispatch(r)
-	}
+	return r.m.stream(st.ctx, r, st)
 }

@@ -10,45 +10,43 @@ import (
 
 // Table is the dispatch table a generated package hands to the server: data,
 // not reflection. The runtime never imports generated code; generated code
-// builds a Table and passes it, with the user's handler, to New.
+// builds a Table from the constructors Unary and Streaming, closed over the
+// user's typed handler, and passes it to New.
 type Table struct {
 	// Protocol names the protocol in logs, e.g. "mgmt".
 	Protocol string
 	// Methods lists every request the server answers, keyed by Request.
 	Methods []Method
 	// ErrorResponse builds the protocol's error response carrying text. It
-	// answers unknown request types, undecodable payloads, handler panics and
-	// handler errors of calls without an error field of their own. Nil: such
-	// requests close the connection.
+	// answers unknown request types, undecodable payloads, handler panics,
+	// responses over the schema's limits and handler errors of calls without
+	// an error field of their own. Nil: such requests close the connection.
 	ErrorResponse func(text string) (ipc.MsgType, msgp.Marshaler)
 }
 
-// Method is one request type. Exactly one of Unary and Stream is set.
+// Method is one request type of a Table, built by Unary or Streaming.
 type Method struct {
 	Name     string      // the call name, e.g. "Status"
 	Request  ipc.MsgType // the request message type
 	Response ipc.MsgType // unary: the response type; stream: the stream frame type
-	Unary    UnaryFunc
-	Stream   StreamFunc
+
+	unary  unaryFunc  // set by Unary
+	stream streamFunc // set by Streaming
 }
 
-// UnaryFunc is generated glue for one unary call: decode body into the request
-// type (a zero-length body is the zero value; an undecodable one returns a
-// *DecodeError without calling the handler), call impl's method through
-// intercept (which may be nil), and return the response to encode. A handler
-// error on a call whose response has an error field comes back as a response
-// with that field set and a nil error; otherwise the error is returned and the
-// server answers with Table.ErrorResponse.
-type UnaryFunc func(ctx context.Context, impl any, body []byte, intercept UnaryInterceptor) (msgp.Marshaler, error)
+// IsStream reports whether m is a streaming call.
+func (m *Method) IsStream() bool { return m.stream != nil }
 
-// StreamFunc is generated glue for one streaming call: decode body as for
-// UnaryFunc, then call impl's method with a typed sender wrapping s, through
-// intercept (which may be nil).
-type StreamFunc func(ctx context.Context, impl any, body []byte, s *Stream, intercept StreamInterceptor) error
+// unaryFunc serves one unary request: decode its body (releasing it), call
+// the handler through the server's interceptors (bound in r.m), and return
+// the response to send.
+type unaryFunc func(ctx context.Context, r *request) (msgp.Marshaler, error)
 
-// CallInfo describes the call an interceptor wraps. The server supplies it
-// from the Table: the info argument generated glue passes to an intercept
-// func is ignored (glue may pass nil).
+// streamFunc serves one streaming request the same way, sending on s.
+type streamFunc func(ctx context.Context, r *request, s *Stream) error
+
+// CallInfo describes the call an interceptor wraps; the server builds it
+// from the Table.
 type CallInfo struct {
 	Protocol string
 	Method   string      // e.g. "Status"

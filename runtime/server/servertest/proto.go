@@ -7,7 +7,6 @@ package servertest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -69,6 +68,9 @@ type TailFrame struct {
 type Handler struct {
 	Echo func(ctx context.Context, req *EchoRequest) (*EchoResponse, error)
 	Tail func(ctx context.Context, req *TailRequest, s *server.Stream) error
+	// TailSender, when set, serves Tail through the typed sender instead
+	// (whose Send checks the frame's limits).
+	TailSender func(ctx context.Context, req *TailRequest, out *server.Sender[TailFrame]) error
 }
 
 func (h *Handler) echo(ctx context.Context, req *EchoRequest) (*EchoResponse, error) {
@@ -131,14 +133,43 @@ func DefaultTail(ctx context.Context, req *TailRequest, s *server.Stream) error 
 	return nil
 }
 
-// Table returns the dispatch table, written as generated code writes it.
-func Table() *server.Table {
+// Limits the test protocol's answers are checked against, as generated
+// code checks a schema's: an Echo response with a longer ID, and a Tail
+// frame with I at or over TailMaxI, are not sent.
+const (
+	EchoMaxID = 1 << 20
+	TailMaxI  = 1 << 20
+)
+
+// Table returns the dispatch table serving h, built as generated code
+// builds it.
+func Table(h *Handler) *server.Table {
+	if h == nil {
+		h = &Handler{}
+	}
 	return &server.Table{
 		Protocol: "test",
 		Methods: []server.Method{
-			{Name: "Echo", Request: MsgEcho, Response: MsgEchoResponse, Unary: unaryEcho},
-			{Name: "List", Request: MsgList, Response: MsgEchoResponse, Unary: unaryList},
-			{Name: "Tail", Request: MsgTail, Response: MsgTailFrame, Stream: streamTail},
+			server.Unary(server.UnaryCall[EchoRequest, EchoResponse]{
+				Name: "Echo", Request: MsgEcho, Response: MsgEchoResponse,
+				Handle: h.echo,
+				Check:  checkEcho,
+			}),
+			server.Unary(server.UnaryCall[server.NoPayload, EchoResponse]{
+				Name: "List", Request: MsgList, Response: MsgEchoResponse,
+				Handle: func(context.Context, *server.NoPayload) (*EchoResponse, error) { return &EchoResponse{N: ListN}, nil },
+			}),
+			server.Streaming(server.StreamCall[TailRequest, TailFrame]{
+				Name: "Tail", Request: MsgTail, Frame: MsgTailFrame,
+				Handle: func(ctx context.Context, req *TailRequest, out *server.Sender[TailFrame]) error {
+					if h.TailSender != nil {
+						return h.TailSender(ctx, req, out)
+					}
+					return h.tail(ctx, req, out.Stream())
+				},
+				Last:  func(f *TailFrame) bool { return f.EOF },
+				Check: checkTail,
+			}),
 		},
 		ErrorResponse: func(text string) (ipc.MsgType, msgp.Marshaler) {
 			return MsgStatus, &Status{Err: text}
@@ -146,41 +177,16 @@ func Table() *server.Table {
 	}
 }
 
-func unaryEcho(ctx context.Context, impl any, body []byte, icpt server.UnaryInterceptor) (msgp.Marshaler, error) {
-	h := impl.(*Handler)
-	req := new(EchoRequest)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return nil, &server.DecodeError{Method: "Echo", Err: err}
+func checkEcho(r *EchoResponse) error {
+	if len(r.ID) > EchoMaxID {
+		return server.OverMaxLen("ID", len(r.ID), EchoMaxID)
 	}
-	if icpt == nil {
-		return h.echo(ctx, req)
-	}
-	resp, err := icpt(ctx, req, nil, func(ctx context.Context, req any) (any, error) {
-		return h.echo(ctx, req.(*EchoRequest))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.(*EchoResponse), nil
+	return nil
 }
 
-func unaryList(ctx context.Context, impl any, body []byte, icpt server.UnaryInterceptor) (msgp.Marshaler, error) {
-	if len(body) != 0 {
-		return nil, &server.DecodeError{Method: "List", Err: fmt.Errorf("unexpected %d payload bytes", len(body))}
+func checkTail(f *TailFrame) error {
+	if f.I >= TailMaxI {
+		return server.OverMaxItems("I", f.I, TailMaxI-1)
 	}
-	return &EchoResponse{N: ListN}, nil
-}
-
-func streamTail(ctx context.Context, impl any, body []byte, s *server.Stream, icpt server.StreamInterceptor) error {
-	h := impl.(*Handler)
-	req := new(TailRequest)
-	if err := ipc.DecodePayload(body, req); err != nil {
-		return &server.DecodeError{Method: "Tail", Err: err}
-	}
-	if icpt == nil {
-		return h.tail(ctx, req, s)
-	}
-	return icpt(ctx, req, s, nil, func(ctx context.Context, req any, s *server.Stream) error {
-		return h.tail(ctx, req.(*TailRequest), s)
-	})
+	return nil
 }
