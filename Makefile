@@ -44,7 +44,8 @@ bench-ipc:
 
 ## fuzz: every fuzz target for $(FUZZTIME) each.
 FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
-	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse
+	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse \
+	runtime/msgpx:FuzzObjectEnd runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \

@@ -1,14 +1,15 @@
 package mgmt_test
 
 // Tests of the string arena of the generated UnmarshalMsg methods
-// (internal/codegen/arena.go): every string of a message is a substring of
-// one copy of the message.
+// (internal/codegen/arena.go, runtime/msgpx): the strings of a message are
+// packed into a few chunks of msgpx.ChunkSize bytes.
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/internal/memtest"
+	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // arenaSink makes the decoded structs escape, as they do in a server or
@@ -43,8 +46,25 @@ func arenaMarshal(t *testing.T, v msgp.Marshaler) []byte {
 	return b
 }
 
-// Decoding a message costs one allocation for all its strings, plus the
-// struct (heap-allocated here) and its slices.
+// listChunks is the number of arena chunks the strings of p take: a string
+// that does not fit in what is left of the current chunk starts a new one
+// (the message goes on for more than a chunk after its first string).
+func listChunks(p *mgmt.ListResponsePayload) float64 {
+	n, free := 0, 0
+	for _, e := range p.Entries {
+		for _, s := range []string{e.ID, e.Name, e.State} {
+			if len(s) > free {
+				n, free = n+1, msgpx.ChunkSize
+			}
+			free -= len(s)
+		}
+	}
+	return float64(n)
+}
+
+// Decoding a message costs one allocation per chunk of its strings (one for
+// messages with less than msgpx.ChunkSize bytes of strings), plus the struct
+// (heap-allocated here) and its slices.
 func TestArenaDecodeAllocs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -56,7 +76,8 @@ func TestArenaDecodeAllocs(t *testing.T) {
 		{"StatusRequest", &mgmt.StatusRequestPayload{ID: "web"}, func() msgp.Unmarshaler { return new(mgmt.StatusRequestPayload) }, 2},
 		{"StatusRequest empty ID", &mgmt.StatusRequestPayload{}, func() msgp.Unmarshaler { return new(mgmt.StatusRequestPayload) }, 1},
 		{"ListResponse 1", arenaList(1), func() msgp.Unmarshaler { return new(mgmt.ListResponsePayload) }, 3},
-		{"ListResponse 1000", arenaList(1000), func() msgp.Unmarshaler { return new(mgmt.ListResponsePayload) }, 3},
+		{"ListResponse 100", arenaList(100), func() msgp.Unmarshaler { return new(mgmt.ListResponsePayload) }, 3},
+		{"ListResponse 1000", arenaList(1000), func() msgp.Unmarshaler { return new(mgmt.ListResponsePayload) }, 2 + listChunks(arenaList(1000))},
 		{"EventsSubscribe", &mgmt.EventsSubscribePayload{ProcessIDs: []string{"web", "db", "cache"}, Types: []string{"process.crashed"}},
 			func() msgp.Unmarshaler { return new(mgmt.EventsSubscribePayload) }, 4},
 	} {
@@ -75,6 +96,55 @@ func TestArenaDecodeAllocs(t *testing.T) {
 		if !reflect.DeepEqual(arenaSink, tc.in) {
 			t.Errorf("%s: decoded %+v, want %+v", tc.name, arenaSink, tc.in)
 		}
+	}
+}
+
+// A retained string keeps at most max(its length, msgpx.ChunkSize) bytes
+// alive, whatever else its message held: here the 5-byte ID of a Logs
+// request padded with a 16 MiB unknown field (the procd case: the ID is kept
+// for as long as the follow runs), and one entry's ID of a 1000-entry list.
+// Measured on the live heap after GC.
+func TestArenaRetention(t *testing.T) {
+	const keep = 8
+	padded := func(id string) []byte {
+		b := msgp.AppendMapHeader(nil, 2)
+		b = msgp.AppendString(b, "id")
+		b = msgp.AppendString(b, id)
+		b = msgp.AppendString(b, "padding")
+		return msgp.AppendString(b, strings.Repeat("p", 16<<20))
+	}
+	list := arenaMarshal(t, arenaList(1000))
+	for _, tc := range []struct {
+		name   string
+		decode func(i int) string // decodes a fresh message, returns the retained string
+		max    uint64             // live bytes per retained string
+	}{
+		{"Logs request, 16 MiB padding", func(i int) string {
+			var z mgmt.LogsRequestPayload
+			if _, err := z.UnmarshalMsg(padded(fmt.Sprintf("id%03d", i))); err != nil {
+				t.Fatal(err)
+			}
+			return z.ID
+		}, msgpx.ChunkSize + 512},
+		{"one entry of a 1000-entry list", func(i int) string {
+			var z mgmt.ListResponsePayload
+			if _, err := z.UnmarshalMsg(bytes.Clone(list)); err != nil {
+				t.Fatal(err)
+			}
+			return z.Entries[500].ID
+		}, msgpx.ChunkSize + 512},
+	} {
+		kept := make([]string, keep)
+		before := memtest.LiveHeap()
+		for i := range kept {
+			kept[i] = tc.decode(i)
+		}
+		per := (memtest.LiveHeap() - min(before, memtest.LiveHeap())) / keep
+		t.Logf("%s: %d bytes live per retained string", tc.name, per)
+		if per > tc.max {
+			t.Errorf("%s: %d bytes live per retained %d-byte string, want <= %d", tc.name, per, len(kept[0]), tc.max)
+		}
+		runtime.KeepAlive(kept)
 	}
 }
 

@@ -4,6 +4,7 @@
 package mgmt
 
 import (
+	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -12,7 +13,7 @@ func (z *EventsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -26,13 +27,13 @@ func (z *EventsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "pid":
-			z.ProcessID, err = readString(dc, 4096)
+			z.ProcessID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessID")
 				return
 			}
 		case "t":
-			z.Type, err = readString(dc, 256)
+			z.Type, err = msgpx.ReadString(dc, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "Type")
 				return
@@ -44,7 +45,7 @@ func (z *EventsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				return
 			}
 		case "sum":
-			z.Summary, err = readString(dc, 1048576)
+			z.Summary, err = msgpx.ReadString(dc, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Summary")
 				return
@@ -125,17 +126,19 @@ func (z *EventsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -149,13 +152,13 @@ func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []b
 		}
 		switch msgp.UnsafeString(field) {
 		case "pid":
-			z.ProcessID, bts, err = a.readString(bts, 4096)
+			z.ProcessID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessID")
 				return
 			}
 		case "t":
-			z.Type, bts, err = a.readString(bts, 256)
+			z.Type, bts, err = a.ReadStringBytes(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "Type")
 				return
@@ -167,7 +170,7 @@ func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []b
 				return
 			}
 		case "sum":
-			z.Summary, bts, err = a.readString(bts, 1048576)
+			z.Summary, bts, err = a.ReadStringBytes(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Summary")
 				return
@@ -195,7 +198,7 @@ func (z *EventsSubscribePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -218,7 +221,7 @@ func (z *EventsSubscribePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				z.ProcessIDs = nil
 			} else {
 				var zb0002 uint32
-				zb0002, err = readArrayHeader(dc)
+				zb0002, err = msgpx.ReadArrayHeader(dc)
 				if err != nil {
 					err = msgp.WrapError(err, "ProcessIDs")
 					return
@@ -233,7 +236,7 @@ func (z *EventsSubscribePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 					z.ProcessIDs = make([]string, zb0002)
 				}
 				for za0001 := range z.ProcessIDs {
-					z.ProcessIDs[za0001], err = readString(dc, 4096)
+					z.ProcessIDs[za0001], err = msgpx.ReadString(dc, 4096)
 					if err != nil {
 						err = msgp.WrapError(err, "ProcessIDs", za0001)
 						return
@@ -250,7 +253,7 @@ func (z *EventsSubscribePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				z.Types = nil
 			} else {
 				var zb0003 uint32
-				zb0003, err = readArrayHeader(dc)
+				zb0003, err = msgpx.ReadArrayHeader(dc)
 				if err != nil {
 					err = msgp.WrapError(err, "Types")
 					return
@@ -265,7 +268,7 @@ func (z *EventsSubscribePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 					z.Types = make([]string, zb0003)
 				}
 				for za0002 := range z.Types {
-					z.Types[za0002], err = readString(dc, 256)
+					z.Types[za0002], err = msgpx.ReadString(dc, 256)
 					if err != nil {
 						err = msgp.WrapError(err, "Types", za0002)
 						return
@@ -386,17 +389,19 @@ func (z *EventsSubscribePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -415,7 +420,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o 
 				z.ProcessIDs = nil
 			} else {
 				var zb0002 uint32
-				zb0002, bts, err = readArrayHeaderBytes(bts)
+				zb0002, bts, err = msgpx.ReadArrayHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "ProcessIDs")
 					return
@@ -430,7 +435,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o 
 					z.ProcessIDs = make([]string, zb0002)
 				}
 				for za0001 := range z.ProcessIDs {
-					z.ProcessIDs[za0001], bts, err = a.readString(bts, 4096)
+					z.ProcessIDs[za0001], bts, err = a.ReadStringBytes(bts, 4096)
 					if err != nil {
 						err = msgp.WrapError(err, "ProcessIDs", za0001)
 						return
@@ -443,7 +448,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o 
 				z.Types = nil
 			} else {
 				var zb0003 uint32
-				zb0003, bts, err = readArrayHeaderBytes(bts)
+				zb0003, bts, err = msgpx.ReadArrayHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Types")
 					return
@@ -458,7 +463,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o 
 					z.Types = make([]string, zb0003)
 				}
 				for za0002 := range z.Types {
-					z.Types[za0002], bts, err = a.readString(bts, 256)
+					z.Types[za0002], bts, err = a.ReadStringBytes(bts, 256)
 					if err != nil {
 						err = msgp.WrapError(err, "Types", za0002)
 						return
@@ -495,7 +500,7 @@ func (z *ListEntry) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -509,19 +514,19 @@ func (z *ListEntry) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "name":
-			z.Name, err = readString(dc, 1048576)
+			z.Name, err = msgpx.ReadString(dc, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
 				return
 			}
 		case "state":
-			z.State, err = readString(dc, 256)
+			z.State, err = msgpx.ReadString(dc, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
@@ -627,17 +632,19 @@ func (z *ListEntry) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *ListEntry) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -651,19 +658,19 @@ func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err e
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.readString(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "name":
-			z.Name, bts, err = a.readString(bts, 1048576)
+			z.Name, bts, err = a.ReadStringBytes(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
 				return
 			}
 		case "state":
-			z.State, bts, err = a.readString(bts, 256)
+			z.State, bts, err = a.ReadStringBytes(bts, 256)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
@@ -703,7 +710,7 @@ func (z *ListResponsePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -726,7 +733,7 @@ func (z *ListResponsePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				z.Entries = nil
 			} else {
 				var zb0002 uint32
-				zb0002, err = readArrayHeader(dc)
+				zb0002, err = msgpx.ReadArrayHeader(dc)
 				if err != nil {
 					err = msgp.WrapError(err, "Entries")
 					return
@@ -810,17 +817,19 @@ func (z *ListResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *ListResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -839,7 +848,7 @@ func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []b
 				z.Entries = nil
 			} else {
 				var zb0002 uint32
-				zb0002, bts, err = readArrayHeaderBytes(bts)
+				zb0002, bts, err = msgpx.ReadArrayHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Entries")
 					return
@@ -887,7 +896,7 @@ func (z *LogsRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -901,7 +910,7 @@ func (z *LogsRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1064,17 +1073,19 @@ func (z *LogsRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1088,7 +1099,7 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []by
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.readString(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1140,7 +1151,7 @@ func (z *LogsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1154,7 +1165,7 @@ func (z *LogsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1174,7 +1185,7 @@ func (z *LogsStreamPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				}
 				z.Data = nil
 			} else {
-				z.Data, err = readBytesLimit(dc, z.Data, 16777216)
+				z.Data, err = msgpx.ReadBytesLimit(dc, z.Data, 16777216)
 				if err == nil && z.Data == nil {
 					z.Data = []byte{}
 				}
@@ -1281,7 +1292,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1295,7 +1306,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = readStringBytes(bts, 4096)
+			z.ID, bts, err = msgpx.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1312,7 +1323,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				z.Data = nil
 			} else {
 				var zb0002 uint32
-				zb0002, bts, err = readBytesHeader(bts)
+				zb0002, bts, err = msgpx.ReadBytesHeader(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Data")
 					return
@@ -1362,7 +1373,7 @@ func (z *StartRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1376,7 +1387,7 @@ func (z *StartRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1418,17 +1429,19 @@ func (z StartRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *StartRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1442,7 +1455,7 @@ func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []b
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.readString(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1470,7 +1483,7 @@ func (z *StatusRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1484,7 +1497,7 @@ func (z *StatusRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1526,17 +1539,19 @@ func (z StatusRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1550,7 +1565,7 @@ func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.readString(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1578,7 +1593,7 @@ func (z *StatusResponsePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1598,7 +1613,7 @@ func (z *StatusResponsePayload) DecodeMsg(dc *msgp.Reader) (err error) {
 				return
 			}
 		case "err":
-			z.Err, err = readString(dc, 1048576)
+			z.Err, err = msgpx.ReadString(dc, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Err")
 				return
@@ -1657,17 +1672,19 @@ func (z *StatusResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1687,7 +1704,7 @@ func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o [
 				return
 			}
 		case "err":
-			z.Err, bts, err = a.readString(bts, 1048576)
+			z.Err, bts, err = a.ReadStringBytes(bts, 1048576)
 			if err != nil {
 				err = msgp.WrapError(err, "Err")
 				return
@@ -1715,7 +1732,7 @@ func (z *StopRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, err = readMapHeader(dc)
+	zb0001, err = msgpx.ReadMapHeader(dc)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1729,7 +1746,7 @@ func (z *StopRequestPayload) DecodeMsg(dc *msgp.Reader) (err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, err = readString(dc, 4096)
+			z.ID, err = msgpx.ReadString(dc, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1771,17 +1788,19 @@ func (z StopRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
+// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
 func (z *StopRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	return z.unmarshalMsgArena(bts, &msgpArena{msg: bts})
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings from a.
-func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []byte, err error) {
+func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = readMapHeaderBytes(bts)
+	zb0001, bts, err = msgpx.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
@@ -1795,7 +1814,7 @@ func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []by
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.readString(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1816,221 +1835,4 @@ func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpArena) (o []by
 func (z StopRequestPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID)
 	return
-}
-
-// readArrayHeaderBytes is msgp.ReadArrayHeaderBytes reading nil as 0 items
-// and refusing, before the caller allocates, a count the input cannot hold
-// (every item takes at least one byte).
-func readArrayHeaderBytes(b []byte) (uint32, []byte, error) {
-	if msgp.IsNil(b) {
-		return 0, b[1:], nil
-	}
-	sz, o, err := msgp.ReadArrayHeaderBytes(b)
-	if err == nil && uint64(sz) > uint64(len(o)) {
-		return 0, b, msgp.ErrShortBytes
-	}
-	return sz, o, err
-}
-
-// readMapHeaderBytes is msgp.ReadMapHeaderBytes reading nil as 0 pairs and
-// refusing, before the caller allocates, a count the input cannot hold
-// (every pair takes at least two bytes).
-func readMapHeaderBytes(b []byte) (uint32, []byte, error) {
-	if msgp.IsNil(b) {
-		return 0, b[1:], nil
-	}
-	sz, o, err := msgp.ReadMapHeaderBytes(b)
-	if err == nil && 2*uint64(sz) > uint64(len(o)) {
-		return 0, b, msgp.ErrShortBytes
-	}
-	return sz, o, err
-}
-
-// readBytesHeader is msgp.ReadBytesHeader reading nil as 0 bytes.
-func readBytesHeader(b []byte) (uint32, []byte, error) {
-	if msgp.IsNil(b) {
-		return 0, b[1:], nil
-	}
-	return msgp.ReadBytesHeader(b)
-}
-
-// readArrayHeader is (*msgp.Reader).ReadArrayHeader reading nil as 0 items.
-func readArrayHeader(dc *msgp.Reader) (uint32, error) {
-	if dc.IsNil() {
-		return 0, dc.ReadNil()
-	}
-	return dc.ReadArrayHeader()
-}
-
-// readMapHeader is (*msgp.Reader).ReadMapHeader reading nil as 0 pairs.
-func readMapHeader(dc *msgp.Reader) (uint32, error) {
-	if dc.IsNil() {
-		return 0, dc.ReadNil()
-	}
-	return dc.ReadMapHeader()
-}
-
-// readBytesLimit is (*msgp.Reader).ReadBytesLimit reading nil as nil.
-func readBytesLimit(dc *msgp.Reader, scratch []byte, n int64) ([]byte, error) {
-	if dc.IsNil() {
-		return nil, dc.ReadNil()
-	}
-	return dc.ReadBytesLimit(scratch, n)
-}
-
-// readStringBytes is msgp.ReadStringBytes refusing, before allocating, a
-// string longer than n bytes.
-func readStringBytes(b []byte, n uint64) (string, []byte, error) {
-	v, o, err := msgp.ReadStringZC(b)
-	if err != nil {
-		return "", b, err
-	}
-	if uint64(len(v)) > n {
-		return "", b, msgp.ErrLimitExceeded
-	}
-	return string(v), o, nil
-}
-
-// readString is (*msgp.Reader).ReadString refusing, before allocating, a
-// string longer than n bytes.
-func readString(dc *msgp.Reader, n uint64) (string, error) {
-	limit := dc.GetMaxStringLength()
-	dc.SetMaxStringLength(min(limit, n))
-	defer dc.SetMaxStringLength(limit)
-	return dc.ReadString()
-}
-
-// msgpArena hands out the strings of one message as substrings of a single
-// copy of its encoded form: decoding a message costs one string allocation
-// however many strings it holds. The copy is made at the first non-empty
-// string and spans from it to the end of the message (or of the input, when
-// at most 256 bytes are left), so a retained string keeps all of that alive.
-type msgpArena struct {
-	msg  []byte // the encoded message, from its first byte
-	copy string // msg[off:end], once a non-empty string was read
-	off  int
-}
-
-// readString is msgp.ReadStringBytes refusing, before allocating, a string
-// longer than n bytes, and returning a substring of a's copy. b is a
-// suffix of a.msg.
-func (a *msgpArena) readString(b []byte, n uint64) (string, []byte, error) {
-	v, o, err := msgp.ReadStringZC(b)
-	if err != nil {
-		return "", b, err
-	}
-	if uint64(len(v)) > n {
-		return "", b, msgp.ErrLimitExceeded
-	}
-	if len(v) == 0 {
-		return "", o, nil
-	}
-	start := cap(a.msg) - cap(v) // v is a view into a.msg
-	if start < 0 || start+len(v) > len(a.msg) {
-		return string(v), o, nil // not a view into a.msg: cannot happen
-	}
-	if a.copy == "" {
-		end := len(a.msg)
-		if end-start > 256 { // else copying the rest costs less than finding the end
-			end = max(msgpEnd(a.msg), start+len(v))
-		}
-		a.off, a.copy = start, string(a.msg[start:end])
-	}
-	i := start - a.off
-	if i < 0 || i+len(v) > len(a.copy) {
-		return string(v), o, nil // before the first string: cannot happen
-	}
-	return a.copy[i : i+len(v)], o, nil
-}
-
-// msgpEnd returns the length of the msgpack object b starts with, len(b) if
-// b does not hold a whole one. It is msgp.Skip without recursion, checking
-// nothing but lengths.
-func msgpEnd(b []byte) int {
-	i := 0
-	for pending := uint64(1); pending > 0; pending-- {
-		if i >= len(b) || pending > uint64(len(b)-i) {
-			return len(b) // every object takes a byte at least
-		}
-		c := b[i]
-		if t := msgpTokens[c]; t.size != 0 {
-			i += int(t.size)
-			pending += uint64(t.kids)
-			continue
-		}
-		fixed, count, items, ok := msgpLead(c)
-		if !ok || len(b)-i-1 < count {
-			return len(b)
-		}
-		var n uint64
-		for _, d := range b[i+1 : i+1+count] {
-			n = n<<8 | uint64(d)
-		}
-		switch {
-		case items > 0:
-			pending += items * n
-		case n > uint64(len(b)):
-			return len(b)
-		default:
-			fixed += int(n)
-		}
-		i += 1 + fixed
-	}
-	return min(i, len(b))
-}
-
-// msgpTokens gives, for every lead byte that tells the size of its token,
-// that size (else 0: see msgpLead) and the number of objects the token opens
-// (fixmap, fixarray).
-var msgpTokens = func() (t [256]struct{ size, kids uint8 }) {
-	for c := range 256 {
-		k := &t[c]
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
-			k.size = 1
-		case c <= 0x8f: // fixmap
-			k.size, k.kids = 1, uint8(2*(c&0x0f))
-		case c <= 0x9f: // fixarray
-			k.size, k.kids = 1, uint8(c&0x0f)
-		case c <= 0xbf: // fixstr
-			k.size = uint8(1 + c&0x1f)
-		case c >= 0xd4 && c <= 0xd8: // fixext: type and 1 to 16 bytes
-			k.size = uint8(2 + 1<<(c-0xd4))
-		default:
-			if fixed, count, _, ok := msgpLead(byte(c)); ok && count == 0 {
-				k.size = uint8(1 + fixed)
-			}
-		}
-	}
-	return t
-}()
-
-// msgpLead describes the lead bytes 0xc1-0xdf other than nil, bool and
-// fixext: the bytes after the lead byte and, of them, the size of a
-// big-endian count of bytes (items 0) or of objects (items per count).
-func msgpLead(c byte) (fixed, count int, items uint64, ok bool) {
-	switch c {
-	case 0xcc, 0xd0: // uint8, int8
-		return 1, 0, 0, true
-	case 0xcd, 0xd1: // uint16, int16
-		return 2, 0, 0, true
-	case 0xca, 0xce, 0xd2: // float32, uint32, int32
-		return 4, 0, 0, true
-	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
-		return 8, 0, 0, true
-	case 0xc4, 0xd9: // bin8, str8
-		return 1, 1, 0, true
-	case 0xc5, 0xda: // bin16, str16
-		return 2, 2, 0, true
-	case 0xc6, 0xdb: // bin32, str32
-		return 4, 4, 0, true
-	case 0xc7, 0xc8, 0xc9: // ext8, ext16, ext32: count, type
-		n := 1 << (c - 0xc7)
-		return n + 1, n, 0, true
-	case 0xdc, 0xdd: // array16, array32
-		return 2 << (c - 0xdc), 2 << (c - 0xdc), 1, true
-	case 0xde, 0xdf: // map16, map32
-		return 2 << (c - 0xde), 2 << (c - 0xde), 2, true
-	}
-	return 0, 0, 0, false // 0xc1: never used
 }

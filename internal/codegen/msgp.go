@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/printer"
 	"go/token"
 	"os"
 	"path/filepath"
@@ -41,10 +42,9 @@ var msgpMu sync.Mutex
 // EncodeMsg, DecodeMsg and Msgsize methods of every struct and enum. msgp's
 // printer package is not used: it only writes to disk and runs goimports;
 // the header and imports are written here instead (the same steps). The
-// decoders are then made to accept nil inside lists and maps (nilfix.go) and
-// to enforce MaxLen on strings (strlimit.go), after one msgp bug is mended
-// (msgpfix.go); last, UnmarshalMsg takes all the strings of a message from
-// one allocation where the message holds no bytes (arena.go).
+// decoders are then adjusted on their syntax tree, their shape checked
+// against the model (msgprewrite.go), and the UnmarshalMsg of arena structs
+// wrapped (arena.go).
 func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	name := n.FileName(msgpSuffix)
 	if len(f.Structs) == 0 && len(f.Enums) == 0 {
@@ -54,9 +54,43 @@ func emitMsgp(f *schema.File, n *names, types []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	body, err = adjustMsgp(body, f, n)
+	if err != nil {
+		return nil, err
+	}
+	return renderMsgpFile(f, n, name, body)
+}
+
+// adjustMsgp parses msgp's method declarations, rewrites their decoders and
+// prints them again, each arena struct's UnmarshalMsg wrapper in front of
+// the method it wraps.
+func adjustMsgp(body []byte, f *schema.File, n *names) ([]byte, error) {
+	fset := token.NewFileSet()
+	src := append([]byte("package p\n\n"), body...)
+	file, err := parser.ParseFile(fset, "msgp output", src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("codegen: msgp output does not parse: %w", err)
+	}
 	arenas := arenaStructs(f)
-	body = limitStrings(acceptNil(fixDerefSlicing(body)), f, arenas)
-	return renderMsgpFile(f, n, name, useArenas(body, f, arenas))
+	if err := rewriteDecoders(file, f, n, arenas); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for _, d := range file.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == "UnmarshalMsg" && arenas[receiverType(fd)] {
+			wrapper, err := useArena(fd, receiverType(fd), n)
+			if err != nil {
+				return nil, err
+			}
+			out.Write(wrapper)
+			out.WriteString("\n\n")
+		}
+		if err := printer.Fprint(&out, fset, &printer.CommentedNode{Node: d, Comments: file.Comments}); err != nil {
+			return nil, fmt.Errorf("codegen: printing msgp output: %w", err)
+		}
+		out.WriteString("\n\n")
+	}
+	return out.Bytes(), nil
 }
 
 // runMsgp runs msgp's generator over src, which it reads from a temporary
@@ -104,6 +138,9 @@ func renderMsgpFile(f *schema.File, n *names, name string, body []byte) ([]byte,
 	imports := []string{msgpPkg}
 	if usesPackage(body, "time") {
 		imports = append(imports, "time")
+	}
+	if usesPackage(body, "msgpx") {
+		imports = append(imports, msgpxPkg)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// %s\n// source: %s\n\npackage %s\n\n", generatedLine, f.Path, n.Package)

@@ -20,6 +20,7 @@ const (
 	serverPkg = "github.com/mgmtgen/mgmtgen/runtime/server"
 	clientPkg = "github.com/mgmtgen/mgmtgen/runtime/client"
 	msgpPkg   = "github.com/tinylib/msgp/msgp"
+	msgpxPkg  = "github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // names derives every identifier and file name of one generated package.
@@ -44,6 +45,10 @@ type names struct {
 	// its unexported lookup table.
 	MessageName  string
 	messageNames string
+
+	// unmarshalArena is the unexported method of arena structs that
+	// UnmarshalMsg wraps (arena.go).
+	unmarshalArena string
 }
 
 // newNames derives the names of f's generated package and reports the first
@@ -61,6 +66,7 @@ func newNames(f *schema.File) (*names, error) {
 		DialContext:          "DialContext",
 		MessageName:          "MessageName",
 		messageNames:         "messageNames",
+		unmarshalArena:       "unmarshalMsgArena",
 	}
 	if err := n.checkCollisions(f); err != nil {
 		return nil, err

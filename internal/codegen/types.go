@@ -130,7 +130,7 @@ func nilable(t *schema.Type) bool {
 // checks one limit per field against every list, map and bin header inside
 // it, so a field holding both containers and bytes gets the larger of
 // MaxItems and MaxLen. Strings take no limit= (msgp has none for strings);
-// their MaxLen is enforced by strlimit.go.
+// their MaxLen is enforced by msgpx.ReadStringBytes (msgprewrite.go).
 func fieldLimit(fl *schema.Field) uint32 {
 	containers, bytes := shape(fl.Type)
 	switch {

@@ -1,0 +1,492 @@
+package codegen
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/tools/go/ast/astutil"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// msgp's decoders are adjusted on their syntax tree, never as text, in four
+// ways:
+//
+//   - nil-tolerance: every list, map and bytes read goes through its msgpx
+//     counterpart, which reads a msgpack nil as empty (WIRE.md: decoders
+//     accept nil wherever a list, map or bytes is expected; vmihailenco/msgpack
+//     writes nil for a nil inner slice). msgp's allownil tag covers only the
+//     field itself. Fields tagged allownil check for nil first, so a nil field
+//     still decodes as nil.
+//   - string limits: msgp's limit= tag bounds list, map and bin headers but
+//     not strings, so every string read is routed to msgpx.ReadStringBytes or
+//     msgpx.ReadString with its field's MaxLen, checked before allocating.
+//   - the string arena (arena.go): in the UnmarshalMsg of an arena struct,
+//     strings come from a *msgpx.Arena, and nested arena structs decode into
+//     the same arena.
+//   - one msgp v1.6.5 bug: "*x[:n]" (slicing a dereferenced pointer without
+//     parentheses, written for bytes behind a pointer with a limit) becomes
+//     "(*x)[:n]".
+//
+// Every read is attributed to its field from the msgp.WrapError call that
+// follows it ("if err != nil { err = msgp.WrapError(err, "Field", i,
+// "Inner") }": the Go field names from the receiver). What each method must
+// contain is computed from the model (expect), and what was found is
+// counted: any difference, an unattributable read or a missing method is a
+// generator error saying "msgp output changed shape", naming the struct and
+// field, so a msgp release that spells its decoders differently cannot
+// silently drop a limit.
+
+// readKind is what a msgp read call reads, for the shape count.
+type readKind int
+
+const (
+	readContainer readKind = iota // a list, map or bytes header, a struct's map header, or a nested struct's decode call
+	readString                    // a string (a field, an element, a map key, a string enum)
+	readDeref                     // the unparenthesised slicing of a dereferenced pointer (msgp bug)
+	numReadKinds
+)
+
+var readKindNames = [numReadKinds]string{"list/map/bytes/struct reads", "string reads", "pointer slicings"}
+
+// msgpReads are msgp's read calls in decoders, spelled "msgp.Func" for
+// package functions and "dc.Method" for methods of the DecodeMsg reader, and
+// the msgpx function that replaces each ("" for none: string reads are
+// replaced by field, nested decode calls are only counted).
+var msgpReads = map[string]struct {
+	kind readKind
+	to   string
+}{
+	"msgp.ReadArrayHeaderBytes": {readContainer, "ReadArrayHeaderBytes"},
+	"msgp.ReadMapHeaderBytes":   {readContainer, "ReadMapHeaderBytes"},
+	"msgp.ReadBytesHeader":      {readContainer, "ReadBytesHeader"},
+	"msgp.ReadBytesBytes":       {readContainer, "ReadBytesBytes"},
+	"dc.ReadArrayHeader":        {readContainer, "ReadArrayHeader"},
+	"dc.ReadMapHeader":          {readContainer, "ReadMapHeader"},
+	"dc.ReadBytesLimit":         {readContainer, "ReadBytesLimit"},
+	"dc.ReadBytes":              {readContainer, "ReadBytes"},
+	"msgp.ReadStringBytes":      {readString, ""},
+	"dc.ReadString":             {readString, ""},
+	"nested.UnmarshalMsg":       {readContainer, ""},
+	"nested.DecodeMsg":          {readContainer, ""},
+}
+
+// shapeError is a difference between msgp's output and what the model
+// predicts.
+func shapeError(recv, method, field, format string, args ...any) string {
+	where := recv + "." + method
+	if field != "" {
+		where += ": field " + field
+	}
+	return fmt.Sprintf("codegen: msgp output changed shape: %s: %s", where, fmt.Sprintf(format, args...))
+}
+
+// rewriter adjusts the decoders of one msgp output file.
+type rewriter struct {
+	structs map[string]*schema.Struct
+	arenas  map[string]bool
+	n       *names
+	errs    []string
+}
+
+// rewriteDecoders applies the adjustments to the decoders in file (msgp's
+// method declarations) in place and checks their shape against f.
+func rewriteDecoders(file *ast.File, f *schema.File, n *names, arenas map[string]bool) error {
+	rw := &rewriter{structs: make(map[string]*schema.Struct, len(f.Structs)), arenas: arenas, n: n}
+	for _, s := range f.Structs {
+		rw.structs[s.Name] = s
+	}
+	found := make(map[string]bool)
+	for _, d := range file.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok {
+			continue
+		}
+		recv := receiverType(fd)
+		s := rw.structs[recv]
+		if s == nil || (fd.Name.Name != "DecodeMsg" && fd.Name.Name != "UnmarshalMsg") {
+			continue
+		}
+		found[recv+"."+fd.Name.Name] = true
+		rw.method(fd, s)
+	}
+	for _, s := range f.Structs {
+		for _, m := range []string{"DecodeMsg", "UnmarshalMsg"} {
+			if !found[s.Name+"."+m] {
+				rw.errs = append(rw.errs, shapeError(s.Name, m, "", "no such method in msgp's output"))
+			}
+		}
+	}
+	if len(rw.errs) > 0 {
+		return joinErrors(rw.errs)
+	}
+	return nil
+}
+
+// receiverType is the T of a method with receiver *T, "" otherwise.
+func receiverType(fd *ast.FuncDecl) string {
+	if fd.Recv == nil || len(fd.Recv.List) != 1 {
+		return ""
+	}
+	if star, ok := fd.Recv.List[0].Type.(*ast.StarExpr); ok {
+		if id, ok := star.X.(*ast.Ident); ok {
+			return id.Name
+		}
+	}
+	return ""
+}
+
+// method rewrites one DecodeMsg or UnmarshalMsg of struct s and checks its
+// read counts against the model.
+func (rw *rewriter) method(fd *ast.FuncDecl, s *schema.Struct) {
+	m := &decoder{rw: rw, fd: fd, s: s, name: fd.Name.Name, reader: readerParam(fd),
+		arena: fd.Name.Name == "UnmarshalMsg" && rw.arenas[s.Name],
+		count: make(map[string]*[numReadKinds]int)}
+	ast.Inspect(fd.Body, func(node ast.Node) bool {
+		switch b := node.(type) {
+		case *ast.BlockStmt:
+			m.stmts(b.List)
+		case *ast.CaseClause:
+			m.stmts(b.Body)
+		}
+		return true
+	})
+	m.fixDerefs()
+	m.check()
+}
+
+// readerParam is the name of DecodeMsg's *msgp.Reader parameter, "" for
+// other methods.
+func readerParam(fd *ast.FuncDecl) string {
+	if fd.Name.Name != "DecodeMsg" || len(fd.Type.Params.List) != 1 || len(fd.Type.Params.List[0].Names) != 1 {
+		return ""
+	}
+	return fd.Type.Params.List[0].Names[0].Name
+}
+
+// decoder is the state of one method being rewritten.
+type decoder struct {
+	rw     *rewriter
+	fd     *ast.FuncDecl
+	s      *schema.Struct
+	name   string // DecodeMsg or UnmarshalMsg
+	reader string // DecodeMsg's reader parameter
+	arena  bool   // an arena struct's UnmarshalMsg
+
+	// count holds what was found per top-level field ("" for the struct's own
+	// map header).
+	count map[string]*[numReadKinds]int
+}
+
+func (m *decoder) errorf(field, format string, args ...any) {
+	m.rw.errs = append(m.rw.errs, shapeError(m.s.Name, m.name, field, format, args...))
+}
+
+func (m *decoder) add(field string, k readKind) {
+	c := m.count[field]
+	if c == nil {
+		c = new([numReadKinds]int)
+		m.count[field] = c
+	}
+	c[k]++
+}
+
+// stmts handles the read calls among a list of statements: an assignment
+// from a call, followed by the if statement wrapping its error.
+func (m *decoder) stmts(list []ast.Stmt) {
+	for i, st := range list {
+		as, ok := st.(*ast.AssignStmt)
+		if !ok || len(as.Rhs) != 1 {
+			continue
+		}
+		call, ok := as.Rhs[0].(*ast.CallExpr)
+		if !ok {
+			continue
+		}
+		key, recv := m.callKey(call)
+		r, ok := msgpReads[key]
+		if !ok {
+			continue
+		}
+		path, ok := wrapErrorPath(list[i+1 : min(i+1+wrapDistance, len(list))])
+		if !ok {
+			m.errorf("", "%s is not followed by msgp.WrapError", key)
+			continue
+		}
+		var top string
+		var fl *schema.Field
+		if len(path) > 0 {
+			top = path[0]
+			if fl = fieldAt(m.s, path); fl == nil {
+				m.errorf(path[0], "msgp.WrapError names %q, not a field path of the struct", path)
+				continue
+			}
+		}
+		if len(path) <= 1 {
+			m.add(top, r.kind)
+		}
+		switch {
+		case r.to != "":
+			if recv != nil { // dc.Method(args) -> msgpx.Method(dc, args)
+				call.Args = append([]ast.Expr{recv}, call.Args...)
+			}
+			call.Fun = msgpxSel(r.to)
+		case r.kind == readString:
+			m.limitString(call, recv, fl)
+		case key == "nested.UnmarshalMsg" && m.arena && fl != nil:
+			if inner := innerStruct(fl.Type); inner != nil && m.rw.arenas[inner.Name] {
+				call.Fun.(*ast.SelectorExpr).Sel = ast.NewIdent(m.rw.n.unmarshalArena)
+				call.Args = append(call.Args, ast.NewIdent(arenaParam))
+			}
+		}
+	}
+}
+
+// callKey is call's key in msgpReads, and for a method of the reader the
+// reader expression.
+func (m *decoder) callKey(call *ast.CallExpr) (string, ast.Expr) {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", nil
+	}
+	if id, ok := sel.X.(*ast.Ident); ok {
+		switch {
+		case id.Name == "msgp":
+			return "msgp." + sel.Sel.Name, nil
+		case m.reader != "" && id.Name == m.reader:
+			return "dc." + sel.Sel.Name, sel.X
+		}
+	}
+	switch sel.Sel.Name {
+	case "UnmarshalMsg", "DecodeMsg":
+		return "nested." + sel.Sel.Name, nil
+	}
+	return "", nil
+}
+
+// limitString routes a string read of field fl to msgpx with fl's MaxLen
+// (the arena's reader in an arena UnmarshalMsg). A read of a field without
+// MaxLen outside an arena stays msgp's.
+func (m *decoder) limitString(call *ast.CallExpr, recv ast.Expr, fl *schema.Field) {
+	limit := uint64(1<<32 - 1) // msgpack's longest string
+	if fl != nil && fl.MaxLen > 0 {
+		limit = uint64(fl.MaxLen)
+	} else if !m.arena {
+		return
+	}
+	lit := &ast.BasicLit{Kind: token.INT, Value: strconv.FormatUint(limit, 10)}
+	switch {
+	case recv != nil: // dc.ReadString() -> msgpx.ReadString(dc, N)
+		call.Fun, call.Args = msgpxSel("ReadString"), []ast.Expr{recv, lit}
+	case m.arena: // msgp.ReadStringBytes(bts) -> a.ReadStringBytes(bts, N)
+		call.Fun = &ast.SelectorExpr{X: ast.NewIdent(arenaParam), Sel: ast.NewIdent("ReadStringBytes")}
+		call.Args = append(call.Args, lit)
+	default: // msgp.ReadStringBytes(bts) -> msgpx.ReadStringBytes(bts, N)
+		call.Fun = msgpxSel("ReadStringBytes")
+		call.Args = append(call.Args, lit)
+	}
+}
+
+// msgpxSel is the expression msgpx.name.
+func msgpxSel(name string) *ast.SelectorExpr {
+	return &ast.SelectorExpr{X: ast.NewIdent("msgpx"), Sel: ast.NewIdent(name)}
+}
+
+// wrapDistance is how many statements after a read its error check may come:
+// msgp puts "if err == nil && x == nil { x = []byte{} }" between a bytes
+// read and its check.
+const wrapDistance = 2
+
+// wrapErrorPath returns the string arguments of the msgp.WrapError call in
+// the first statement of next that is "if err != nil { err =
+// msgp.WrapError(err, ...) ... }".
+func wrapErrorPath(next []ast.Stmt) ([]string, bool) {
+	for _, st := range next {
+		if path, ok := wrapErrorCheck(st); ok {
+			return path, true
+		}
+	}
+	return nil, false
+}
+
+// wrapErrorCheck returns the path of st when st is "if err != nil { err =
+// msgp.WrapError(err, ...) ... }".
+func wrapErrorCheck(st ast.Stmt) ([]string, bool) {
+	ifs, ok := st.(*ast.IfStmt)
+	if !ok || len(ifs.Body.List) == 0 || !isErrNotNil(ifs.Cond) {
+		return nil, false
+	}
+	as, ok := ifs.Body.List[0].(*ast.AssignStmt)
+	if !ok || len(as.Rhs) != 1 {
+		return nil, false
+	}
+	call, ok := as.Rhs[0].(*ast.CallExpr)
+	if !ok {
+		return nil, false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "WrapError" {
+		return nil, false
+	}
+	if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "msgp" {
+		return nil, false
+	}
+	var path []string
+	for _, arg := range call.Args[min(1, len(call.Args)):] {
+		if lit, ok := arg.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			s, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				return nil, false
+			}
+			path = append(path, s)
+		}
+	}
+	return path, true
+}
+
+// isErrNotNil reports whether e is "err != nil".
+func isErrNotNil(e ast.Expr) bool {
+	b, ok := e.(*ast.BinaryExpr)
+	if !ok || b.Op != token.NEQ {
+		return false
+	}
+	x, ok1 := b.X.(*ast.Ident)
+	y, ok2 := b.Y.(*ast.Ident)
+	return ok1 && ok2 && x.Name == "err" && y.Name == "nil"
+}
+
+// fixDerefs rewrites "*x[:n]", which is never valid Go (slicing never yields
+// a pointer), to "(*x)[:n]", counting each under the field x belongs to.
+func (m *decoder) fixDerefs() {
+	astutil.Apply(m.fd.Body, nil, func(c *astutil.Cursor) bool {
+		star, ok := c.Node().(*ast.StarExpr)
+		if !ok {
+			return true
+		}
+		sl, ok := star.X.(*ast.SliceExpr)
+		if !ok {
+			return true
+		}
+		m.add(topField(sl.X), readDeref)
+		sl.X = &ast.ParenExpr{X: &ast.StarExpr{X: sl.X}}
+		c.Replace(sl)
+		return true
+	})
+}
+
+// topField is F for an expression z.F..., "" otherwise.
+func topField(e ast.Expr) string {
+	for {
+		switch x := e.(type) {
+		case *ast.IndexExpr:
+			e = x.X
+		case *ast.SelectorExpr:
+			if id, ok := x.X.(*ast.Ident); ok && id.Name == "z" {
+				return x.Sel.Name
+			}
+			e = x.X
+		default:
+			return ""
+		}
+	}
+}
+
+// check compares the counts with what the model predicts for each field.
+func (m *decoder) check() {
+	want := map[string][numReadKinds]int{"": {readContainer: 1}} // the struct's own map header
+	for _, fl := range m.s.Fields {
+		want[fl.Name] = expect(fl, m.name)
+	}
+	for field, w := range want {
+		var got [numReadKinds]int
+		if c := m.count[field]; c != nil {
+			got = *c
+		}
+		for k := range numReadKinds {
+			if got[k] != w[k] {
+				m.errorf(field, "found %d %s, the model predicts %d", got[k], readKindNames[k], w[k])
+			}
+		}
+	}
+	for field := range m.count {
+		if _, ok := want[field]; !ok {
+			m.errorf(field, "reads of a field the struct does not have")
+		}
+	}
+}
+
+// expect is what msgp's method (DecodeMsg or UnmarshalMsg) reads for field
+// fl at its top level: one container read per list, map, bytes and struct
+// in its type (a struct is decoded by a call of its method or inlined,
+// starting with its map header), one string read per string, string enum
+// and map key, and in UnmarshalMsg one buggy pointer slicing per pointer to
+// bytes outside maps when the field has a limit.
+func expect(fl *schema.Field, method string) [numReadKinds]int {
+	var w [numReadKinds]int
+	inMap := false
+	for t := fl.Type; t != nil; t = t.Elem {
+		switch t.Kind {
+		case schema.KindList, schema.KindBytes, schema.KindStruct:
+			w[readContainer]++
+		case schema.KindMap:
+			w[readContainer]++
+			w[readString]++ // the key
+			inMap = true
+		case schema.KindString:
+			w[readString]++
+		case schema.KindEnum:
+			if t.Enum.Base == schema.KindString {
+				w[readString]++
+			}
+		case schema.KindPointer:
+			if method == "UnmarshalMsg" && !inMap && t.Elem.Kind == schema.KindBytes && fieldLimit(fl) > 0 {
+				w[readDeref]++
+			}
+		}
+	}
+	return w
+}
+
+// fieldAt follows a path of Go field names from s through struct-typed
+// fields (by value, in lists, maps or pointers) and returns the last field,
+// nil if the path does not name one.
+func fieldAt(s *schema.Struct, path []string) *schema.Field {
+	var fl *schema.Field
+	for _, name := range path {
+		if s == nil {
+			return nil
+		}
+		fl = nil
+		for _, c := range s.Fields {
+			if c.Name == name {
+				fl = c
+			}
+		}
+		if fl == nil {
+			return nil
+		}
+		s = innerStruct(fl.Type)
+	}
+	return fl
+}
+
+// innerStruct is the struct t holds, through lists, maps and pointers.
+func innerStruct(t *schema.Type) *schema.Struct {
+	for ; t != nil; t = t.Elem {
+		if t.Kind == schema.KindStruct {
+			return t.Struct
+		}
+	}
+	return nil
+}
+
+// joinErrors is one error listing errs, sorted.
+func joinErrors(errs []string) error {
+	sort.Strings(errs)
+	return errors.New(strings.Join(errs, "\n"))
+}

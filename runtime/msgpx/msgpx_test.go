@@ -1,0 +1,336 @@
+package msgpx
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/tinylib/msgp/msgp"
+	"go.uber.org/goleak"
+
+	"github.com/mgmtgen/mgmtgen/internal/memtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// nilReaders are the nil-tolerant readers with the msgp function each wraps,
+// both on the same encoded value: (items or bytes read, rest, error).
+var nilReaders = []struct {
+	name       string
+	x, msgp    func(b []byte) (int, []byte, error)
+	emptyIsNil bool // bytes readers return nil for nil, an empty header 0
+	minSize    int  // the fewest bytes an item takes, for header readers that check counts
+}{
+	{"ReadArrayHeaderBytes", hdr(ReadArrayHeaderBytes), hdr(msgp.ReadArrayHeaderBytes), false, 1},
+	{"ReadMapHeaderBytes", hdr(ReadMapHeaderBytes), hdr(msgp.ReadMapHeaderBytes), false, 2},
+	{"ReadBytesHeader", hdr(ReadBytesHeader), hdr(msgp.ReadBytesHeader), false, 0},
+	{"ReadBytesBytes", bin(ReadBytesBytes), bin(msgp.ReadBytesBytes), true, 0},
+	{"ReadArrayHeader", stream(ReadArrayHeader), stream((*msgp.Reader).ReadArrayHeader), false, 0},
+	{"ReadMapHeader", stream(ReadMapHeader), stream((*msgp.Reader).ReadMapHeader), false, 0},
+	{"ReadBytes", streamBin(func(dc *msgp.Reader) ([]byte, error) { return ReadBytes(dc, nil) }),
+		streamBin(func(dc *msgp.Reader) ([]byte, error) { return dc.ReadBytes(nil) }), true, 0},
+	{"ReadBytesLimit", streamBin(func(dc *msgp.Reader) ([]byte, error) { return ReadBytesLimit(dc, nil, 4) }),
+		streamBin(func(dc *msgp.Reader) ([]byte, error) { return dc.ReadBytesLimit(nil, 4) }), true, 0},
+}
+
+func hdr(f func([]byte) (uint32, []byte, error)) func([]byte) (int, []byte, error) {
+	return func(b []byte) (int, []byte, error) { n, o, err := f(b); return int(n), o, err }
+}
+
+func bin(f func(b, scratch []byte) ([]byte, []byte, error)) func([]byte) (int, []byte, error) {
+	return func(b []byte) (int, []byte, error) {
+		v, o, err := f(b, nil)
+		if v == nil {
+			return -1, o, err // nil, told apart from empty
+		}
+		return len(v), o, err
+	}
+}
+
+// stream runs a reader method over b; the rest is what the reader left.
+func stream(f func(*msgp.Reader) (uint32, error)) func([]byte) (int, []byte, error) {
+	return func(b []byte) (int, []byte, error) {
+		r := bytes.NewReader(b)
+		dc := msgp.NewReaderSize(r, 16)
+		n, err := f(dc)
+		return int(n), rest(dc, r), err
+	}
+}
+
+func streamBin(f func(*msgp.Reader) ([]byte, error)) func([]byte) (int, []byte, error) {
+	return func(b []byte) (int, []byte, error) {
+		r := bytes.NewReader(b)
+		dc := msgp.NewReaderSize(r, 16)
+		v, err := f(dc)
+		if v == nil {
+			return -1, rest(dc, r), err
+		}
+		return len(v), rest(dc, r), err
+	}
+}
+
+func rest(dc *msgp.Reader, r *bytes.Reader) []byte {
+	buffered, _ := dc.R.Peek(dc.R.Buffered())
+	tail := make([]byte, r.Len())
+	r.Read(tail)
+	return append(bytes.Clone(buffered), tail...)
+}
+
+// TestNilReaders: nil reads as empty (0 items, nil bytes) and consumes one
+// byte; anything else reads as msgp reads it.
+func TestNilReaders(t *testing.T) {
+	values := map[string][]byte{
+		"array":   msgp.AppendArrayHeader(nil, 2),
+		"map":     msgp.AppendMapHeader(nil, 1),
+		"bin":     msgp.AppendBytes(nil, []byte("abc")),
+		"empty":   msgp.AppendBytes(nil, nil),
+		"string":  msgp.AppendString(nil, "abc"),
+		"int":     msgp.AppendInt(nil, 7),
+		"short":   {0xdd, 0, 0},
+		"nothing": {},
+	}
+	for _, r := range nilReaders {
+		n, o, err := r.x([]byte{0xc0, 0x01})
+		want := 0
+		if r.emptyIsNil {
+			want = -1
+		}
+		if err != nil || n != want || !bytes.Equal(o, []byte{0x01}) {
+			t.Errorf("%s(nil): %d, %x, %v; want %d, 01, nil", r.name, n, o, err, want)
+		}
+		for name, v := range values {
+			in := append(bytes.Clone(v), 0x01, 0x02, 0x03, 0x04, 0x05) // room for the items
+			gn, gro, gerr := r.x(in)
+			wn, wro, werr := r.msgp(in)
+			bounded := r.minSize > 0 && errors.Is(gerr, msgp.ErrShortBytes) && werr == nil && r.minSize*wn > len(wro) // a count the input cannot hold
+			if gerr == nil && werr == nil && (gn != wn || !bytes.Equal(gro, wro)) || (gerr == nil) != (werr == nil) && !bounded {
+				t.Errorf("%s(%s): %d, %x, %v; msgp %d, %x, %v", r.name, name, gn, gro, gerr, wn, wro, werr)
+			}
+		}
+	}
+}
+
+// TestHeaderCountBound: a header whose count the input cannot hold is refused
+// before the caller allocates for it.
+func TestHeaderCountBound(t *testing.T) {
+	for name, f := range map[string]func([]byte) (uint32, []byte, error){
+		"ReadArrayHeaderBytes": ReadArrayHeaderBytes, "ReadMapHeaderBytes": ReadMapHeaderBytes,
+	} {
+		huge := []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2}
+		if name == "ReadMapHeaderBytes" {
+			huge[0] = 0xdf
+		}
+		if _, _, err := f(huge); !errors.Is(err, msgp.ErrShortBytes) {
+			t.Errorf("%s(2^32-1 items in 2 bytes): %v, want ErrShortBytes", name, err)
+		}
+	}
+	if n, _, err := ReadArrayHeaderBytes([]byte{0x92, 1, 2}); err != nil || n != 2 {
+		t.Errorf("2 items in 2 bytes: %d, %v", n, err)
+	}
+	if _, _, err := ReadMapHeaderBytes([]byte{0x82, 1, 2, 3}); !errors.Is(err, msgp.ErrShortBytes) {
+		t.Errorf("2 pairs in 3 bytes: %v, want ErrShortBytes", err)
+	}
+}
+
+// TestStringLimits: a string longer than the limit is refused with
+// ErrLimitExceeded and allocates nothing; at the limit it is read.
+func TestStringLimits(t *testing.T) {
+	big := msgp.AppendString(nil, strings.Repeat("x", 1<<20))
+	at := msgp.AppendString(nil, "12345678")
+	var a Arena
+	for name, read := range map[string]func(b []byte, n uint64) (string, error){
+		"ReadStringBytes": func(b []byte, n uint64) (string, error) { s, _, err := ReadStringBytes(b, n); return s, err },
+		"Arena.ReadStringBytes": func(b []byte, n uint64) (string, error) {
+			a = NewArena(b)
+			s, _, err := a.ReadStringBytes(b, n)
+			return s, err
+		},
+		"ReadString": func(b []byte, n uint64) (string, error) {
+			return ReadString(msgp.NewReader(bytes.NewReader(b)), n)
+		},
+	} {
+		var err error
+		if n := memtest.Allocated(func() { _, err = read(big, 8) }); !errors.Is(err, msgp.ErrLimitExceeded) || n > 8<<10 {
+			t.Errorf("%s: 1 MiB string, limit 8: %v, %d bytes allocated", name, err, n)
+		}
+		if s, err := read(at, 8); err != nil || s != "12345678" {
+			t.Errorf("%s: 8 bytes, limit 8: %q, %v", name, s, err)
+		}
+		if _, err := read(at, 7); !errors.Is(err, msgp.ErrLimitExceeded) {
+			t.Errorf("%s: 8 bytes, limit 7: %v", name, err)
+		}
+		if _, err := read(msgp.AppendInt(nil, 1), 8); err == nil {
+			t.Errorf("%s: an int read as a string", name)
+		}
+	}
+	// The reader's own limit stays in force, and is restored.
+	dc := msgp.NewReader(bytes.NewReader(append(bytes.Clone(at), at...)))
+	dc.SetMaxStringLength(4)
+	if _, err := ReadString(dc, 100); err == nil {
+		t.Error("ReadString ignored the reader's smaller limit")
+	}
+	if dc.GetMaxStringLength() != 4 {
+		t.Errorf("reader limit %d after ReadString, want 4", dc.GetMaxStringLength())
+	}
+}
+
+// message is a map of the given strings under keys "a", "b"..., then a
+// field of pad bytes, then after bytes that are not part of the message.
+func message(strs []string, pad, after int) []byte {
+	b := msgp.AppendMapHeader(nil, uint32(len(strs)+1))
+	for i, s := range strs {
+		b = msgp.AppendString(b, string(rune('a'+i%26)))
+		b = msgp.AppendString(b, s)
+	}
+	b = msgp.AppendString(b, "pad")
+	b = msgp.AppendBytes(b, make([]byte, pad))
+	return append(b, make([]byte, after)...)
+}
+
+// readAll decodes message's strings through an arena, as a generated
+// UnmarshalMsg does.
+func readAll(t testing.TB, b []byte, a *Arena) []string {
+	n, o, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for range n - 1 {
+		if _, o, err = msgp.ReadMapKeyZC(o); err != nil {
+			t.Fatal(err)
+		}
+		var s string
+		if s, o, err = a.ReadStringBytes(o, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestArenaChunks: strings are copies packed into chunks; a chunk is never
+// larger than ChunkSize nor than the message after its first string; a long
+// string gets its own allocation.
+func TestArenaChunks(t *testing.T) {
+	strs := []string{"", "a", strings.Repeat("b", 100), strings.Repeat("c", ChunkSize), "d", "é"}
+	b := message(strs, 0, 1<<20)
+	a := NewArena(b)
+	got := readAll(t, b, &a)
+	clear(b)
+	for i := range strs {
+		if got[i] != strs[i] {
+			t.Errorf("string %d: %q, want %q", i, got[i], strs[i])
+		}
+	}
+	if cap(a.buf) > ChunkSize {
+		t.Errorf("chunk of %d bytes, more than ChunkSize", cap(a.buf))
+	}
+	b = message([]string{"a", strings.Repeat("b", 100), "c"}, 0, 1<<20)
+	a = NewArena(b)
+	readAll(t, b, &a)
+	if cap(a.buf) > 120 {
+		t.Errorf("chunk of %d bytes for a message of 120 bytes", cap(a.buf))
+	}
+
+	many := repeat(1000, 100)
+	b = message(many, 1<<20, 0)
+	a = NewArena(b)
+	got = readAll(t, b, &a)
+	if cap(a.buf) != ChunkSize {
+		t.Errorf("chunk of %d bytes, want ChunkSize", cap(a.buf))
+	}
+	for i := range many {
+		if got[i] != many[i] {
+			t.Fatalf("string %d: %q", i, got[i])
+		}
+	}
+}
+
+// TestArenaAllocs: one allocation per chunk, none for empty strings, and a
+// small message followed by more input allocates only its own strings.
+func TestArenaAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		strs       []string
+		pad, after int
+		want       float64 // allocations by the arena
+		max        uint64  // bytes allocated
+	}{
+		{"empty strings", []string{"", "", ""}, 0, 0, 0, 0},
+		{"3 short strings", []string{"ab", "cd", "ef"}, 0, 0, 1, 64},
+		{"1 string, 1 MiB of input after the message", []string{"x"}, 0, 1 << 20, 1, 64},
+		{"1 string, 1 MiB of padding in the message", []string{"x"}, 1 << 20, 0, 1, ChunkSize},
+		{"100 strings of 100 bytes", repeat(100, 100), 0, 0, 3, 3 * ChunkSize},
+		{"a 64 KiB string", []string{strings.Repeat("x", 64<<10)}, 0, 0, 1, 64<<10 + 512},
+	} {
+		b := message(tc.strs, tc.pad, tc.after)
+		var bytesAlloc uint64
+		n := testing.AllocsPerRun(10, func() {
+			a := NewArena(b)
+			bytesAlloc = memtest.Allocated(func() { readStrings(b, &a) })
+		})
+		if n != tc.want || bytesAlloc > tc.max {
+			t.Errorf("%s: %v allocations, %d bytes; want %v, <= %d", tc.name, n, bytesAlloc, tc.want, tc.max)
+		}
+	}
+}
+
+// readStrings is readAll without a result slice or testing.TB (no
+// allocations of its own).
+func readStrings(b []byte, a *Arena) {
+	n, o, _ := msgp.ReadMapHeaderBytes(b)
+	for range n - 1 {
+		_, o, _ = msgp.ReadMapKeyZC(o)
+		var s string
+		s, o, _ = a.ReadStringBytes(o, 1<<20)
+		sink = s
+	}
+}
+
+var sink string
+
+func repeat(n, size int) []string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = strings.Repeat("s", size)
+	}
+	return s
+}
+
+// TestArenaRetention measures what retained strings keep alive: 16 strings
+// of 5 bytes, each from a message that held 1,000 other strings and 1 MiB
+// of padding, keep at most ChunkSize bytes each; a 64 KiB string keeps only
+// itself.
+func TestArenaRetention(t *testing.T) {
+	const keep = 16
+	strs := append([]string{"id-01"}, repeat(1000, 30)...)
+	kept := make([]string, keep)
+	before := memtest.LiveHeap()
+	for i := range kept {
+		b := message(strs, 1<<20, 0)
+		a := NewArena(b)
+		kept[i] = readAll(t, b, &a)[0]
+	}
+	per := (memtest.LiveHeap() - min(before, memtest.LiveHeap())) / keep
+	t.Logf("%d bytes live per retained 5-byte string", per)
+	if per > ChunkSize+256 {
+		t.Errorf("%d bytes live per retained 5-byte string, want <= ChunkSize", per)
+	}
+	runtime.KeepAlive(kept)
+
+	long := strings.Repeat("L", 64<<10)
+	before = memtest.LiveHeap()
+	for i := range kept {
+		b := message([]string{"x", long, "y"}, 0, 0)
+		a := NewArena(b)
+		kept[i] = readAll(t, b, &a)[1]
+	}
+	per = (memtest.LiveHeap() - min(before, memtest.LiveHeap())) / keep
+	t.Logf("%d bytes live per retained 64 KiB string", per)
+	if per > 64<<10+256 {
+		t.Errorf("%d bytes live per retained 64 KiB string, want its length", per)
+	}
+	runtime.KeepAlive(kept)
+}
