@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,7 +34,7 @@ func decode(path string, src []byte, r *reporter) *rawFile {
 		if errors.Is(err, io.EOF) {
 			r.errorf(Pos{File: path, Line: 1, Col: 1}, "empty schema")
 		} else {
-			d.yamlError(err)
+			d.yamlError(src, err)
 		}
 		return nil
 	}
@@ -45,7 +42,7 @@ func decode(path string, src []byte, r *reporter) *rawFile {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.yamlError(err)
+		d.yamlError(src, err)
 		return nil
 	default:
 		d.errorf(&extra, "a schema is a single yaml document, found a second one")
@@ -56,27 +53,6 @@ func decode(path string, src []byte, r *reporter) *rawFile {
 		return nil
 	}
 	return d.file(doc.Content[0])
-}
-
-var (
-	yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	// parserProblem matches the problems of yaml.v3's parser (as opposed to
-	// its scanner), which it reports with a 0-based line: the line where the
-	// unfinished construct started.
-	parserProblem = regexp.MustCompile(`^(did not find expected|found duplicate %|found incompatible YAML|found undefined tag)`)
-)
-
-// yamlError reports a YAML syntax error. yaml.v3 gives a line, no column.
-func (d *decoder) yamlError(err error) {
-	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	if parserProblem.MatchString(msg) {
-		line++
-	}
-	d.r.errorf(Pos{File: d.path, Line: max(line, 1)}, "invalid yaml: %s", msg)
 }
 
 func (d *decoder) file(top *yaml.Node) *rawFile {

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // This file resolves messages, calls and the error convention: ids, payload
@@ -80,7 +81,22 @@ func (rs *resolver) lookupMessage(name rawStr, key string) *Message {
 	for _, m := range rs.f.Messages {
 		names = append(names, m.Name)
 	}
-	rs.r.errorf(name.Pos, "%s: unknown message %q%s", key, name.V, rs.hint(name.V, names))
+	hint := rs.hint(name.V, names)
+	if c := rs.rawCallNamed(name.V); c != nil && hint == "" {
+		hint = fmt.Sprintf(" (%q is a call; a call names its messages, e.g. request: %s)", name.V, c.Request.V)
+	}
+	rs.r.errorf(name.Pos, "%s: unknown message %q%s", key, name.V, hint)
+	return nil
+}
+
+// rawCallNamed returns the call declared as name with a request, or nil: a
+// call name given where a message belongs is a common slip.
+func (rs *resolver) rawCallNamed(name string) *rawCall {
+	for _, c := range rs.calls {
+		if c.Name.V == name && c.Request.Set {
+			return c
+		}
+	}
 	return nil
 }
 
@@ -151,15 +167,37 @@ func (rs *resolver) payloadField(m *Message, name rawStr, key string, want Kind)
 	}
 	switch {
 	case f == nil:
-		rs.r.errorf(name.Pos, "%s %q is not a field of %q (the payload of message %q)", key, name.V, m.Payload.Name, m.Name)
+		rs.r.errorf(name.Pos, "%s %q is not a field of %q (the payload of message %q)%s",
+			key, name.V, m.Payload.Name, m.Name, fieldHint(m.Payload, name.V, want))
 		return nil
 	case f.Type == nil:
 		return nil // its type is wrong, and reported
 	case f.Type.Kind != want:
-		rs.r.errorf(name.Pos, "%s %q must be a %s field, %s.%s is %s", key, name.V, want, m.Payload.Name, f.Name, f.Type)
+		rs.r.errorf(name.Pos, "%s %q must be a %s field, %s.%s is %s%s",
+			key, name.V, want, m.Payload.Name, f.Name, f.Type, fieldHint(m.Payload, "", want))
 		return nil
 	}
 	return f
+}
+
+// fieldHint names the fields of s of kind want that a reference could mean:
+// the closest to name when one is close, else all of them.
+func fieldHint(s *Struct, name string, want Kind) string {
+	var cands []string
+	for _, f := range s.Fields {
+		if f.Type != nil && f.Type.Kind == want {
+			cands = append(cands, f.Name)
+		}
+	}
+	if len(cands) == 0 {
+		return fmt.Sprintf("; %s has no %s field", s.Name, want)
+	}
+	if name != "" {
+		if h, best := suggest(name, cands); best != "" {
+			return h
+		}
+	}
+	return fmt.Sprintf("; the %s fields of %s: %s", want, s.Name, strings.Join(cands, ", "))
 }
 
 func (rs *resolver) errorConv(raw *rawErrors) {

@@ -30,7 +30,8 @@ type resolver struct {
 	byID    map[uint8]*Message
 	ns      *namespace
 	rawCall map[*Call]*rawCall
-	errPos  Pos // errors.message, for checks on the error convention
+	calls   []*rawCall // every call declared, for hints
+	errPos  Pos        // errors.message, for checks on the error convention
 }
 
 func newResolver(path string, r *reporter) *resolver {
@@ -47,6 +48,7 @@ func newResolver(path string, r *reporter) *resolver {
 
 // resolve builds rs.f from raw.
 func (rs *resolver) resolve(raw *rawFile) {
+	rs.calls = raw.Calls
 	rs.header(raw)
 	rs.declareTypes(raw)
 	for i, e := range rs.f.Enums {

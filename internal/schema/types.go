@@ -108,10 +108,8 @@ func (p *typeParser) named(name string) (*Type, string) {
 	if h, ok := hints[name]; ok {
 		return nil, msg + " " + h
 	}
-	for _, cand := range p.candidates() {
-		if strings.EqualFold(cand, name) {
-			return nil, fmt.Sprintf("%s (did you mean %q?)", msg, cand)
-		}
+	if h, best := suggest(name, p.candidates()); best != "" {
+		return nil, msg + h
 	}
 	return nil, msg
 }

@@ -102,7 +102,12 @@ func (d *decoder) mapping(n *yaml.Node, what string, known []string, fn func(key
 			continue
 		}
 		if v.Kind == yaml.AliasNode {
-			d.errorf(v, "yaml aliases are not supported")
+			quote := ""
+			if k.Value == "type" {
+				quote = quoteHint("*" + v.Value)
+			}
+			d.errorf(v, "yaml aliases are not supported%s", quote)
+			d.hinted[hint{n, k.Value}] = true // reported: not missing as well
 			continue
 		}
 		fn(k.Value, k, v)
@@ -190,10 +195,20 @@ func contains(list []string, s string) bool {
 
 // suggest returns a " (did you mean ...?)" hint naming the candidate closest
 // to s, and that candidate, or a list of the candidates when none is close.
+// Close is one edit away for names of up to 4 bytes, two for longer ones
+// ("foo" is not "bool"); of candidates equally close, the one nearest s in
+// length wins ("unit64": "uint64", not "int64").
 func suggest(s string, candidates []string) (text, best string) {
 	bestDist := 3
+	if len(s) <= 4 {
+		bestDist = 2
+	}
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist && d < len(s) {
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		if d >= len(s) {
+			continue
+		}
+		if d < bestDist || d == bestDist && best != "" && lenGap(c, s) < lenGap(best, s) {
 			best, bestDist = c, d
 		}
 	}
@@ -203,23 +218,31 @@ func suggest(s string, candidates []string) (text, best string) {
 	return " (want one of " + strings.Join(candidates, ", ") + ")", ""
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
+func lenGap(a, b string) int { return max(len(a)-len(b), len(b)-len(a)) }
+
+// editDistance is the optimal string alignment distance between a and b, in
+// bytes: insertions, deletions, substitutions and transpositions of adjacent
+// bytes ("strnig" is one edit from "string").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
