@@ -23,7 +23,7 @@ vet:
 check: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@# the go:generate line of gen/mgmt/doc.go, with -check
-	cd gen/mgmt && $(GO) run github.com/mgmtgen/mgmtgen/cmd/mgmtgen -check -schema ../../schema/mgmt.yaml -out .
+	cd gen/mgmt && $(GO) tool mgmtgen -check -schema ../../schema/mgmt.yaml -out .
 
 ## generate: regenerate every generated package.
 generate:

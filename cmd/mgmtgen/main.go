@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	mgmtgen -schema FILE -out DIR [-check]
+//	mgmtgen -schema FILE -out DIR [-check] [-v]
 //	mgmtgen -version
 //
 // Example, for the cliwrap management protocol:
@@ -23,7 +23,10 @@
 //
 //	//go:generate go tool mgmtgen -schema ../../schema/mgmt.yaml -out .
 //
-// after adding the tool to the module once: go get -tool github.com/mgmtgen/mgmtgen/cmd/mgmtgen.
+// after making mgmtgen a tool of the module once (README, "Using it in your
+// module", has the steps for a local checkout of mgmtgen):
+//
+//	go get -tool github.com/mgmtgen/mgmtgen/cmd/mgmtgen@latest
 //
 // The flags are:
 //
@@ -41,6 +44,9 @@
 //		stale, missing or obsolete in DIR and exit 1, or exit 0 when all are
 //		current.
 //		Meant for CI and "make check".
+//	-v
+//		Print each file written or removed ("wrote DIR/FILE"), or
+//		"DIR: N files up to date" when nothing changed.
 //	-version
 //		Print mgmtgen's version and exit.
 //

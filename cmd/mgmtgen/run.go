@@ -28,8 +28,8 @@ type loader func(path string) (*schema.File, error)
 
 // options are the parsed command line.
 type options struct {
-	schema, out    string
-	check, version bool
+	schema, out             string
+	check, version, verbose bool
 }
 
 // run is the whole command, minus the process: it returns the exit code.
@@ -59,15 +59,34 @@ func run(args []string, stdout, stderr io.Writer, load loader) int {
 	if opts.check {
 		return check(stdout, stderr, opts, files)
 	}
-	if _, err := writeFiles(opts.out, files); err != nil {
+	written, err := writeFiles(opts.out, files)
+	if err != nil {
 		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
 		return exitFail
 	}
-	if err := removeObsolete(opts.out, files); err != nil {
+	removed, err := removeObsolete(opts.out, files)
+	if err != nil {
 		fmt.Fprintf(stderr, "mgmtgen: %v\n", err)
 		return exitFail
+	}
+	if opts.verbose {
+		report(stdout, opts.out, len(files), written, removed)
 	}
 	return exitOK
+}
+
+// report says, for -v, what writing changed: each file written or removed,
+// or that every file was already up to date.
+func report(stdout io.Writer, dir string, n int, written, removed []string) {
+	for _, name := range written {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, name))
+	}
+	for _, name := range removed {
+		fmt.Fprintf(stdout, "removed %s\n", filepath.Join(dir, name))
+	}
+	if len(written)+len(removed) == 0 {
+		fmt.Fprintf(stdout, "%s: %d files up to date\n", filepath.Clean(dir), n)
+	}
 }
 
 // parseFlags returns the options, or an exit code >= 0 when run must stop.
@@ -78,9 +97,10 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 	fs.StringVar(&o.schema, "schema", "", "schema `file` to read (required)")
 	fs.StringVar(&o.out, "out", "", "`directory` of the generated package (required)")
 	fs.BoolVar(&o.check, "check", false, "write nothing; diff stale files and exit 1 if any")
+	fs.BoolVar(&o.verbose, "v", false, "print each file written or removed, or that all are up to date")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mgmtgen -schema FILE -out DIR [-check]\n       mgmtgen -version")
+		fmt.Fprintln(stderr, "usage: mgmtgen -schema FILE -out DIR [-check] [-v]\n       mgmtgen -version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

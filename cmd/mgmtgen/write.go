@@ -13,12 +13,12 @@ import (
 // writeFiles writes files into dir, creating it if needed. A file whose
 // content is already current is left alone (its modification time too, so
 // build caches and make stay quiet); others are written to a temporary file
-// in dir and renamed over the old one. It returns how many files it wrote.
-func writeFiles(dir string, files []codegen.OutFile) (int, error) {
+// in dir and renamed over the old one. It returns the names it wrote.
+func writeFiles(dir string, files []codegen.OutFile) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
+		return nil, err
 	}
-	written := 0
+	var written []string
 	for _, f := range files {
 		path := filepath.Join(dir, f.Name)
 		old, err := os.ReadFile(path)
@@ -31,7 +31,7 @@ func writeFiles(dir string, files []codegen.OutFile) (int, error) {
 		if err := writeAtomic(path, f.Content); err != nil {
 			return written, err
 		}
-		written++
+		written = append(written, f.Name)
 	}
 	return written, nil
 }
@@ -95,16 +95,16 @@ func obsolete(dir string, files []codegen.OutFile) ([]string, error) {
 	return old, nil
 }
 
-// removeObsolete deletes the files obsolete finds.
-func removeObsolete(dir string, files []codegen.OutFile) error {
+// removeObsolete deletes the files obsolete finds and returns their names.
+func removeObsolete(dir string, files []codegen.OutFile) ([]string, error) {
 	old, err := obsolete(dir, files)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, name := range old {
+	for i, name := range old {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil {
-			return err
+			return old[:i], err
 		}
 	}
-	return nil
+	return old, nil
 }

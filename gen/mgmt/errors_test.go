@@ -125,7 +125,7 @@ func TestMalformedPayload(t *testing.T) {
 			t.Errorf("Status(%.10s...) after malformed requests = %.40v, %v", id, resp, err)
 		}
 	}
-	// An empty payload decodes as the zero value (WIRE.md, "Our rules").
+	// An empty payload decodes as the zero value (docs/wire.md, "Payload encoding").
 	hdr, resp, err := c.Call(mgmt.MsgStatusRequest, nil)
 	var p mgmt.StatusResponsePayload
 	if err != nil || ipc.DecodePayload(resp, &p) != nil || hdr.MsgType != mgmt.MsgStatusResponse || p.Err != "" || p.Entry.ID != "" {

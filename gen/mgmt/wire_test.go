@@ -18,7 +18,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-// The payloads of WIRE.md as a cliwrap program declares them, for the
+// The payloads of docs/wire.md as a cliwrap program declares them, for the
 // reflection codec cliwrap uses (vmihailenco/msgpack v5, defaults).
 type (
 	wListEntry struct {

@@ -12,7 +12,7 @@ var testCases = []struct {
 	{"every", everyModel},
 }
 
-// mgmtModel is schema/mgmt.yaml: the cliwrap management protocol (WIRE.md).
+// mgmtModel is schema/mgmt.yaml: the cliwrap management protocol (docs/wire.md).
 func mgmtModel() *schema.File {
 	b := newBuilder("schema/mgmt.yaml", "mgmt",
 		"Package mgmt defines the control-socket protocol between cliwrap managers and\ntheir management clients.", 0xA0, 0xAF)

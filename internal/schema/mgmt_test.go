@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// wireMessages is WIRE.md's message table: id, name, payload struct.
+// wireMessages is docs/wire.md's message table: id, name, payload struct.
 var wireMessages = []struct {
 	id      uint8
 	name    string
@@ -25,7 +25,7 @@ var wireMessages = []struct {
 	{0xA9, "StopRequest", "StopRequestPayload"},
 }
 
-// wirePayloads is WIRE.md's payload list: "GoField key type[,omitempty]"
+// wirePayloads is docs/wire.md's payload list: "GoField key type[,omitempty]"
 // per field, in order.
 var wirePayloads = map[string][]string{
 	"ListEntry":              {"ID id string", "Name name string", "State state string", "ChildPID pid int", "RSS rss uint64"},
@@ -40,7 +40,7 @@ var wirePayloads = map[string][]string{
 	"EventsStreamPayload":    {"ProcessID pid string", "Type t string", "Timestamp ts int64", "Summary sum string"},
 }
 
-// wireCalls is WIRE.md's exchanges: "request -> answer", stream or unary,
+// wireCalls is docs/wire.md's exchanges: "request -> answer", stream or unary,
 // with the last_when / error_field fields.
 var wireCalls = []string{
 	"List ListRequest -> ListResponse",

@@ -14,7 +14,7 @@ import (
 )
 
 // goldenHeaders are byte-exact vectors derived from the header table of
-// WIRE.md: magic C1 D9, version 01, msgtype, flags, big-endian seq (8 bytes),
+// docs/wire.md: magic C1 D9, version 01, msgtype, flags, big-endian seq (8 bytes),
 // big-endian length (4 bytes).
 var goldenHeaders = []struct {
 	name string
@@ -61,7 +61,7 @@ func TestFlagsHas(t *testing.T) {
 		t.Fatalf("Has wrong for %08b", f)
 	}
 	if FlagAckRequired != 1 || FlagIsReplay != 2 || FlagFileRef != 4 {
-		t.Fatal("flag values differ from WIRE.md")
+		t.Fatal("flag values differ from docs/wire.md")
 	}
 }
 
