@@ -18,7 +18,7 @@ import (
 // ways:
 //
 //   - nil-tolerance: every list, map and bytes read goes through its msgpx
-//     counterpart, which reads a msgpack nil as empty (WIRE.md: decoders
+//     counterpart, which reads a msgpack nil as empty (docs/wire.md: decoders
 //     accept nil wherever a list, map or bytes is expected; vmihailenco/msgpack
 //     writes nil for a nil inner slice). msgp's allownil tag covers only the
 //     field itself. Fields tagged allownil check for nil first, so a nil field

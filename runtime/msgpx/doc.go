@@ -7,7 +7,7 @@
 //
 //   - Nil-tolerant readers (nil.go): msgp's list, map and bytes readers,
 //     reading a msgpack nil as an empty header (0 items) or nil bytes, as
-//     WIRE.md asks of every decoder (vmihailenco/msgpack writes nil for a nil
+//     docs/wire.md asks of every decoder (vmihailenco/msgpack writes nil for a nil
 //     inner slice). The header readers on byte slices also refuse a count the
 //     input cannot hold before the caller allocates for it.
 //   - Limit-checked string reads (strings.go): msgp's string readers refusing
