@@ -2,11 +2,10 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -15,13 +14,17 @@ import (
 
 // call is one pending unary exchange; pooled with its channel and buffer.
 type call struct {
-	ch        chan result // a promotion and a result at most: sends never block
-	buf       []byte      // response payload storage
-	seq       uint64
-	conn      *Conn  // for abort
-	abortFn   func() // cl.abort, bound once
-	promoted  bool   // handed the reading role (guarded by conn.mu)
-	abandoned bool   // may still be written to: never recycled
+	ch           chan result // a promotion and a result at most: sends never block
+	buf          []byte      // response payload storage
+	seq          uint64
+	name         string          // the method, for errors
+	ctx          context.Context // the call's, for errors
+	conn         *Conn           // for abort and writeAbort
+	abortFn      func()          // cl.abort, bound once
+	writeAbortFn func()          // cl.writeAbort, bound once
+	aborted      atomic.Bool     // the call's context ended while it held a role or its answer was being read
+	promoted     bool            // handed the reading role (guarded by conn.mu)
+	abandoned    bool            // may still be written to: never recycled
 }
 
 type result struct {
@@ -38,29 +41,40 @@ var (
 	callPool = sync.Pool{New: func() any {
 		cl := &call{ch: make(chan result, 2)}
 		cl.abortFn = cl.abort
+		cl.writeAbortFn = cl.writeAbort
 		return cl
 	}}
 	bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 )
 
+func getCall(ctx context.Context, name string) *call {
+	cl := callPool.Get().(*call)
+	cl.ctx, cl.name = ctx, name
+	return cl
+}
+
+// releaseCall recycles cl unless something may still reach it: an abort
+// callback, or a message in its channel.
 func releaseCall(cl *call) {
-	if cl.abandoned {
+	if cl.abandoned || len(cl.ch) != 0 {
 		return
 	}
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
 	}
-	cl.promoted, cl.conn = false, nil
+	cl.promoted, cl.conn, cl.ctx, cl.name = false, nil, nil, ""
+	cl.aborted.Store(false)
 	callPool.Put(cl)
 }
 
 // Invoke sends req (nil: empty payload) as a frame of type info.Request and
 // decodes the response, which must be of type info.Response, into resp (nil:
 // not decoded). A response of another type fails with a *ResponseTypeError
-// naming both types. ctx bounds the wait for the response: when it ends the
-// call returns ctx's error (wrapped) at once, other calls on the connection
-// are unaffected, and the late response is discarded. The request write
-// itself is not interruptible; it only blocks while the server is not reading.
+// naming both types. ctx bounds the whole call: when it ends the call
+// returns ctx's error (wrapped) at once; other calls on the connection are
+// unaffected and a late response is discarded, unless the server was in the
+// middle of a frame the call needed: then the connection is poisoned (see
+// the package doc) and the error also matches ErrClosed.
 func (c *Conn) Invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler) error {
 	if c.unary == nil {
 		return c.invoke(ctx, info, req, resp)
@@ -110,48 +124,38 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	defer recycle(bp, frame)
-	cl := callPool.Get().(*call)
-	seq, err := c.write(frame, cl)
-	if err != nil {
-		if seq == 0 {
-			callPool.Put(cl)
-		} // else the failure was handed to cl: abandon it
-		return nil, result{}, err
+	cl := getCall(ctx, name)
+	err = c.send(ctx, frame, cl)
+	recycle(bp, frame)
+	if err != nil { // cl was not registered
+		releaseCall(cl)
+		return nil, result{}, callErr(ctx, name, err)
 	}
 	r, err := c.await(ctx, cl)
 	if err != nil {
 		// Not recycled: after an error it may still receive a message.
-		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-			return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
-		}
-		return nil, result{}, err
+		return nil, result{}, callErr(ctx, name, err)
 	}
 	return cl, r, nil
 }
 
-func (c *Conn) usableLocked() error {
-	if c.err != nil {
-		return c.err
+// callErr is the error a call returns: its context's error wrapped with
+// its name; the connection's error, also matching the context's error
+// when that ended too.
+func callErr(ctx context.Context, name string, err error) error {
+	ctxErr := ctx.Err()
+	switch {
+	case ctxErr == nil:
+		return err
+	case err == ctxErr:
+		return fmt.Errorf("client: %s: %w", name, err)
+	case errors.Is(err, ErrClosed):
+		return &ctxConnError{ctxErr: ctxErr, conn: err}
 	}
-	if c.streaming {
-		return errors.New("client: connection is dedicated to a stream")
-	}
-	return nil
+	return err
 }
 
-// forget removes a pending call; false when the reader already took it.
-func (c *Conn) forget(seq uint64, cl *call) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pending[seq] != cl {
-		return false
-	}
-	delete(c.pending, seq)
-	return true
-}
-
-// encode builds a request frame (seq 0, patched by write) in a pooled buffer.
+// encode builds a request frame (seq 0, patched by send) in a pooled buffer.
 func encode(t ipc.MsgType, req msgp.Marshaler) (*[]byte, []byte, error) {
 	bp := bufPool.Get().(*[]byte)
 	frame, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: t}, req)
@@ -169,41 +173,26 @@ func recycle(bp *[]byte, frame []byte) {
 	}
 }
 
-// seqOffset is the offset of the header's seq field (see package ipc).
-const seqOffset = 5
+// CallContext is cliwrap's untyped exchange bounded by ctx (see Invoke for
+// what its end does): payload is nil, a msgp.Marshaler or raw msgpack bytes
+// ([]byte). It returns the response frame as read; the payload is the
+// caller's.
+func (c *Conn) CallContext(ctx context.Context, t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
+	m, err := asMarshaler(payload)
+	if err != nil {
+		return ipc.Header{}, nil, err
+	}
+	_, r, err := c.roundTrip(ctx, t, m, "call "+t.String())
+	if err != nil {
+		return ipc.Header{}, nil, err
+	}
+	return r.h, r.body, nil // the call is not recycled: body is the caller's
+}
 
-// write numbers frame with the next seq, registers cl (nil: a stream
-// request, which dedicates the connection) and writes the frame with a
-// single Write; requests thus go out in seq order. It returns seq 0 when the
-// connection was unusable; a write error breaks the connection, failing cl
-// with the other pending calls.
-func (c *Conn) write(frame []byte, cl *call) (uint64, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
-		return 0, err
-	}
-	c.seq++
-	seq := c.seq
-	if cl != nil {
-		cl.seq = seq
-		c.pending[seq] = cl
-	} else {
-		if len(c.pending) > 0 {
-			c.mu.Unlock()
-			return 0, errors.New("client: calls in flight; cannot start a stream")
-		}
-		c.streaming = true
-	}
-	c.mu.Unlock()
-	binary.BigEndian.PutUint64(frame[seqOffset:], seq)
-	if _, err := c.fw.WriteRaw(frame); err != nil {
-		c.fail(fmt.Errorf("write: %w", err))
-		return seq, c.Err()
-	}
-	return seq, nil
+// Call is cliwrap's untyped exchange, CallContext without a context: it
+// waits for the answer as long as the connection lives.
+func (c *Conn) Call(t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
+	return c.CallContext(context.Background(), t, payload)
 }
 
 // rawPayload is payload bytes already encoded as msgpack.
@@ -221,155 +210,6 @@ func asMarshaler(payload any) (msgp.Marshaler, error) {
 		return rawPayload(p), nil
 	}
 	return nil, fmt.Errorf("client: unsupported payload type %T (want nil, msgp.Marshaler or []byte)", payload)
-}
-
-// Call is cliwrap's untyped exchange: payload is nil, a msgp.Marshaler or
-// raw msgpack bytes ([]byte). It returns the response frame as read; the
-// payload is the caller's.
-func (c *Conn) Call(t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
-	m, err := asMarshaler(payload)
-	if err != nil {
-		return ipc.Header{}, nil, err
-	}
-	_, r, err := c.roundTrip(context.Background(), t, m, "call "+t.String())
-	if err != nil {
-		return ipc.Header{}, nil, err
-	}
-	return r.h, r.body, nil // the call is not recycled: body is the caller's
-}
-
-// Stream is cliwrap's untyped stream start: it sends a streaming request on
-// this connection, which is then dedicated to the stream; read its frames
-// with ReadFrame. Unary calls on the connection fail from then on.
-func (c *Conn) Stream(t ipc.MsgType, payload any) error {
-	m, err := asMarshaler(payload)
-	if err != nil {
-		return err
-	}
-	bp, frame, err := encode(t, m)
-	if err != nil {
-		return fmt.Errorf("client: stream %s: %w", t, err)
-	}
-	defer recycle(bp, frame)
-	if _, err := c.write(frame, nil); err != nil {
-		return fmt.Errorf("client: stream %s: %w", t, err)
-	}
-	return nil
-}
-
-// ReadFrame reads the next frame of a stream started with Stream; one
-// goroutine at a time may call it. The payload is the caller's. When the
-// connection ends it returns the connection's error, which matches io.EOF
-// when the server closed it.
-func (c *Conn) ReadFrame() (ipc.Header, []byte, error) {
-	return c.readStreamFrame(nil)
-}
-
-// readStreamFrame is ReadFrame reading into buf's backing array when it is
-// large enough.
-func (c *Conn) readStreamFrame(buf []byte) (ipc.Header, []byte, error) {
-	c.mu.Lock()
-	streaming, err := c.streaming, c.err
-	c.mu.Unlock()
-	switch {
-	case err != nil:
-		return ipc.Header{}, nil, err
-	case !streaming:
-		return ipc.Header{}, nil, errors.New("client: ReadFrame without Stream")
-	}
-	h, body, err := c.fr.ReadFrameInto(buf)
-	if err != nil {
-		c.fail(err)
-		return ipc.Header{}, nil, c.Err()
-	}
-	return h, body, nil
-}
-
-// OpenStream dials a connection of its own, sends req as a frame of type
-// info.Request, and returns the stream of info.Response frames. ctx bounds
-// the dial and the whole stream: when it ends the stream's connection is
-// closed and RecvInto returns ctx's error.
-func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	if c.stream == nil {
-		return c.openStream(ctx, info, req)
-	}
-	return c.stream(ctx, info, req, func(ctx context.Context, req msgp.Marshaler) (*Stream, error) {
-		return c.openStream(ctx, info, req)
-	})
-}
-
-func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout, ErrorText: c.opts.ErrorText})
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.Stream(info.Request, req); err != nil {
-		sc.Close()
-		return nil, err
-	}
-	s := &Stream{c: sc, info: *info, ctx: ctx}
-	s.stop = context.AfterFunc(ctx, func() { sc.fail(ctx.Err()) })
-	return s, nil
-}
-
-// Stream is the client side of one streaming call, on its own connection.
-// One goroutine at a time may call RecvInto; Close may be called from any.
-type Stream struct {
-	c    *Conn
-	info CallInfo
-	ctx  context.Context
-	stop func() bool
-	buf  []byte // frame buffer reused by RecvInto
-}
-
-// keepStreamBuf is the largest read buffer a Stream keeps between frames.
-const keepStreamBuf = 1 << 20
-
-// RecvInto reads the next frame into m. It returns io.EOF when the server
-// ended the stream (closed the connection). A frame of another type than the
-// stream's fails with a *ResponseTypeError naming both types. The generated
-// typed stream turns the schema's last frame into io.EOF on the following Recv.
-//
-// The frame is read into a buffer the stream reuses, so m must not keep
-// references into it (generated payload types copy what they decode).
-// RecvInto is not safe for concurrent use.
-func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
-	h, body, err := s.c.readStreamFrame(s.buf)
-	if cap(body) <= keepStreamBuf {
-		s.buf = body[:0]
-	}
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.EOF
-		}
-		if cerr := s.ctx.Err(); cerr != nil {
-			return fmt.Errorf("client: %s stream: %w", s.info.Method, cerr)
-		}
-		return err
-	}
-	if h.MsgType != s.info.Response {
-		// A stream that fails before its first frame is answered with the
-		// protocol's error response.
-		if s.c.opts.ErrorText != nil {
-			if text, ok := s.c.opts.ErrorText(h.MsgType, body); ok {
-				return &RemoteError{Method: s.info.Method, Text: text}
-			}
-		}
-		return &ResponseTypeError{Method: s.info.Method, Got: h.MsgType, Want: s.info.Response}
-	}
-	if err := ipc.DecodePayload(body, m); err != nil {
-		return fmt.Errorf("client: %s: decode stream frame: %w", s.info.Method, err)
-	}
-	return nil
-}
-
-// Close ends the stream and closes its connection.
-func (s *Stream) Close() error {
-	s.stop()
-	return s.c.Close()
 }
 
 // chainUnary folds interceptors, outermost first, into one; nil for none.

@@ -2,11 +2,77 @@
 // concurrent calls matched by seq on one connection, and streams each on a
 // connection of their own.
 //
+// # Goroutines
+//
+// A Conn has two roles, reading and writing its socket. Each is held by at
+// most one goroutine at a time, and only the holder touches that side of the
+// socket. Callers hold them: a lone caller writes its request and reads its
+// answer in its own goroutine, with no hand-off to another goroutine, which
+// is what a round trip on a Unix socket spends most of its time on otherwise.
+//
+//   - Reading role (read.go; owns the read buffer and the frame being read,
+//     Conn.cur). Taken by a caller waiting for its answer when no one holds
+//     it. The holder reads frames, keeps its own answer and hands every other
+//     answer to its caller over that call's channel. It gives the role up
+//     only when its own answer is complete or its context ended, and passes
+//     it, together with a partly read frame if there is one, to the call that
+//     frame answers, else to any pending call. While calls are pending one of
+//     them holds the role; with none pending, nobody reads.
+//   - Writing role (write.go; owns the socket's write side). Taken by a
+//     caller whose request finds it free: it writes its own frame at once,
+//     uncopied. Callers finding it taken copy their frame into the queue,
+//     which keeps seq order, and go on to wait for their answers; the holder
+//     then writes everything queued, one Write per batch, for at most
+//     writerTurns batches, and hands what is still queued to the flush
+//     goroutine.
+//
+// Goroutines a Conn starts:
+//
+//   - flush (write.go): started by a writer that leaves frames queued after
+//     its turns; holds the writing role and writes batches until the queue is
+//     empty, then ends. At most one per Conn; a write error breaks the Conn,
+//     and closing the Conn makes a blocked write fail, so it never outlives
+//     the Conn by more than one failed write.
+//   - context.AfterFunc callbacks, only for a role holder whose context can
+//     end: they mark the call and set a deadline in the past on the socket
+//     to wake the holder's blocked read or write, and return at once.
+//   - a Stream's context.AfterFunc: closes the stream's own connection when
+//     OpenStream's context ends.
+//
+// # Budgets (Options, with defaults)
+//
+//   - MaxPendingCalls (DefaultMaxPendingCalls, 1024): calls in flight on one
+//     Conn. A call beyond it waits, bounded by its context, for a slot.
+//   - MaxQueuedBytes (DefaultMaxQueuedBytes, 1 MiB): request bytes queued
+//     behind the writer. A request that does not fit waits, bounded by its
+//     context, for the queue to drain (backpressure from a server that does
+//     not read); a larger request waits for the writer to be free and is
+//     then written directly. Queue and the batch in flight: at most twice
+//     this.
+//   - MaxPayload (ipc.MaxPayloadSize, 16 MiB): largest response accepted,
+//     checked before anything is allocated. The body being read grows as its
+//     bytes arrive; a late answer to a call that gave up is discarded through
+//     the read buffer (ipc's 16 KiB), never stored.
+//
+// # Deadlines, and poisoning
+//
+// A call returns at once when its context ends. If the connection is then
+// in the middle of a frame the call may need (a response header, whichever
+// call it answers; the body of the call's own answer; a request it is
+// writing) and no more of that frame is available right now, the
+// connection cannot be resynchronised: it is poisoned. It is closed, every
+// pending call fails promptly with a *ConnError whose cause is a
+// *StallError saying which call's context ended where, and every later call
+// fails at once. A call whose answer has not started withdraws, and its
+// late answer is discarded. A reader whose context ends in the middle of
+// another call's answer passes the role and the partial frame to that call,
+// which carries on (and decides by its own context).
+//
 // A Conn never redials. Once its connection breaks (the server closed it, a
-// read or write failed, or Close was called) every pending call fails
-// promptly with an error reading "client: connection closed: <cause>", and
-// every later call fails at once with the same error; dial a new Conn to go
-// on.
+// read or write failed, the Conn was poisoned, or Close was called) every
+// pending call fails promptly with an error reading "client: connection
+// closed: <cause>", and every later call fails at once with the same error;
+// dial a new Conn to go on.
 //
 // Generated code checks its runtime with
 //
@@ -14,12 +80,14 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -31,13 +99,22 @@ import (
 // against a runtime that lacks it, they fail to build.
 const SupportPackageIsVersion1 = true
 
-// DefaultDialTimeout bounds a dial when Options.DialTimeout is 0.
-const DefaultDialTimeout = 5 * time.Second
+// Defaults of Options.
+const (
+	DefaultDialTimeout     = 5 * time.Second // Options.DialTimeout
+	DefaultMaxPendingCalls = 1024            // Options.MaxPendingCalls
+	DefaultMaxQueuedBytes  = 1 << 20         // Options.MaxQueuedBytes
+)
+
+// readBufferSize is the read buffer of a Conn: a small frame costs one read.
+const readBufferSize = 16 << 10
 
 // Options configure a Conn. Zero values pick documented defaults.
 type Options struct {
-	MaxPayload  uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
-	DialTimeout time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
+	MaxPayload      uint32        // largest accepted response payload; 0: ipc.MaxPayloadSize
+	DialTimeout     time.Duration // 0: DefaultDialTimeout; DialContext's ctx also bounds it
+	MaxPendingCalls int           // calls in flight per Conn; 0: DefaultMaxPendingCalls
+	MaxQueuedBytes  int           // request bytes queued behind the writer; 0: DefaultMaxQueuedBytes
 	// ServerUID is the uid the server must run as, besides root; nil: the
 	// client's own uid. Dial checks it (SO_PEERCRED, on Linux) and fails
 	// with a *ServerUIDError naming the socket's owner otherwise.
@@ -51,6 +128,18 @@ type Options struct {
 	// expects and ErrorText returns ok, the call fails with a *RemoteError
 	// carrying text instead of a *ResponseTypeError. Generated clients set it.
 	ErrorText func(t ipc.MsgType, body []byte) (text string, ok bool)
+}
+
+func (o *Options) setDefaults() {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.MaxPendingCalls <= 0 {
+		o.MaxPendingCalls = DefaultMaxPendingCalls
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
 }
 
 // CallInfo describes the call an interceptor wraps.
@@ -98,34 +187,90 @@ func (e *ResponseTypeError) Error() string {
 	return fmt.Sprintf("client: %s: unexpected response type %s, want %s", e.Method, e.Got, e.Want)
 }
 
+// ConnError is the error of every call on a broken connection; it matches
+// ErrClosed and unwraps to the cause (io.EOF when the server closed the
+// connection, a *StallError when a context ended mid-frame).
+type ConnError struct{ Cause error }
+
+func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
+func (e *ConnError) Unwrap() error        { return e.Cause }
+func (e *ConnError) Is(target error) bool { return target == ErrClosed }
+
+// StallError is why a Conn was poisoned: the context of call Method ended
+// (Err) while the server was in the middle of a frame, Done of its Size
+// bytes transferred, and no more of it arrived.
+type StallError struct {
+	Method string // the call whose context ended, e.g. "Status"
+	Err    error  // that context's error
+	Part   string // "response header", "response body" or "request write"
+	Done   int    // bytes of that part transferred
+	Size   int    // bytes of that part in all
+}
+
+func (e *StallError) Error() string {
+	if e.Part == partWrite {
+		return fmt.Sprintf("%s: %v after writing %d of %d request bytes; the server is not reading",
+			e.Method, e.Err, e.Done, e.Size)
+	}
+	return fmt.Sprintf("%s: %v after %d of the %d bytes of a %s; the server stalled mid-frame",
+		e.Method, e.Err, e.Done, e.Size, e.Part)
+}
+
+// Parts of a frame a StallError names.
+const (
+	partHeader = "response header"
+	partBody   = "response body"
+	partWrite  = "request write"
+)
+
+// ctxConnError is the error of a call whose context ended when the
+// connection broke (its end may be what broke it): it matches the
+// context's error and the connection's, and reads as the latter.
+type ctxConnError struct {
+	ctxErr error
+	conn   error
+}
+
+func (e *ctxConnError) Error() string   { return e.conn.Error() }
+func (e *ctxConnError) Unwrap() []error { return []error{e.ctxErr, e.conn} }
+
 // Conn is one client connection; safe for concurrent use. Requests are
-// numbered 1, 2, 3, ... and written in that order, one Write per frame;
-// responses are matched to calls by seq, in whatever order they arrive. A
-// Conn starts no goroutine: one waiting caller at a time reads for all (see
-// lead.go). It does not redial (see the package doc).
+// numbered 1, 2, 3, ... and written in that order; responses are matched to
+// calls by seq, in whatever order they arrive. Who does the reading and
+// writing is described in the package doc ("Goroutines"). A Conn does not
+// redial.
 type Conn struct {
 	path   string
 	opts   Options
 	nc     net.Conn
-	fr     *ipc.FrameReader
-	fw     *ipc.FrameWriter
+	raw    syscall.RawConn // for reads that must not wait; nil when nc has none
 	unary  UnaryInterceptor
 	stream StreamInterceptor
 
-	// Held by the goroutine in the reading role (see lead).
-	leaderSeq uint64 // the leading call's seq
-	midFrame  bool   // bytes of an unfinished frame have been consumed
-	abortSeq  atomic.Uint64
-	scratch   call // discarded payloads
+	// Owned by the goroutine holding the reading role (read.go).
+	br     *bufio.Reader
+	cur    frameState
+	leader *call // the caller holding the role; nil on a stream's connection
+	sframe call  // the target of every frame on a stream's connection
 
-	wmu sync.Mutex // held from numbering a request to writing it
+	// quit is set by a call that withdrew while someone was reading: if the
+	// frame in progress is stalled in its header, that call may be the one
+	// it answers, and the connection is poisoned in its name.
+	quit atomic.Pointer[StallError]
 
 	mu        sync.Mutex
 	seq       uint64
 	pending   map[uint64]*call
-	err       error // why the connection broke; nil while usable
-	streaming bool  // dedicated to a stream by Stream
-	reading   bool  // a call holds the reading role
+	err       error         // why the connection broke; nil while usable
+	streaming bool          // dedicated to a stream by Stream
+	reading   bool          // someone holds the reading role
+	freed     chan struct{} // closed when a slot or queue space frees; nil: nobody waits
+
+	// The write queue (write.go), also guarded by mu.
+	wbusy  bool   // someone holds the writing role
+	writer *call  // the caller holding it, while its context may end it
+	wq     []byte // frames queued behind the writer, in seq order
+	wspare []byte // the other queue buffer
 }
 
 // Dial connects to the Unix socket at path.
@@ -136,9 +281,7 @@ func Dial(path string, opts Options) (*Conn, error) {
 // DialContext connects to the Unix socket at path, bounded by ctx and by
 // Options.DialTimeout.
 func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) {
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = DefaultDialTimeout
-	}
+	opts.setDefaults()
 	d := net.Dialer{Timeout: opts.DialTimeout}
 	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -148,17 +291,24 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 		nc.Close()
 		return nil, err
 	}
+	return newConn(nc, path, opts), nil
+}
+
+// newConn makes a Conn on nc, a connected socket; opts has its defaults.
+func newConn(nc net.Conn, path string, opts Options) *Conn {
 	c := &Conn{
 		path:    path,
 		opts:    opts,
 		nc:      nc,
-		fw:      ipc.NewFrameWriter(nc),
 		unary:   chainUnary(opts.UnaryInterceptors),
 		stream:  chainStream(opts.StreamInterceptors),
 		pending: make(map[uint64]*call),
 	}
-	c.fr = ipc.NewFrameReader(abortReader{c}, opts.MaxPayload)
-	return c, nil
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	c.br = bufio.NewReaderSize(abortReader{c}, readBufferSize)
+	return c
 }
 
 // Close closes the connection; pending calls fail with an error saying so.
@@ -174,7 +324,11 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// fail breaks the connection (once) and fails every pending call.
+// fail breaks the connection (once): every pending call gets the error
+// (the sends never block: a pending call's channel holds at most a
+// promotion), waiters for a slot wake, and the socket is closed, which
+// makes the role holders' blocked reads and writes fail. A call whose
+// answer is being read hears it from the reader.
 func (c *Conn) fail(cause error) {
 	c.mu.Lock()
 	if c.err != nil {
@@ -182,20 +336,30 @@ func (c *Conn) fail(cause error) {
 		return
 	}
 	c.err = &ConnError{Cause: cause}
-	pending := c.pending
+	for _, cl := range c.pending {
+		cl.ch <- result{err: c.err}
+	}
 	c.pending = nil
+	c.freeLocked()
 	c.mu.Unlock()
 	c.nc.Close()
-	for _, cl := range pending {
-		cl.ch <- result{err: c.err}
+}
+
+// freeLocked wakes the callers waiting for a slot or queue space.
+func (c *Conn) freeLocked() {
+	if c.freed != nil {
+		close(c.freed)
+		c.freed = nil
 	}
 }
 
-// ConnError is the error of every call on a broken connection; it matches
-// ErrClosed and unwraps to the cause (io.EOF when the server closed the
-// connection).
-type ConnError struct{ Cause error }
-
-func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
-func (e *ConnError) Unwrap() error        { return e.Cause }
-func (e *ConnError) Is(target error) bool { return target == ErrClosed }
+// usableLocked says why no request can be sent now, if so.
+func (c *Conn) usableLocked() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.streaming {
+		return errors.New("client: connection is dedicated to a stream")
+	}
+	return nil
+}

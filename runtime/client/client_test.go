@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,62 +13,12 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
-	"go.uber.org/goleak"
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
-
-var (
-	echoInfo = &client.CallInfo{Method: "Echo", Request: servertest.MsgEcho, Response: servertest.MsgEchoResponse}
-	listInfo = &client.CallInfo{Method: "List", Request: servertest.MsgList, Response: servertest.MsgEchoResponse}
-	tailInfo = &client.CallInfo{Method: "Tail", Request: servertest.MsgTail, Response: servertest.MsgTailFrame}
-)
-
-func leakCheck(t testing.TB) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
-
-// start runs a test-protocol server in t's temporary directory.
-func start(t testing.TB, h *servertest.Handler) (*server.Server, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "c.sock")
-	if h == nil {
-		h = &servertest.Handler{}
-	}
-	opts := server.Options{SocketPath: path, Logger: slog.New(slog.DiscardHandler)}
-	s, err := server.New(opts, servertest.Table(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-	})
-	return s, path
-}
-
-func dial(t testing.TB, path string, opts client.Options) *client.Conn {
-	t.Helper()
-	c, err := client.Dial(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func echo(ctx context.Context, c *client.Conn, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-	var resp servertest.EchoResponse
-	err := c.Invoke(ctx, echoInfo, req, &resp)
-	return &resp, err
-}
 
 func TestInvoke(t *testing.T) {
 	leakCheck(t)
@@ -452,5 +401,31 @@ func TestServerClosesConnection(t *testing.T) {
 	c := dial(t, path, client.Options{})
 	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err == nil || !strings.Contains(err.Error(), "client: connection closed: ") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestCallContext: the untyped call with a context returns at its end,
+// leaves the connection usable, and fails at once on an ended context.
+func TestCallContext(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c := dial(t, path, client.Options{})
+	slow, _ := (&servertest.EchoRequest{ID: "slow", Sleep: 2 * time.Second}).MarshalMsg(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	if _, _, err := c.CallContext(ctx, servertest.MsgEcho, slow); !errors.Is(err, context.DeadlineExceeded) ||
+		time.Since(begin) > 100*time.Millisecond+slack {
+		t.Fatalf("CallContext: %v after %v; want DeadlineExceeded after 100ms", err, time.Since(begin))
+	}
+	h, body, err := c.CallContext(context.Background(), servertest.MsgEcho, &servertest.EchoRequest{ID: "next"})
+	var resp servertest.EchoResponse
+	if err != nil || h.SeqNo != 2 || ipc.DecodePayload(body, &resp) != nil || resp.ID != "next" {
+		t.Fatalf("CallContext after a deadline: %+v %+v %v", h, resp, err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, _, err := c.CallContext(cctx, servertest.MsgList, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CallContext with an ended context: %v", err)
 	}
 }

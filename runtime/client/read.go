@@ -1,0 +1,371 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+// The reading role (see the package doc). Its holder is the only goroutine
+// that reads c.br and touches c.cur and c.leader; the role changes hands
+// under c.mu (c.reading) or over a call's channel (a promotion), both of
+// which order the old holder's work before the new one's.
+//
+// Interrupting a holder: a call whose context ends sets its aborted flag and
+// a read deadline in the past (poke). The holder's reads go through
+// abortReader, which, once the holder or the owner of the frame being read
+// has given up, only takes what the socket already holds, without waiting,
+// and then reports errAborted; stop decides what that means.
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errAborted ends a read whose holder or frame owner gave up.
+var errAborted = errors.New("client: read aborted")
+
+// growStep is the body size up to which the declared length is allocated
+// at once; past it the body grows as its bytes arrive.
+const growStep = 64 << 10
+
+// frameState is the frame being read. It lives in the Conn, not on a
+// reader's stack, so that a reader that stops in the middle of a frame
+// leaves it for the next one.
+type frameState struct {
+	hdr    [ipc.HeaderSize]byte
+	got    int  // header bytes read
+	parsed bool // h is valid
+	h      ipc.Header
+	to     *call  // the call the frame answers; nil: discarded
+	body   []byte // to's buffer, read up to off
+	off    int    // body bytes read or discarded
+}
+
+// abortReader is the socket as c.br sees it.
+type abortReader struct{ c *Conn }
+
+func (r abortReader) Read(p []byte) (int, error) {
+	c := r.c
+	for {
+		if c.stopping() {
+			return c.readNow(p)
+		}
+		n, err := c.nc.Read(p)
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		// A poke: clear the deadline first, then look at the flags, so
+		// that a poke racing with this is seen one way or the other.
+		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// stopping reports whether the holder gave up, or the owner of the body
+// in progress, or, in the middle of a header, any call.
+func (c *Conn) stopping() bool {
+	f := &c.cur
+	switch {
+	case c.leader != nil && c.leader.aborted.Load():
+		return true
+	case f.to != nil:
+		return f.to.aborted.Load()
+	}
+	return !f.parsed && f.got > 0 && c.quit.Load() != nil
+}
+
+// readNow reads what the socket holds without waiting: errAborted when it
+// holds nothing.
+func (c *Conn) readNow(p []byte) (int, error) {
+	if c.raw == nil {
+		return 0, errAborted
+	}
+	for {
+		c.nc.SetReadDeadline(time.Time{})
+		n, err := rawRead(c.raw, p)
+		if !errors.Is(err, os.ErrDeadlineExceeded) { // else poked again meanwhile
+			return n, err
+		}
+	}
+}
+
+// poke wakes the reading role's holder if it is blocked in a read.
+func (c *Conn) poke() { c.nc.SetReadDeadline(aLongTimeAgo) }
+
+// abort is the AfterFunc of a holder's context.
+func (cl *call) abort() {
+	cl.aborted.Store(true)
+	cl.conn.poke()
+}
+
+// await waits for the answer to cl (registered and sent), taking the
+// reading role when no one holds it. The result's body aliases cl.buf.
+func (c *Conn) await(ctx context.Context, cl *call) (result, error) {
+	c.mu.Lock()
+	lead := c.err == nil && !c.reading && c.pending[cl.seq] == cl
+	if lead {
+		c.reading = true
+	}
+	c.mu.Unlock()
+	if lead {
+		return c.lead(ctx, cl)
+	}
+	select {
+	case r := <-cl.ch:
+		if r.promote {
+			return c.lead(ctx, cl)
+		}
+		return r, r.err
+	case <-ctx.Done():
+		return c.giveUp(ctx, cl)
+	}
+}
+
+// giveUp ends the wait of a call whose context ended. Unseen by the reader,
+// it withdraws. Otherwise its answer is being read (or the role is on its
+// way to it): it marks itself aborted, wakes the reader, which finishes the
+// frame with what the socket holds or poisons the connection, and takes
+// what comes.
+func (c *Conn) giveUp(ctx context.Context, cl *call) (result, error) {
+	c.mu.Lock()
+	promoted := cl.promoted
+	if !promoted && c.pending[cl.seq] == cl {
+		delete(c.pending, cl.seq)
+		c.freeLocked()
+		reading := c.reading
+		c.mu.Unlock()
+		if reading { // a header stalled now may be cl's answer: have it checked
+			c.quit.Store(&StallError{Method: cl.name, Err: ctx.Err()})
+			c.poke()
+		}
+		return result{}, ctx.Err()
+	}
+	c.mu.Unlock()
+	cl.aborted.Store(true)
+	if !promoted {
+		c.poke()
+	}
+	r := <-cl.ch
+	if r.promote {
+		return c.lead(ctx, cl)
+	}
+	return r, r.err
+}
+
+// lead holds the reading role for me: it reads frames until me's answer is
+// complete, the connection breaks, or a context ends (stop).
+func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
+	c.leader = me
+	if ctx.Done() != nil {
+		me.conn = c
+		stop := context.AfterFunc(ctx, me.abortFn)
+		defer func() {
+			if !stop() {
+				me.abandoned = true // abort may still run: never recycle me
+			}
+		}()
+	}
+	for {
+		err := c.readFrame()
+		if err == nil {
+			f := c.cur
+			c.cur = frameState{}
+			switch f.to {
+			case nil: // a late answer to a call that gave up, or unsolicited
+			case me:
+				me.buf = f.body
+				c.leader = nil
+				c.passRole(me)
+				return result{h: f.h, body: f.body}, nil
+			default:
+				f.to.buf = f.body
+				f.to.ch <- result{h: f.h, body: f.body}
+			}
+			continue
+		}
+		c.leader = nil
+		if errors.Is(err, errAborted) {
+			return c.stop(ctx, me)
+		}
+		c.fail(err)
+		c.dropFrame(me)
+		return result{}, c.Err()
+	}
+}
+
+// stop ends a holder's turn after errAborted, which came with nothing more
+// of the frame in progress at hand. A stalled header, or the body of an
+// answer whose call gave up, poisons the connection. Otherwise the
+// holder's own context ended: it withdraws and passes the role on, with a
+// partly read body to the call it answers, or poisons the connection when
+// no call is left to finish the frame.
+func (c *Conn) stop(ctx context.Context, me *call) (result, error) {
+	f := &c.cur
+	switch {
+	case f.parsed && f.to != nil && f.to.aborted.Load():
+		return c.poison(me, f.to.name, ctxErr(f.to.ctx))
+	case !f.parsed && f.got > 0:
+		if q := c.quit.Load(); !me.aborted.Load() && q != nil {
+			return c.poison(me, q.Method, q.Err)
+		}
+		return c.poison(me, me.name, ctxErr(ctx))
+	}
+	c.mu.Lock()
+	if c.pending[me.seq] == me {
+		delete(c.pending, me.seq)
+		c.freeLocked()
+	}
+	c.mu.Unlock()
+	if !c.passRole(me) {
+		return c.poison(me, me.name, ctxErr(ctx))
+	}
+	return result{}, ctx.Err()
+}
+
+// poison breaks the connection because the context of call method ended
+// (err) in the middle of the frame in progress; me, the holder, returns
+// the connection's error.
+func (c *Conn) poison(me *call, method string, err error) (result, error) {
+	f := &c.cur
+	se := &StallError{Method: method, Err: err, Part: partHeader, Done: f.got, Size: ipc.HeaderSize}
+	if f.parsed {
+		se.Part, se.Done, se.Size = partBody, f.off, int(f.h.Length)
+	}
+	c.fail(se)
+	c.dropFrame(me)
+	return result{}, c.Err()
+}
+
+// dropFrame tells the owner of the frame in progress, if another call,
+// that the connection broke, and forgets the frame.
+func (c *Conn) dropFrame(me *call) {
+	if to := c.cur.to; to != nil && to != me && to != &c.sframe {
+		to.ch <- result{err: c.Err()}
+	}
+	c.cur = frameState{}
+}
+
+// passRole ends me's turn: the role goes to the call whose answer is partly
+// read, else to any pending call. With nobody to take it, the role is
+// dropped, unless a frame is partly read: then the holder keeps it (nobody
+// else may resume that frame) and passRole reports false.
+func (c *Conn) passRole(me *call) bool {
+	c.mu.Lock()
+	var next *call
+	if c.err == nil {
+		if f := &c.cur; f.parsed && f.to != nil && f.to != me {
+			next = f.to
+		} else {
+			for _, cl := range c.pending {
+				next = cl
+				break
+			}
+		}
+	}
+	if next == nil {
+		mid := c.cur.got > 0 && c.err == nil
+		if !mid {
+			c.reading = false
+		}
+		c.mu.Unlock()
+		return !mid
+	}
+	next.promoted = true
+	c.mu.Unlock()
+	next.ch <- result{promote: true}
+	return true
+}
+
+// readFrame reads the frame in progress (c.cur) to its end. The call it
+// answers is claimed (no longer pending) as soon as its header is read.
+func (c *Conn) readFrame() error {
+	f := &c.cur
+	for f.got < ipc.HeaderSize {
+		n, err := c.br.Read(f.hdr[f.got:])
+		if f.got == 0 && n > 0 && c.quit.Load() != nil {
+			c.quit.Store(nil) // calls that gave up before this frame began
+		}
+		f.got += n
+		if err != nil {
+			if f.got == 0 && err == io.EOF {
+				return io.EOF
+			}
+			return unexpectedEOF(err)
+		}
+	}
+	if !f.parsed {
+		h, err := ipc.ParseHeader(f.hdr[:], c.opts.MaxPayload)
+		if err != nil {
+			return err
+		}
+		f.h, f.parsed = h, true
+		if f.to = c.claim(h.SeqNo); f.to != nil {
+			f.body = f.to.buf[:0]
+		}
+	}
+	size := int(f.h.Length)
+	for f.off < size {
+		var n int
+		var err error
+		if f.to == nil {
+			n, err = c.br.Discard(size - f.off)
+		} else {
+			if f.off == len(f.body) {
+				f.body = growBody(f.body, size)
+			}
+			n, err = c.br.Read(f.body[f.off:])
+		}
+		f.off += n
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+	}
+	if f.to != nil {
+		f.body = f.body[:size]
+	}
+	return nil
+}
+
+// claim takes the call answered by a frame with seq out of the pending
+// set; on a stream's connection every frame is the stream's.
+func (c *Conn) claim(seq uint64) *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.streaming {
+		return &c.sframe
+	}
+	cl := c.pending[seq]
+	if cl != nil {
+		delete(c.pending, seq)
+		c.freeLocked()
+	}
+	return cl
+}
+
+// growBody extends b, holding the first len(b) bytes of a body of size
+// bytes: to size at once when b has the capacity or size is small, else by
+// a chunk that at most doubles it, so a server that declares 16 MiB and
+// stalls costs 64 KiB.
+func growBody(b []byte, size int) []byte {
+	if cap(b) >= size {
+		return b[:size]
+	}
+	if size <= growStep {
+		nb := make([]byte, size)
+		copy(nb, b)
+		return nb
+	}
+	chunk := min(size-len(b), max(growStep, len(b)))
+	b = slices.Grow(b, chunk)
+	return b[:len(b)+chunk]
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
