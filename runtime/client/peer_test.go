@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,16 @@ func TestServerUIDOtherUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial expecting uid %d: %v", theirs, err)
 	}
-	c.Close()
+	defer c.Close()
+	// A stream's own connection trusts the same uid (the helper then hangs
+	// up, which may fail the request's write: that is not the point here).
+	st, err := c.OpenStream(context.Background(), tailInfo, nil)
+	if errors.As(err, &ue) {
+		t.Fatalf("OpenStream expecting uid %d: %v", theirs, err)
+	}
+	if err == nil {
+		st.Close()
+	}
 }
 
 // TestSecondUserHelper is the second user's part of the tests above.
