@@ -19,11 +19,13 @@ test: vet
 vet:
 	$(GO) vet ./...
 
-## check: gofmt, vet, and generated code current with its schema.
+## check: gofmt, vet, and generated code and docs/mgmt.md current with the schema.
 check: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@# the go:generate line of gen/mgmt/doc.go, with -check
 	cd gen/mgmt && $(GO) tool mgmtgen -check -schema ../../schema/mgmt.yaml -out .
+	@# and its Markdown reference (the second go:generate line)
+	cd gen/mgmt && $(GO) tool mgmtgen doc -check -schema ../../schema/mgmt.yaml -out ../../docs/mgmt.md
 
 ## generate: regenerate every generated package.
 generate:

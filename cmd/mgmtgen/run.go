@@ -33,7 +33,17 @@ type options struct {
 }
 
 // run is the whole command, minus the process: it returns the exit code.
-func run(args []string, stdout, stderr io.Writer, load loader) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, load loader) int {
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub.run(&cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, load: load}, args[1:])
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "mgmtgen: unknown subcommand %q\n", args[0])
+			printUsage(stderr)
+			return exitUsage
+		}
+	}
 	opts, code := parseFlags(args, stderr)
 	if code >= 0 {
 		return code
@@ -100,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 	fs.BoolVar(&o.verbose, "v", false, "print each file written or removed, or that all are up to date")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mgmtgen -schema FILE -out DIR [-check] [-v]\n       mgmtgen -version")
+		printUsage(stderr)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -127,9 +137,23 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 	return o, -1
 }
 
+// printUsage prints the synopsis of every form of the command.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mgmtgen -schema FILE -out DIR [-check] [-v]\n       mgmtgen -version")
+	for _, name := range sortedKeys(subcommands) {
+		fmt.Fprintf(w, "       mgmtgen %s\n", subcommands[name].usage)
+	}
+}
+
 // printSchemaErrors prints every line of a schema error (file:line:col: msg,
 // as editors expect, so without the command prefix) and a summary.
 func printSchemaErrors(stderr io.Writer, err error) {
+	printSchemaErrorsOnly(stderr, err)
+	fmt.Fprintln(stderr, "mgmtgen: schema has errors; nothing written")
+}
+
+// printSchemaErrorsOnly prints every line of a schema error.
+func printSchemaErrorsOnly(stderr io.Writer, err error) {
 	errs := []error{err}
 	if multi, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = multi.Unwrap()
@@ -139,7 +163,6 @@ func printSchemaErrors(stderr io.Writer, err error) {
 			fmt.Fprintln(stderr, l)
 		}
 	}
-	fmt.Fprintln(stderr, "mgmtgen: schema has errors; nothing written")
 }
 
 // reportGenerateError reports a generator failure; output that could not be

@@ -29,7 +29,7 @@ func TestEverySchemaError(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), "gen")
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"-schema", path, "-out", out}, &stdout, &stderr, schema.Load)
+			code := run([]string{"-schema", path, "-out", out}, nil, &stdout, &stderr, schema.Load)
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}

@@ -1,0 +1,69 @@
+package schemadoc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+func loadMgmt(t *testing.T) *schema.File {
+	t.Helper()
+	f, err := schema.Load("../../schema/mgmt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestDescribeMgmt: every call, message and field of schema/mgmt.yaml is in
+// the description, with its id, key and effective limit.
+func TestDescribeMgmt(t *testing.T) {
+	f := loadMgmt(t)
+	p := Describe(f)
+	if len(p.Calls) != len(f.Calls) || len(p.Messages) != len(f.Messages) || len(p.Structs) != len(f.Structs) {
+		t.Fatalf("described %d calls, %d messages, %d structs; schema has %d, %d, %d",
+			len(p.Calls), len(p.Messages), len(p.Structs), len(f.Calls), len(f.Messages), len(f.Structs))
+	}
+	logs, err := p.Lookup("Logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Call{Name: "Logs", Kind: "stream", Doc: f.Call("Logs").Text, Request: "LogsRequest", RequestID: 0xA4,
+		Stream: "LogsStream", AnswerID: 0xA5, LastWhen: "EOF"}
+	if logs != want {
+		t.Errorf("Logs = %+v, want %+v", logs, want)
+	}
+	entry, _ := p.Lookup("ListEntry")
+	if id := entry.(Struct).Fields[0]; id.Key != "id" || id.Type != "string" || id.MaxLen != 4096 {
+		t.Errorf("ListEntry.ID = %+v", id)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.Messages {
+		if !strings.Contains(text.String(), m.Name) {
+			t.Errorf("text lacks message %s", m.Name)
+		}
+	}
+	if _, err := json.Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMarkdownDeterministic: two parses of the same schema give the same
+// bytes, and the reference names every call and message id.
+func TestMarkdownDeterministic(t *testing.T) {
+	a, b := Markdown(loadMgmt(t)), Markdown(loadMgmt(t))
+	if !bytes.Equal(a, b) {
+		t.Fatal("Markdown differs between two runs")
+	}
+	for _, s := range []string{"### Logs", "the frame with `EOF` true is the last", "| 0xa9 |", "`pids`"} {
+		if !bytes.Contains(a, []byte(s)) {
+			t.Errorf("reference lacks %q", s)
+		}
+	}
+}
