@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,8 +21,9 @@ func (e *env) newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-// unary runs one call with the --timeout deadline on a fresh connection.
-func (e *env) unary(call func(ctx context.Context, c *mgmt.Client) error) error {
+// unary runs one call, named what, with the --timeout deadline on a fresh
+// connection; the deadline holds even against a stalled response.
+func (e *env) unary(what string, call func(ctx context.Context, c *mgmt.Client) error) error {
 	c, err := e.dial()
 	if err != nil {
 		return err
@@ -31,7 +31,8 @@ func (e *env) unary(call func(ctx context.Context, c *mgmt.Client) error) error 
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
 	defer cancel()
-	return call(ctx, c)
+	defer bound(ctx, c)()
+	return e.timedOut(ctx, what, call(ctx, c))
 }
 
 func (e *env) list(args []string) error {
@@ -42,7 +43,7 @@ func (e *env) list(args []string) error {
 	if len(pos) > 0 {
 		return usagef("list takes no arguments")
 	}
-	return e.unary(func(ctx context.Context, c *mgmt.Client) error {
+	return e.unary("list", func(ctx context.Context, c *mgmt.Client) error {
 		resp, err := c.List(ctx)
 		if err != nil {
 			return fmt.Errorf("list: %w", err)
@@ -53,7 +54,7 @@ func (e *env) list(args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPID\tRSS")
 		for _, en := range resp.Entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", en.ID, en.Name, en.State, pidText(en.ChildPID), humanBytes(en.RSS))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", esc(en.ID), esc(en.Name), esc(en.State), pidText(en.ChildPID), humanBytes(en.RSS))
 		}
 		return tw.Flush()
 	})
@@ -67,7 +68,7 @@ func (e *env) status(args []string) error {
 	if len(pos) != 1 {
 		return usagef("status takes exactly one process id")
 	}
-	return e.unary(func(ctx context.Context, c *mgmt.Client) error {
+	return e.unary("status "+pos[0], func(ctx context.Context, c *mgmt.Client) error {
 		resp, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: pos[0]})
 		if err != nil {
 			return fmt.Errorf("status %s: %w", pos[0], remoteText(err))
@@ -98,11 +99,15 @@ func (e *env) startStop(cmd string, args []string) error {
 		ctx, cancel = context.WithTimeout(e.ctx, e.timeout)
 	}
 	defer cancel()
+	defer bound(ctx, c)()
 	entries := make([]mgmt.ListEntry, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		wg.Go(func() { entries[i], errs[i] = e.startStopOne(ctx, c, cmd, id) })
+		wg.Go(func() {
+			entries[i], errs[i] = e.startStopOne(ctx, c, cmd, id)
+			errs[i] = e.timedOut(ctx, "", errs[i])
+		})
 	}
 	wg.Wait()
 	return e.reportStartStop(cmd, ids, entries, errs)
@@ -146,14 +151,14 @@ func (e *env) reportStartStop(cmd string, ids []string, entries []mgmt.ListEntry
 	for i, id := range ids {
 		if errs[i] != nil {
 			failed++
-			fmt.Fprintf(e.stderr, "mgmtctl: %s %s: %v\n", cmd, id, remoteText(errs[i]))
+			fmt.Fprintf(e.stderr, "mgmtctl: %s\n", esc(fmt.Sprintf("%s %s: %v", cmd, id, e.explain(remoteText(errs[i])))))
 			continue
 		}
 		if e.json {
 			ok = append(ok, entryJSON(entries[i]))
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%s: %s\n", id, stateText(entries[i]))
+		fmt.Fprintf(e.stdout, "%s: %s\n", esc(id), stateText(entries[i]))
 	}
 	if e.json && ok != nil {
 		if err := e.printJSON(ok); err != nil {
@@ -171,13 +176,14 @@ func (e *env) reportStartStop(cmd string, ids []string, entries []mgmt.ListEntry
 
 // stateText is a process's state for humans: "running (pid 42, rss 1.5MiB)".
 func stateText(en mgmt.ListEntry) string {
+	state := esc(en.State)
 	if en.ChildPID <= 0 {
-		return en.State
+		return state
 	}
 	if en.RSS == 0 {
-		return fmt.Sprintf("%s (pid %d)", en.State, en.ChildPID)
+		return fmt.Sprintf("%s (pid %d)", state, en.ChildPID)
 	}
-	return fmt.Sprintf("%s (pid %d, rss %s)", en.State, en.ChildPID, humanBytes(en.RSS))
+	return fmt.Sprintf("%s (pid %d, rss %s)", state, en.ChildPID, humanBytes(en.RSS))
 }
 
 // printEntry prints one process as a block of "key: value" lines.
@@ -186,7 +192,7 @@ func (e *env) printEntry(en mgmt.ListEntry) error {
 		return e.printJSON(entryJSON(en))
 	}
 	_, err := fmt.Fprintf(e.stdout, "id:     %s\nname:   %s\nstate:  %s\npid:    %s\nrss:    %s\n",
-		en.ID, en.Name, en.State, pidText(en.ChildPID), humanBytes(en.RSS))
+		esc(en.ID), esc(en.Name), esc(en.State), pidText(en.ChildPID), humanBytes(en.RSS))
 	return err
 }
 
@@ -194,10 +200,19 @@ func (e *env) printEntry(en mgmt.ListEntry) error {
 // already names the operation.
 func remoteText(err error) error {
 	if r := asRemote(err); r != "" {
-		return errors.New(r)
+		return &remoteTextError{text: r, err: err}
 	}
 	return err
 }
+
+// remoteTextError is a remote error's text alone; it unwraps to the error.
+type remoteTextError struct {
+	text string
+	err  error
+}
+
+func (e *remoteTextError) Error() string { return e.text }
+func (e *remoteTextError) Unwrap() error { return e.err }
 
 type entryOut struct {
 	ID    string `json:"id"`
@@ -219,9 +234,17 @@ func entriesJSON(ens []mgmt.ListEntry) []entryOut {
 	return out
 }
 
+// printJSON prints v as one line of JSON. encoding/json escapes C0
+// controls but leaves C1 controls and other non-printable runes (a CSI
+// U+009B, bidi overrides) as they are: those are escaped as \uXXXX too, so
+// that JSON on a terminal is as safe as text.
 func (e *env) printJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
-	return enc.Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(jsonSafe(b), '\n'))
+	return err
 }
 
 func pidText(pid int) string {

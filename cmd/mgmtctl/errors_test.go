@@ -4,7 +4,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,21 +90,23 @@ func TestConnectionErrors(t *testing.T) {
 }
 
 func TestResolveSocket(t *testing.T) {
-	tmpDefault := filepath.Join(os.TempDir(), "procd-"+strconv.Itoa(os.Getuid()), "manager.sock")
 	for _, tc := range []struct {
 		socket, runtimeDir string
+		uid                int
 		env                map[string]string
 		want               string
 	}{
-		{"/flag.sock", "", map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/flag.sock"},
-		{"", "/flagdir", map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/flagdir/manager.sock"},
-		{"", "", map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/env.sock"},
-		{"", "", map[string]string{"MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/envdir/manager.sock"},
-		{"", "", map[string]string{"XDG_RUNTIME_DIR": "/xdg"}, "/xdg/procd/manager.sock"},
-		{"", "", map[string]string{"MGMTCTL_SOCKET": ""}, tmpDefault},
-		{"", "", nil, tmpDefault},
+		{"/flag.sock", "", 0, map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/flag.sock"},
+		{"", "/flagdir", 0, map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/flagdir/manager.sock"},
+		{"", "", 0, map[string]string{"MGMTCTL_SOCKET": "/env.sock", "MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/env.sock"},
+		{"", "", 0, map[string]string{"MGMTCTL_RUNTIME_DIR": "/envdir", "XDG_RUNTIME_DIR": "/xdg"}, "/envdir/manager.sock"},
+		{"", "", 0, map[string]string{"XDG_RUNTIME_DIR": "/xdg"}, "/xdg/procd/manager.sock"},
+		// The defaults: directories no other user can create entries in.
+		{"", "", 0, map[string]string{"MGMTCTL_SOCKET": "", "HOME": "/root"}, "/run/procd/manager.sock"},
+		{"", "", 1000, map[string]string{"HOME": "/home/a"}, "/home/a/.procd/manager.sock"},
+		{"", "", 1000, nil, ""},
 	} {
-		got := resolveSocket(tc.socket, tc.runtimeDir, func(k string) string { return tc.env[k] })
+		got := resolveSocket(tc.socket, tc.runtimeDir, tc.uid, func(k string) string { return tc.env[k] })
 		if got != tc.want {
 			t.Errorf("resolveSocket(%q, %q, %v) = %q, want %q", tc.socket, tc.runtimeDir, tc.env, got, tc.want)
 		}

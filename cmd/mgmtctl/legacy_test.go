@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -19,80 +18,27 @@ import (
 // unknown request type, a stopped process keeping its last pid.
 type legacyManager struct {
 	socket string
-	ln     net.Listener
-	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	procs   map[string]*mgmt.ListEntry
 	vanish  map[string]bool // Status answers "not found" once these are stopped
-	conns   []net.Conn
-	stopped []string // Stop requests, in order
+	stopped []string        // Stop requests, in order
 }
 
 func startLegacyManager(t *testing.T, ids ...string) *legacyManager {
 	t.Helper()
 	m := &legacyManager{
-		socket: filepath.Join(shortDir(t), "manager.sock"),
 		procs:  map[string]*mgmt.ListEntry{},
 		vanish: map[string]bool{},
 	}
 	for i, id := range ids {
 		m.procs[id] = &mgmt.ListEntry{ID: id, State: "running", ChildPID: 4200 + i}
 	}
-	ln, err := net.Listen("unix", m.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.ln = ln
-	m.wg.Add(1)
-	go m.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		m.mu.Lock()
-		for _, c := range m.conns {
-			c.Close()
-		}
-		m.mu.Unlock()
-		m.wg.Wait()
-	})
-	return m
-}
-
-func (m *legacyManager) accept() {
-	defer m.wg.Done()
-	for {
-		nc, err := m.ln.Accept()
-		if err != nil {
-			return
-		}
-		m.mu.Lock()
-		m.conns = append(m.conns, nc)
-		m.mu.Unlock()
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			defer nc.Close()
-			m.serve(nc)
-		}()
-	}
-}
-
-func (m *legacyManager) serve(nc net.Conn) {
-	r := ipc.NewFrameReader(nc, 0)
-	for {
-		h, body, err := r.ReadFrame()
-		if err != nil {
-			return
-		}
+	m.socket = startFake(t, func(nc net.Conn, h ipc.Header, body []byte) bool {
 		resp, typ := m.answer(h.MsgType, body)
-		frame, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: typ, SeqNo: h.SeqNo}, resp)
-		if err != nil {
-			panic(err)
-		}
-		if _, err := nc.Write(frame); err != nil {
-			return
-		}
-	}
+		return send(nc, h, typ, resp)
+	}).socket
+	return m
 }
 
 func (m *legacyManager) answer(typ ipc.MsgType, body []byte) (msgp.Marshaler, ipc.MsgType) {

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
+//	mgmtctl [--socket PATH | --runtime-dir DIR] [--server-uid UID] [--json] [--timeout DUR] COMMAND [ARGS]
 //
 // Commands:
 //
@@ -22,9 +22,14 @@
 //
 // --json may also follow the command ("mgmtctl list --json"). It
 // prints JSON: an array for list, start and stop, an object for status, one
-// object per line for events. --timeout (default 10s) bounds connecting and
-// each call; start and stop wait for the manager without a deadline unless
-// --timeout is given (Ctrl-C gives up). Several ids of start or stop are
+// object per line for events. --timeout (default 10s) bounds connecting,
+// each call (a response stalled mid-frame included), a logs snapshot and the
+// snapshot that starts logs -f; a follow or events then waits indefinitely;
+// start and stop wait for the manager without a deadline unless --timeout
+// is given (Ctrl-C gives up).
+//
+// Text for humans has control characters escaped (\x1b, \n, \u009b, ...);
+// logs prints the process's bytes exactly as they are, that being its job. Several ids of start or stop are
 // handled at once; each result is reported in the order given, and the exit
 // status is 1 if any failed. logs with --stream all reads both streams;
 // without -f it prints the stdout snapshot, then the stderr one.
@@ -32,7 +37,11 @@
 // The socket is found as follows: --socket; else --runtime-dir DIR, meaning
 // DIR/manager.sock; else $MGMTCTL_SOCKET; else $MGMTCTL_RUNTIME_DIR/manager.sock;
 // else $XDG_RUNTIME_DIR/procd/manager.sock when XDG_RUNTIME_DIR is set; else
-// /tmp/procd-$UID/manager.sock.
+// /run/procd/manager.sock for root and $HOME/.procd/manager.sock for others:
+// directories where no other user can create the socket first. A socket, or
+// a directory on its path, that belongs to another user than root or the
+// caller is refused, and so is a manager running as one (SO_PEERCRED);
+// --server-uid UID trusts that user too.
 //
 // Standard output receives the results (and a process's stdout logs);
 // standard error receives its stderr logs and every message. Exit status: 0

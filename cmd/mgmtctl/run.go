@@ -6,14 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 )
 
 // Exit statuses.
@@ -43,12 +40,13 @@ type env struct {
 	socket     string
 	json       bool
 	timeout    time.Duration
-	timeoutSet bool // --timeout given: it also bounds start and stop
+	timeoutSet bool    // --timeout given: it also bounds start and stop
+	serverUID  *uint32 // --server-uid: the manager's uid, besides root; nil: ours
 	stdout     io.Writer
 	stderr     io.Writer
 }
 
-const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--json] [--timeout DUR] COMMAND [ARGS]
+const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--server-uid UID] [--json] [--timeout DUR] COMMAND [ARGS]
 
 commands:
   list                                   list processes: ID, NAME, STATE, PID, RSS
@@ -61,7 +59,9 @@ commands:
 
 socket: --socket, else --runtime-dir DIR/manager.sock, else $MGMTCTL_SOCKET,
 else $MGMTCTL_RUNTIME_DIR/manager.sock, else $XDG_RUNTIME_DIR/procd/manager.sock,
-else /tmp/procd-$UID/manager.sock.
+else /run/procd/manager.sock for root, $HOME/.procd/manager.sock for others.
+A socket (or its directory) of another user than root or you is refused,
+and so is a manager running as one, unless --server-uid names that user.
 exit status: 0 ok, 1 failed operation, 2 usage error. Ctrl-C ends -f and events.
 `
 
@@ -80,12 +80,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	case errors.As(err, &ue):
 		if ue.msg != "" {
-			fmt.Fprintln(stderr, "mgmtctl:", ue.msg)
+			fmt.Fprintln(stderr, "mgmtctl:", esc(ue.msg))
 		}
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
 	default:
-		fmt.Fprintln(stderr, "mgmtctl:", err)
+		for _, line := range strings.Split(e.explain(err).Error(), "\n") { // errors.Join's lines
+			fmt.Fprintln(stderr, "mgmtctl:", esc(line))
+		}
 		return exitFail
 	}
 }
@@ -97,6 +99,7 @@ func (e *env) dispatch(args []string) error {
 	runtimeDir := fs.String("runtime-dir", "", "runtime directory holding manager.sock")
 	fs.BoolVar(&e.json, "json", false, "JSON output")
 	fs.DurationVar(&e.timeout, "timeout", 10*time.Second, "timeout of each unary call")
+	serverUID := fs.Int64("server-uid", -1, "trust a manager running as this `UID`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -110,7 +113,17 @@ func (e *env) dispatch(args []string) error {
 	if e.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	e.socket = resolveSocket(*socket, *runtimeDir, os.Getenv)
+	e.socket = resolveSocket(*socket, *runtimeDir, os.Geteuid(), os.Getenv)
+	if e.socket == "" {
+		return errors.New("no default socket path without $HOME: give --socket or --runtime-dir")
+	}
+	if *serverUID >= 0 {
+		if *serverUID > math.MaxUint32 {
+			return usagef("--server-uid %d is not a uid", *serverUID)
+		}
+		u := uint32(*serverUID)
+		e.serverUID = &u
+	}
 	if fs.NArg() == 0 {
 		return usagef("no command")
 	}
@@ -133,7 +146,10 @@ func (e *env) dispatch(args []string) error {
 }
 
 // resolveSocket applies the documented lookup order.
-func resolveSocket(socket, runtimeDir string, getenv func(string) string) string {
+// Every default is in a directory only root or the user can create entries
+// in (/run, the user's runtime directory or home), so no other user can
+// create it first; "" when there is none (no HOME).
+func resolveSocket(socket, runtimeDir string, uid int, getenv func(string) string) string {
 	switch {
 	case socket != "":
 		return socket
@@ -145,30 +161,12 @@ func resolveSocket(socket, runtimeDir string, getenv func(string) string) string
 		return filepath.Join(getenv("MGMTCTL_RUNTIME_DIR"), "manager.sock")
 	case getenv("XDG_RUNTIME_DIR") != "":
 		return filepath.Join(getenv("XDG_RUNTIME_DIR"), "procd", "manager.sock")
+	case uid == 0:
+		return "/run/procd/manager.sock"
+	case getenv("HOME") != "":
+		return filepath.Join(getenv("HOME"), ".procd", "manager.sock")
 	}
-	return filepath.Join(os.TempDir(), "procd-"+strconv.Itoa(os.Getuid()), "manager.sock")
-}
-
-// dial connects, turning the usual failures into messages that say what to do.
-func (e *env) dial() (*mgmt.Client, error) {
-	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
-	defer cancel()
-	c, err := mgmt.DialContext(ctx, e.socket)
-	if err == nil {
-		return c, nil
-	}
-	fi, statErr := os.Stat(e.socket)
-	switch {
-	case errors.Is(statErr, os.ErrNotExist):
-		return nil, fmt.Errorf("no manager socket at %s (is the manager running? see --socket, --runtime-dir)", e.socket)
-	case statErr == nil && fi.Mode()&os.ModeSocket == 0:
-		return nil, fmt.Errorf("%s is not a socket", e.socket)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return nil, fmt.Errorf("nothing is listening on %s (a stale socket: the manager is not running)", e.socket)
-	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("permission denied on %s (the socket is private to the manager's user)", e.socket)
-	}
-	return nil, fmt.Errorf("connecting to %s: %w", e.socket, err)
+	return ""
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

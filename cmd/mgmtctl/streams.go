@@ -66,7 +66,10 @@ func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	stop := bound(ctx, c)
 	_, err = c.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
+	stop()
+	err = e.timedOut(ctx, "", err)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("logs %s: %w", req.ID, remoteText(err))
@@ -81,7 +84,9 @@ func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
 			out = e.stderr
 		}
 		if !req.Follow { // snapshots in order: stdout, then stderr
-			errs[i] = e.copyLogStream(c, &r, out)
+			if err := e.copyLogStream(c, &r, out); err != nil {
+				return err
+			}
 			continue
 		}
 		wg.Add(1)
@@ -91,19 +96,34 @@ func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
 		}()
 	}
 	wg.Wait()
+	if len(errs) == 2 && errs[0] != nil && errs[1] != nil && errs[0].Error() == errs[1].Error() {
+		return errs[0] // both streams met the same end: say it once
+	}
 	return errors.Join(errs...)
 }
 
+// copyLogStream copies one stream's data, as it is, to out. --timeout bounds
+// a snapshot as a whole, and a follow's first frame (the snapshot, which a
+// manager sends at once); a follow then waits for output indefinitely.
+// Ctrl-C cancels e.ctx, which ends the stream's connection and Recv.
 func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io.Writer) error {
-	// Ctrl-C cancels e.ctx, which ends the stream's connection and Recv.
-	st, err := c.Logs(e.ctx, req)
+	ctx, cancel := context.WithCancelCause(e.ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(e.timeout, func() { cancel(errNoSnapshot) })
+	defer timer.Stop()
+	first := req.Follow // a follow stops the timer at its first frame
+	st, err := c.Logs(ctx, req)
 	if err != nil {
-		return e.streamErr("logs "+req.ID, err)
+		return e.logsErr(ctx, req, err)
 	}
 	defer st.Close()
 	var p mgmt.LogsStreamPayload // one buffer for every chunk
 	for {
 		err := st.RecvInto(&p)
+		if first {
+			timer.Stop()
+			first = false
+		}
 		if err == io.EOF {
 			if req.Follow && e.ctx.Err() == nil {
 				return fmt.Errorf("logs %s: the manager ended the stream (shutting down?)", req.ID)
@@ -111,7 +131,7 @@ func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io
 			return nil
 		}
 		if err != nil {
-			return e.streamErr("logs "+req.ID, err)
+			return e.logsErr(ctx, req, err)
 		}
 		if p.EOF && req.Follow { // a follow ends with an EOF frame only on an error
 			return fmt.Errorf("logs %s: %s", req.ID, p.Data)
@@ -120,6 +140,17 @@ func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io
 			return err
 		}
 	}
+}
+
+// errNoSnapshot is the cause of a logs stream ended by --timeout.
+var errNoSnapshot = errors.New("no snapshot")
+
+// logsErr reports a logs stream failure, naming --timeout when it ended it.
+func (e *env) logsErr(ctx context.Context, req *mgmt.LogsRequestPayload, err error) error {
+	if errors.Is(context.Cause(ctx), errNoSnapshot) && e.ctx.Err() == nil {
+		return fmt.Errorf("logs %s: the manager at %s sent no snapshot within %v (--timeout)", req.ID, e.socket, e.timeout)
+	}
+	return e.streamErr("logs "+req.ID, err)
 }
 
 // streamErr reports a stream failure, or nothing when Ctrl-C ended it.
@@ -173,9 +204,10 @@ func (e *env) events(args []string) error {
 func (e *env) checkIDs(c *mgmt.Client, ids []string) error {
 	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
 	defer cancel()
+	defer bound(ctx, c)()
 	for _, id := range ids {
 		if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id}); err != nil {
-			return fmt.Errorf("events --process %s: %w", id, remoteText(err))
+			return fmt.Errorf("events --process %s: %w", id, remoteText(e.timedOut(ctx, "", err)))
 		}
 	}
 	return nil
@@ -191,6 +223,6 @@ func (e *env) printEvent(ev *mgmt.EventsStreamPayload) error {
 			Summary string    `json:"summary"`
 		}{ts, ev.ProcessID, ev.Type, ev.Summary})
 	}
-	_, err := fmt.Fprintf(e.stdout, "%s  %-10s %-18s %s\n", ts.Format("15:04:05.000"), ev.ProcessID, ev.Type, ev.Summary)
+	_, err := fmt.Fprintf(e.stdout, "%s  %-10s %-18s %s\n", ts.Format("15:04:05.000"), esc(ev.ProcessID), esc(ev.Type), esc(ev.Summary))
 	return err
 }
