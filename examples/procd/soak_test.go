@@ -161,20 +161,34 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-// soakWaitUp waits until procd answers List with every process running.
+// soakWaitUp waits until procd answers List with every process running and
+// chatty has written to both streams (the snapshots expect its output).
 func soakWaitUp(t *testing.T, sock string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if cl, err := mgmt.Dial(sock); err == nil {
 			l, err := cl.List(context.Background())
+			up := err == nil && len(l.Entries) == len(soakProcs) && l.Entries[0].State == "running" &&
+				soakWrote(cl, 0, "out") && soakWrote(cl, 1, "err")
 			cl.Close()
-			if err == nil && len(l.Entries) == len(soakProcs) && l.Entries[0].State == "running" {
+			if up {
 				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("procd did not come up")
+}
+
+// soakWrote reports whether chatty's snapshot of stream holds want.
+func soakWrote(cl *mgmt.Client, stream uint8, want string) bool {
+	st, err := cl.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "chatty", Stream: stream})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	p, err := st.Recv()
+	return err == nil && strings.Contains(string(p.Data), want)
 }
 
 // soakClient runs mixed calls on its own connection until deadline. Every
