@@ -16,7 +16,7 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/sys v0.26.0 // indirect
-	golang.org/x/tools v0.26.0
+	golang.org/x/tools v0.26.0 // indirect
 )
 
 tool github.com/mgmtgen/mgmtgen/cmd/mgmtgen

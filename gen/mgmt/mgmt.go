@@ -29,8 +29,8 @@ const (
 	MsgStatusRequest ipc.MsgType = 0xA2
 	// MsgStatusResponse is the message type of StatusResponse messages.
 	//
-	// StatusResponse answers StatusRequest, StartRequest and StopRequest, and reports requests the
-	// server could not serve.
+	// StatusResponse answers StatusRequest, StartRequest and StopRequest, and reports requests
+	// the server could not serve.
 	MsgStatusResponse ipc.MsgType = 0xA3
 	// MsgLogsRequest is the message type of LogsRequest messages.
 	//
@@ -83,8 +83,8 @@ func MessageName(t ipc.MsgType) string {
 
 // ListEntry describes one supervised process, as listed by List and reported by Status.
 type ListEntry struct {
-	// ID is the process's identifier, unique within the manager; the other requests name processes
-	// by it.
+	// ID is the process's identifier, unique within the manager; the other requests name
+	// processes by it.
 	ID string `msg:"id" msgpack:"id"`
 
 	// Name is the human-readable name the process was configured with.
@@ -103,8 +103,8 @@ type ListEntry struct {
 
 // ListResponsePayload answers a ListRequest with every supervised process.
 type ListResponsePayload struct {
-	// Entries holds one entry per supervised process, in the manager's order; empty (possibly nil on
-	// the wire) when there are none.
+	// Entries holds one entry per supervised process, in the manager's order; empty (possibly
+	// nil on the wire) when there are none.
 	Entries []ListEntry `msg:"entries,allownil,limit=65536" msgpack:"entries"`
 }
 
@@ -143,21 +143,20 @@ type LogsRequestPayload struct {
 	// ID is the identifier of the process whose output is wanted.
 	ID string `msg:"id" msgpack:"id"`
 
-	// Stream selects the output stream, 0 for stdout and 1 for stderr; any other value is answered
-	// with a single error frame.
+	// Stream selects the output stream, 0 for stdout and 1 for stderr; any other value is
+	// answered with a single error frame.
 	Stream uint8 `msg:"s" msgpack:"s"`
 
 	// Follow false asks for a snapshot: one LogsStream frame with EOF set. Follow true keeps the
-	// stream open after the snapshot and sends every new chunk of output until either side closes
-	// the connection.
+	// stream open after the snapshot and sends every new chunk of output until either side
+	// closes the connection.
 	Follow bool `msg:"f" msgpack:"f"`
 
-	// SinceUnixNano: SinceUnixNano, when not zero, limits the snapshot to chunks that arrived at or
-	// after this instant, in nanoseconds since the Unix epoch. Omitted when zero; older managers
-	// ignore it.
+	// SinceUnixNano, when not zero, limits the snapshot to chunks that arrived at or after this
+	// instant, in nanoseconds since the Unix epoch. Omitted when zero; older managers ignore it.
 	SinceUnixNano int64 `msg:"sn,omitempty" msgpack:"sn,omitempty"`
 
-	// Lines: Lines, when not zero, limits the snapshot to its last Lines lines. Omitted when zero;
+	// Lines, when not zero, limits the snapshot to its last Lines lines. Omitted when zero;
 	// older managers ignore it.
 	Lines int `msg:"ln,omitempty" msgpack:"ln,omitempty"`
 }
@@ -170,11 +169,12 @@ type LogsStreamPayload struct {
 	// Stream is the output stream the chunk was read from: 0 for stdout, 1 for stderr.
 	Stream uint8 `msg:"s" msgpack:"s"`
 
-	// Data is the output, as raw bytes; for an invalid Stream request it is an error text instead.
+	// Data is the output, as raw bytes; for an invalid Stream request it is an error text
+	// instead.
 	Data []byte `msg:"d,allownil,limit=16777216" msgpack:"d"`
 
-	// EOF marks the last frame of a snapshot; after it the connection takes requests again. Frames
-	// of a followed stream have it false.
+	// EOF marks the last frame of a snapshot; after it the connection takes requests again.
+	// Frames of a followed stream have it false.
 	EOF bool `msg:"eof" msgpack:"eof"`
 }
 
@@ -184,8 +184,8 @@ type EventsSubscribePayload struct {
 	// ProcessIDs limits the events to these processes; empty means every process.
 	ProcessIDs []string `msg:"pids,allownil,limit=65536" msgpack:"pids"`
 
-	// Types limits the events to these event types, e.g. "process.crashed"; empty means every type,
-	// and an event must match both filters. Omitted when empty; older managers ignore it.
+	// Types limits the events to these event types, e.g. "process.crashed"; empty means every
+	// type, and an event must match both filters. Omitted when empty; older managers ignore it.
 	Types []string `msg:"types,omitempty,allownil,limit=65536" msgpack:"types,omitempty"`
 }
 

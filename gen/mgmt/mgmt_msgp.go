@@ -187,7 +187,8 @@ func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *EventsStreamPayload) Msgsize() (s int) {
 	s = 1 + 4 + msgp.StringPrefixSize + len(z.ProcessID) + 2 + msgp.StringPrefixSize + len(z.Type) + 3 + msgp.Int64Size + 4 + msgp.StringPrefixSize + len(z.Summary)
 	return
@@ -482,7 +483,8 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *EventsSubscribePayload) Msgsize() (s int) {
 	s = 1 + 5 + msgp.ArrayHeaderSize
 	for za0001 := range z.ProcessIDs {
@@ -699,7 +701,8 @@ func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *ListEntry) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Name) + 6 + msgp.StringPrefixSize + len(z.State) + 4 + msgp.IntSize + 4 + msgp.Uint64Size
 	return
@@ -882,7 +885,8 @@ func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *ListResponsePayload) Msgsize() (s int) {
 	s = 1 + 8 + msgp.ArrayHeaderSize
 	for za0001 := range z.Entries {
@@ -1140,7 +1144,8 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *LogsRequestPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 2 + msgp.Uint8Size + 2 + msgp.BoolSize + 3 + msgp.Int64Size + 3 + msgp.IntSize
 	return
@@ -1362,7 +1367,8 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *LogsStreamPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 2 + msgp.Uint8Size + 2 + msgp.BytesPrefixSize + len(z.Data) + 4 + msgp.BoolSize
 	return
@@ -1472,7 +1478,8 @@ func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z StartRequestPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID)
 	return
@@ -1582,7 +1589,8 @@ func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o 
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z StatusRequestPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID)
 	return
@@ -1721,7 +1729,8 @@ func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z *StatusResponsePayload) Msgsize() (s int) {
 	s = 1 + 6 + z.Entry.Msgsize() + 4 + msgp.StringPrefixSize + len(z.Err)
 	return
@@ -1831,7 +1840,8 @@ func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 	return
 }
 
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized
+// message
 func (z StopRequestPayload) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID)
 	return

@@ -86,7 +86,7 @@ func (c *contents) addType(t *schema.Type, seen map[*schema.Struct]bool) {
 // unmarshalMsgArena (its string reads already rewritten) and returns the
 // UnmarshalMsg wrapper to print before it.
 func useArena(fd *ast.FuncDecl, recv string, n *names) ([]byte, error) {
-	fd.Name = ast.NewIdent(n.unmarshalArena)
+	fd.Name.Name = n.unmarshalArena
 	fd.Type.Params.List = append(fd.Type.Params.List, &ast.Field{
 		Names: []*ast.Ident{ast.NewIdent(arenaParam)},
 		Type:  &ast.StarExpr{X: msgpxSel("Arena")},
@@ -95,8 +95,9 @@ func useArena(fd *ast.FuncDecl, recv string, n *names) ([]byte, error) {
 	if fd.Doc == nil || len(fd.Doc.List) == 0 {
 		return nil, fmt.Errorf("%s", shapeError(recv, "UnmarshalMsg", "", "no doc comment"))
 	}
-	fd.Doc.List = fd.Doc.List[:1]
-	fd.Doc.List[0].Text = doc
+	// A new group: msgp's stays in the file's comment list, where a longer
+	// text would reach into the method and be printed twice.
+	fd.Doc = &ast.CommentGroup{List: []*ast.Comment{{Slash: fd.Doc.Pos(), Text: doc}}}
 
 	wrapper := jen.Comment(comment(fmt.Sprintf("UnmarshalMsg implements msgp.Unmarshaler. The strings of the message "+
 		"come from one msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive."))).Line().

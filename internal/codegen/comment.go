@@ -17,10 +17,16 @@ const commentWidth = 97
 // paragraph when the schema deprecates it. fallback is used when the schema
 // has no doc; it must start with name itself.
 //
-// A doc that already starts with name is kept; one starting with a lowercase
-// word ("is one row ...") gets name put in front; any other gets "name: ".
+// A doc that already starts with name as a word ("ID is ...", "Lines, when
+// not zero, ...") is kept; one starting with a lowercase word ("is one row
+// ...") gets name put in front; any other gets "name: ".
 func docText(name string, d schema.Doc, fallback string) string {
 	return comment(docString(name, d, fallback))
+}
+
+// docTextIn is docText for a declaration indented by indent tabs.
+func docTextIn(name string, d schema.Doc, fallback string, indent int) string {
+	return commentIn(docString(name, d, fallback), indent)
 }
 
 // docString is docText as plain text, without the comment markers.
@@ -29,7 +35,7 @@ func docString(name string, d schema.Doc, fallback string) string {
 	switch {
 	case text == "":
 		text = fallback
-	case strings.HasPrefix(text, name+" ") || text == name || strings.HasPrefix(text, name+"\n"):
+	case startsWithWord(text, name):
 	case startsLower(text):
 		text = name + " " + text
 	default:
@@ -41,11 +47,20 @@ func docString(name string, d schema.Doc, fallback string) string {
 	return text
 }
 
+// tabColumns is how many columns a tab of indentation counts for when doc
+// comments are wrapped, so that every generated doc line ends by
+// commentWidth whatever its indentation.
+const tabColumns = 4
+
 // comment formats text as // lines, wrapped at commentWidth columns (for a
 // top-level declaration). jennifer writes a comment starting with "//" as is;
 // any other multi-line text would become a /* */ block.
-func comment(text string) string {
-	lines := strings.Split(wrap(text, commentWidth-3), "\n")
+func comment(text string) string { return commentIn(text, 0) }
+
+// commentIn is comment for a declaration indented by indent tabs (a struct
+// field, an interface method, a constant in a block).
+func commentIn(text string, indent int) string {
+	lines := strings.Split(wrap(text, commentWidth-3-indent*tabColumns), "\n")
 	for i, l := range lines {
 		if l == "" {
 			lines[i] = "//"
@@ -54,6 +69,16 @@ func comment(text string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// startsWithWord reports whether text starts with word, not followed by a
+// letter, digit or underscore ("Foo," and "Foo is" do, "Foobar" does not).
+func startsWithWord(text, word string) bool {
+	if !strings.HasPrefix(text, word) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(text[len(word):])
+	return r == utf8.RuneError || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_')
 }
 
 func startsLower(s string) bool {

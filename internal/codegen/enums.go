@@ -19,7 +19,7 @@ func emitEnum(jf *jen.File, e *schema.Enum) {
 		jf.Const().DefsFunc(func(g *jen.Group) {
 			for _, v := range e.Values {
 				if v.Doc.Text != "" || v.Deprecated != "" {
-					g.Comment(docText(v.Name, v.Doc, v.Name+" is deprecated."))
+					g.Comment(docTextIn(v.Name, v.Doc, v.Name+" is deprecated.", 1))
 				}
 				g.Id(v.Name).Id(e.Name).Op("=").Add(enumLit(e, v))
 			}

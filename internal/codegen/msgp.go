@@ -85,6 +85,10 @@ func adjustMsgp(body []byte, f *schema.File, n *names) ([]byte, error) {
 			out.Write(wrapper)
 			out.WriteString("\n\n")
 		}
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Doc != nil { // msgp's doc, wrapped as ours are
+			out.WriteString(comment(strings.TrimSpace(fd.Doc.Text())) + "\n")
+			fd.Doc = nil
+		}
 		if err := printer.Fprint(&out, fset, &printer.CommentedNode{Node: d, Comments: file.Comments}); err != nil {
 			return nil, fmt.Errorf("codegen: printing msgp output: %w", err)
 		}

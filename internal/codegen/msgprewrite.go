@@ -9,12 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/tools/go/ast/astutil"
-
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 )
 
-// msgp's decoders are adjusted on their syntax tree, never as text, in four
+// msgp's decoders are adjusted on their syntax tree, never as text, in three
 // ways:
 //
 //   - nil-tolerance: every list, map and bytes read goes through its msgpx
@@ -29,9 +27,6 @@ import (
 //   - the string arena (arena.go): in the UnmarshalMsg of an arena struct,
 //     strings come from a *msgpx.Arena, and nested arena structs decode into
 //     the same arena.
-//   - one msgp v1.6.5 bug: "*x[:n]" (slicing a dereferenced pointer without
-//     parentheses, written for bytes behind a pointer with a limit) becomes
-//     "(*x)[:n]".
 //
 // Every read is attributed to its field from the msgp.WrapError call that
 // follows it ("if err != nil { err = msgp.WrapError(err, "Field", i,
@@ -48,11 +43,10 @@ type readKind int
 const (
 	readContainer readKind = iota // a list, map or bytes header, a struct's map header, or a nested struct's decode call
 	readString                    // a string (a field, an element, a map key, a string enum)
-	readDeref                     // the unparenthesised slicing of a dereferenced pointer (msgp bug)
 	numReadKinds
 )
 
-var readKindNames = [numReadKinds]string{"list/map/bytes/struct reads", "string reads", "pointer slicings"}
+var readKindNames = [numReadKinds]string{"list/map/bytes/struct reads", "string reads"}
 
 // msgpReads are msgp's read calls in decoders, spelled "msgp.Func" for
 // package functions and "dc.Method" for methods of the DecodeMsg reader, and
@@ -156,7 +150,6 @@ func (rw *rewriter) method(fd *ast.FuncDecl, s *schema.Struct) {
 		}
 		return true
 	})
-	m.fixDerefs()
 	m.check()
 }
 
@@ -240,7 +233,7 @@ func (m *decoder) stmts(list []ast.Stmt) {
 			m.limitString(call, recv, fl)
 		case key == "nested.UnmarshalMsg" && m.arena && fl != nil:
 			if inner := innerStruct(fl.Type); inner != nil && m.rw.arenas[inner.Name] {
-				call.Fun.(*ast.SelectorExpr).Sel = ast.NewIdent(m.rw.n.unmarshalArena)
+				call.Fun.(*ast.SelectorExpr).Sel.Name = m.rw.n.unmarshalArena
 				call.Args = append(call.Args, ast.NewIdent(arenaParam))
 			}
 		}
@@ -360,47 +353,11 @@ func isErrNotNil(e ast.Expr) bool {
 	return ok1 && ok2 && x.Name == "err" && y.Name == "nil"
 }
 
-// fixDerefs rewrites "*x[:n]", which is never valid Go (slicing never yields
-// a pointer), to "(*x)[:n]", counting each under the field x belongs to.
-func (m *decoder) fixDerefs() {
-	astutil.Apply(m.fd.Body, nil, func(c *astutil.Cursor) bool {
-		star, ok := c.Node().(*ast.StarExpr)
-		if !ok {
-			return true
-		}
-		sl, ok := star.X.(*ast.SliceExpr)
-		if !ok {
-			return true
-		}
-		m.add(topField(sl.X), readDeref)
-		sl.X = &ast.ParenExpr{X: &ast.StarExpr{X: sl.X}}
-		c.Replace(sl)
-		return true
-	})
-}
-
-// topField is F for an expression z.F..., "" otherwise.
-func topField(e ast.Expr) string {
-	for {
-		switch x := e.(type) {
-		case *ast.IndexExpr:
-			e = x.X
-		case *ast.SelectorExpr:
-			if id, ok := x.X.(*ast.Ident); ok && id.Name == "z" {
-				return x.Sel.Name
-			}
-			e = x.X
-		default:
-			return ""
-		}
-	}
-}
-
 // check compares the counts with what the model predicts for each field.
 func (m *decoder) check() {
 	want := map[string][numReadKinds]int{"": {readContainer: 1}} // the struct's own map header
 	for _, fl := range m.s.Fields {
-		want[fl.Name] = expect(fl, m.name)
+		want[fl.Name] = expect(fl)
 	}
 	for field, w := range want {
 		var got [numReadKinds]int
@@ -420,15 +377,14 @@ func (m *decoder) check() {
 	}
 }
 
-// expect is what msgp's method (DecodeMsg or UnmarshalMsg) reads for field
-// fl at its top level: one container read per list, map, bytes and struct
-// in its type (a struct is decoded by a call of its method or inlined,
-// starting with its map header), one string read per string, string enum
-// and map key, and in UnmarshalMsg one buggy pointer slicing per pointer to
-// bytes outside maps when the field has a limit.
-func expect(fl *schema.Field, method string) [numReadKinds]int {
+// expect is what msgp's DecodeMsg or UnmarshalMsg reads for field fl at its
+// top level: one container read per list, map, bytes and struct in its type
+// (a struct is decoded by a call of its method, or inlined, starting with
+// its map header), one string read per string, string enum and map key.
+// (Pointers to lists, maps and bytes, which msgp v1.6.5 decodes into code
+// that does not compile, are not in the schema language.)
+func expect(fl *schema.Field) [numReadKinds]int {
 	var w [numReadKinds]int
-	inMap := false
 	for t := fl.Type; t != nil; t = t.Elem {
 		switch t.Kind {
 		case schema.KindList, schema.KindBytes, schema.KindStruct:
@@ -436,16 +392,11 @@ func expect(fl *schema.Field, method string) [numReadKinds]int {
 		case schema.KindMap:
 			w[readContainer]++
 			w[readString]++ // the key
-			inMap = true
 		case schema.KindString:
 			w[readString]++
 		case schema.KindEnum:
 			if t.Enum.Base == schema.KindString {
 				w[readString]++
-			}
-		case schema.KindPointer:
-			if method == "UnmarshalMsg" && !inMap && t.Elem.Kind == schema.KindBytes && fieldLimit(fl) > 0 {
-				w[readDeref]++
 			}
 		}
 	}

@@ -11,15 +11,16 @@ import (
 func TestNameCollisions(t *testing.T) {
 	f := mgmtModel()
 	f.Structs = append(f.Structs, &schema.Struct{Name: "MsgListRequest"}, &schema.Struct{Name: "Handler"})
-	f.Enums[0].Values[0].Name = "ListEntry"
+	f.Enums = append(f.Enums, &schema.Enum{Name: "LogStream", Base: schema.KindUint8,
+		Values: []*schema.EnumValue{{Name: "ListEntry"}}})
 	_, err := Generate(f)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	want := []string{
+	want := []string{ // the schema's own declarations have positions, the added ones none
+		`../../schema/mgmt.yaml:166:3: name "MsgListRequest" of message constant of ListRequest collides with struct`,
+		`../../schema/mgmt.yaml:23:3: name "ListEntry" of struct collides with enum value of LogStream`,
 		`codegen: name "Handler" of struct collides with generated declaration`,
-		`codegen: name "ListEntry" of struct collides with enum value of LogStream`,
-		`codegen: name "MsgListRequest" of message constant of ListRequest collides with struct`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
@@ -50,6 +51,9 @@ func TestDocText(t *testing.T) {
 		{"Foo", "is a thing.", "", "// Foo is a thing."},
 		{"Foo", "A thing.", "", "// Foo: A thing."},
 		{"Foo", "Foobar is not Foo.", "", "// Foo: Foobar is not Foo."},
+		{"Foo", "Foo, when set, is a thing.", "", "// Foo, when set, is a thing."},
+		{"Foo", "Foo_bar is not Foo.", "", "// Foo: Foo_bar is not Foo."},
+		{"Foo", "Foo", "", "// Foo"},
 		{"Foo", "", "use Bar.", "// Foo is the fallback.\n//\n// Deprecated: use Bar."},
 		{"Foo", strings.Repeat("word ", 30), "", "// Foo" + strings.Repeat(" word", 18) + "\n// word" + strings.Repeat(" word", 11)},
 	} {
@@ -88,12 +92,18 @@ func TestNoTypes(t *testing.T) {
 }
 
 func TestPointerToPointer(t *testing.T) {
-	b := newBuilder("p.yaml", "p", "", 0, 1)
-	s := b.structDecl("S", "")
-	b.field(s, "PP", "pp", "**S").Pos = schema.Pos{File: "p.yaml", Line: 7, Col: 9}
-	b.field(s, "LP", "lp", "[]**int")
-	b.field(s, "PM", "pm", "*map[string]int")
-	_, err := Generate(b.f)
+	// The schema language rejects these types; codegen still refuses them in
+	// a model built by other means, so the model is built by hand.
+	ptr := func(t *schema.Type) *schema.Type { return &schema.Type{Kind: schema.KindPointer, Elem: t} }
+	s := &schema.Struct{Name: "S"}
+	s.Fields = []*schema.Field{
+		{Name: "PP", Key: "pp", Type: ptr(ptr(&schema.Type{Kind: schema.KindStruct, Struct: s})),
+			Pos: schema.Pos{File: "p.yaml", Line: 7, Col: 9}},
+		{Name: "LP", Key: "lp", Type: &schema.Type{Kind: schema.KindList, Elem: ptr(ptr(&schema.Type{Kind: schema.KindInt}))}},
+		{Name: "PM", Key: "pm", Type: ptr(&schema.Type{Kind: schema.KindMap, Elem: &schema.Type{Kind: schema.KindInt}})},
+	}
+	_, err := Generate(&schema.File{Path: "p.yaml", Version: 1, Package: "p", IDs: schema.IDRange{Min: 0, Max: 1},
+		Structs: []*schema.Struct{s}})
 	want := "p.yaml:7:9: field S.PP: pointer to pointer is not supported\n" +
 		"codegen: field S.LP: pointer to pointer is not supported\n" +
 		"codegen: field S.PM: pointer to map is not supported"

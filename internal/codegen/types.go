@@ -45,7 +45,7 @@ func emitMsgConsts(jf *jen.File, f *schema.File, n *names) {
 			if strings.TrimSpace(m.Doc.Text) != "" {
 				text += "\n\n" + docString(m.Name, schema.Doc{Text: m.Doc.Text}, "")
 			}
-			g.Comment(docText(name, schema.Doc{Text: text, Deprecated: m.Deprecated}, fallback))
+			g.Comment(docTextIn(name, schema.Doc{Text: text, Deprecated: m.Deprecated}, fallback, 1))
 			g.Id(name).Qual(ipcPkg, "MsgType").Op("=").Op(fmt.Sprintf("0x%02X", m.ID))
 		}
 	})
@@ -84,7 +84,7 @@ func emitStruct(jf *jen.File, s *schema.Struct, n *names) {
 				if i > 0 {
 					g.Line()
 				}
-				g.Comment(docText(fl.Name, fl.Doc, fl.Name+" is deprecated."))
+				g.Comment(docTextIn(fl.Name, fl.Doc, fl.Name+" is deprecated.", 1))
 			}
 			g.Id(fl.Name).Add(n.GoType(fl.Type)).Tag(fieldTags(fl))
 		}

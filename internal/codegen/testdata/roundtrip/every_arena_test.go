@@ -20,7 +20,7 @@ func fullTexts() *Texts {
 		ListMap:  map[string][]string{"a": {"1", ""}, "": {"q"}},
 		InnerMap: map[string]Inner{"x": {Name: "y", Next: &Inner{Name: "z"}}},
 		PtrMap:   map[string]*Inner{"nil": nil, "v": {Name: "v", Kids: []Inner{{Name: "kid"}}}},
-		PtrStr:   &s, PtrList: &[]string{"p"}, Color: ColorBlue, Colors: []Color{ColorRed, "other"},
+		PtrStr:   &s, Color: ColorBlue, Colors: []Color{ColorRed, "other"},
 		Inner:  Inner{Name: "in", Next: &Inner{Name: "next", Next: &Inner{}}, Kids: []Inner{{Name: "k"}}},
 		Inners: []Inner{{Name: "i"}, {}}, PtrInner: &Inner{Name: "ptr"},
 		Counts: map[string]int{"one": 1}, N: 7, Short: []string{"12345678", "", "é"},
