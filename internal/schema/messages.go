@@ -14,8 +14,8 @@ func (rs *resolver) message(raw *rawMessage) {
 	rs.f.Messages = append(rs.f.Messages, m)
 	rs.msgs[m.Name] = m
 	if checkGoName(rs.r, raw.Name, "message name") {
-		rs.ns.declare("Msg"+m.Name, decl{
-			what: fmt.Sprintf("constant %q generated for message %q", "Msg"+m.Name, m.Name),
+		rs.ns.declare(msgPrefix+m.Name, decl{
+			what: fmt.Sprintf("constant %q generated for message %q", msgPrefix+m.Name, m.Name),
 			pos:  m.Pos,
 		})
 	}
@@ -143,7 +143,7 @@ func (rs *resolver) callName(name rawStr) {
 		rs.r.errorf(name.Pos, "call name %q is reserved: the generated Client has a method of that name", name.V)
 		return
 	}
-	for _, suffix := range []string{"Sender", "Stream"} {
+	for _, suffix := range callSuffixes {
 		rs.ns.declare(name.V+suffix, decl{
 			what: fmt.Sprintf("type %q generated for call %q", name.V+suffix, name.V),
 			pos:  name.Pos,

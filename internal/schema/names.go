@@ -3,6 +3,7 @@ package schema
 import (
 	"go/token"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -39,6 +40,33 @@ var reservedCalls = []string{"Call", "Close", "Conn", "Invoke", "OpenStream", "R
 // reservedFields are the methods msgp generates on every payload struct: a
 // field of that name would clash with them.
 var reservedFields = []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"}
+
+// ReservedNames are the names the generated code keeps for itself, as the
+// validator applies them; schema/README.md's "Naming rules" shows them and
+// TestReservedNamesDocumented keeps the two equal.
+type ReservedNames struct {
+	Types        []string // package-level names every generated package declares
+	Calls        []string // call names: methods the generated Client already has
+	Fields       []string // field names: methods msgp generates on every struct
+	MsgPrefix    string   // each message's constant is MsgPrefix + its name
+	CallSuffixes []string // each call's generated types are its name + one of these
+}
+
+// Reserved returns the names the generated code reserves.
+func Reserved() ReservedNames {
+	return ReservedNames{
+		Types:        slices.Clone(reservedTypes),
+		Calls:        slices.Clone(reservedCalls),
+		Fields:       slices.Clone(reservedFields),
+		MsgPrefix:    msgPrefix,
+		CallSuffixes: slices.Clone(callSuffixes),
+	}
+}
+
+// msgPrefix and callSuffixes make the names generated per message and call.
+const msgPrefix = "Msg"
+
+var callSuffixes = []string{"Sender", "Stream"}
 
 // checkGoName reports whether name may be declared as an exported Go
 // identifier, and why not otherwise. what describes the name, e.g.
