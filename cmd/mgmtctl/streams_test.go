@@ -145,10 +145,16 @@ func TestSignalsEndStreams(t *testing.T) {
 			eventually(t, func() bool { return strings.Contains(out.String(), "out3\n") },
 				func() string { return "logs -f printed " + out.String() })
 		} else {
-			time.Sleep(300 * time.Millisecond)
-			ctlOK(t, "--socket", d.socket, "stop", "c")
-			eventually(t, func() bool { return strings.Contains(out.String(), "process.stopped") },
-				func() string { return "events printed " + out.String() })
+			// Nothing says when the subscription is live: stop (and restart)
+			// c until the stop shows.
+			eventually(t, func() bool {
+				ctlOK(t, "--socket", d.socket, "stop", "c")
+				if strings.Contains(out.String(), "process.stopped") {
+					return true
+				}
+				ctlOK(t, "--socket", d.socket, "start", "c")
+				return false
+			}, func() string { return "events printed " + out.String() })
 		}
 		cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
