@@ -54,7 +54,7 @@ func TestLogsLegacyAnswers(t *testing.T) {
 // stream stays open, silent, until the client goes or procd shuts down.
 func TestLogsFollowUnknownProcess(t *testing.T) {
 	p := startProcd(t, shProc("x", "exec sleep 30", ""))
-	follow := func() *mgmt.LogsStream {
+	follow := func() *mgmt.LogsClientStream {
 		t.Helper()
 		st, err := p.client.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "nope", Stream: 1, Follow: true})
 		if err != nil {

@@ -205,7 +205,7 @@ func (p *procd) waitState(t *testing.T, id, want string) mgmt.ListEntry {
 // (Cancelling, not Close, unblocks a Recv in another goroutine: the
 // generated stream's Close must not run concurrently with Recv.)
 type evStream struct {
-	*mgmt.EventsStream
+	*mgmt.EventsClientStream
 	cancel context.CancelFunc
 }
 

@@ -47,7 +47,7 @@ func TestHardenHelperProcess(t *testing.T) {
 		fmt.Println("ready")
 		_, err = cl.Status(ctx, &mgmt.StatusRequestPayload{ID: "block"})
 	case "stream":
-		var st *mgmt.LogsStream
+		var st *mgmt.LogsClientStream
 		if st, err = cl.Logs(ctx, &mgmt.LogsRequestPayload{ID: "a", Follow: true}); err == nil {
 			if _, err = st.Recv(); err == nil {
 				fmt.Println("ready")

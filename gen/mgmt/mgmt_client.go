@@ -180,7 +180,7 @@ var clientInfoLogs = &client.CallInfo{
 
 // Logs streams a process's buffered output: a single frame with EOF set for a snapshot, or, with
 // Follow, the snapshot and then every new chunk until either side closes the connection.
-func (c *Client) Logs(ctx context.Context, req *LogsRequestPayload) (*LogsStream, error) {
+func (c *Client) Logs(ctx context.Context, req *LogsRequestPayload) (*LogsClientStream, error) {
 	if req == nil {
 		req = new(LogsRequestPayload)
 	}
@@ -188,19 +188,20 @@ func (c *Client) Logs(ctx context.Context, req *LogsRequestPayload) (*LogsStream
 	if err != nil {
 		return nil, err
 	}
-	return &LogsStream{s: s}, nil
+	return &LogsClientStream{s: s}, nil
 }
 
-// LogsStream is the client side of a Logs stream. Recv returns its frames, then io.EOF after the
-// frame with EOF true, or when the server ends the stream. Close it when done.
-type LogsStream struct {
+// LogsClientStream is the client's end of the Logs stream (its frames are MsgLogsStream
+// messages). Recv returns its frames, then io.EOF after the frame with EOF true, or when the
+// server ends the stream. Close it when done.
+type LogsClientStream struct {
 	s    *client.Stream
 	done atomic.Bool
 }
 
 // RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
 // p must not be nil. It returns io.EOF where Recv would.
-func (x *LogsStream) RecvInto(p *LogsStreamPayload) error {
+func (x *LogsClientStream) RecvInto(p *LogsStreamPayload) error {
 	if x.done.Load() {
 		return io.EOF
 	}
@@ -216,7 +217,7 @@ func (x *LogsStream) RecvInto(p *LogsStreamPayload) error {
 }
 
 // Recv returns the next frame in a new value.
-func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
+func (x *LogsClientStream) Recv() (*LogsStreamPayload, error) {
 	p := new(LogsStreamPayload)
 	if err := x.RecvInto(p); err != nil {
 		return nil, err
@@ -225,14 +226,14 @@ func (x *LogsStream) Recv() (*LogsStreamPayload, error) {
 }
 
 // Close ends the stream and closes its connection.
-func (x *LogsStream) Close() error {
+func (x *LogsClientStream) Close() error {
 	x.done.Store(true)
 	return x.s.Close()
 }
 
 // All ranges over the remaining frames; it yields a non-nil error once, when the stream
 // fails, and closes the stream when the loop ends.
-func (x *LogsStream) All() iter.Seq2[*LogsStreamPayload, error] {
+func (x *LogsClientStream) All() iter.Seq2[*LogsStreamPayload, error] {
 	return func(yield func(*LogsStreamPayload, error) bool) {
 		defer x.Close()
 		for {
@@ -254,7 +255,7 @@ var clientInfoEvents = &client.CallInfo{
 }
 
 // Events streams lifecycle events matching the filters until either side closes the connection.
-func (c *Client) Events(ctx context.Context, req *EventsSubscribePayload) (*EventsStream, error) {
+func (c *Client) Events(ctx context.Context, req *EventsSubscribePayload) (*EventsClientStream, error) {
 	if req == nil {
 		req = new(EventsSubscribePayload)
 	}
@@ -262,19 +263,20 @@ func (c *Client) Events(ctx context.Context, req *EventsSubscribePayload) (*Even
 	if err != nil {
 		return nil, err
 	}
-	return &EventsStream{s: s}, nil
+	return &EventsClientStream{s: s}, nil
 }
 
-// EventsStream is the client side of a Events stream. Recv returns its frames, then io.EOF when
-// the server ends the stream. Close it when done.
-type EventsStream struct {
+// EventsClientStream is the client's end of the Events stream (its frames are MsgEventsStream
+// messages). Recv returns its frames, then io.EOF when the server ends the stream. Close it when
+// done.
+type EventsClientStream struct {
 	s    *client.Stream
 	done atomic.Bool
 }
 
 // RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
 // p must not be nil. It returns io.EOF where Recv would.
-func (x *EventsStream) RecvInto(p *EventsStreamPayload) error {
+func (x *EventsClientStream) RecvInto(p *EventsStreamPayload) error {
 	if x.done.Load() {
 		return io.EOF
 	}
@@ -286,7 +288,7 @@ func (x *EventsStream) RecvInto(p *EventsStreamPayload) error {
 }
 
 // Recv returns the next frame in a new value.
-func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
+func (x *EventsClientStream) Recv() (*EventsStreamPayload, error) {
 	p := new(EventsStreamPayload)
 	if err := x.RecvInto(p); err != nil {
 		return nil, err
@@ -295,14 +297,14 @@ func (x *EventsStream) Recv() (*EventsStreamPayload, error) {
 }
 
 // Close ends the stream and closes its connection.
-func (x *EventsStream) Close() error {
+func (x *EventsClientStream) Close() error {
 	x.done.Store(true)
 	return x.s.Close()
 }
 
 // All ranges over the remaining frames; it yields a non-nil error once, when the stream
 // fails, and closes the stream when the loop ends.
-func (x *EventsStream) All() iter.Seq2[*EventsStreamPayload, error] {
+func (x *EventsClientStream) All() iter.Seq2[*EventsStreamPayload, error] {
 	return func(yield func(*EventsStreamPayload, error) bool) {
 		defer x.Close()
 		for {

@@ -29,7 +29,7 @@ func genClientStreamType(c *schema.Call, n callNames, nm *names, file *jen.File)
 	if c.LastWhen != nil {
 		end = "after the frame with " + c.LastWhen.Name + " true, or " + end
 	}
-	file.Comment(comment(n.Stream + " is the client side of a " + n.Method + " stream. Recv returns its frames, then io.EOF " + end + ". Close it when done."))
+	file.Comment(comment(n.Stream + " is the client's end of the " + n.Method + " stream (its frames are " + n.MsgResponse + " messages). Recv returns its frames, then io.EOF " + end + ". Close it when done."))
 	file.Type().Id(n.Stream).Struct(
 		jen.Id("s").Op("*").Qual(clientPkg, "Stream"),
 		jen.Id("done").Qual("sync/atomic", "Bool"), // set by Close or the last frame; read by Recv

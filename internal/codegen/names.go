@@ -86,8 +86,10 @@ func (n *names) MsgConst(m *schema.Message) string { return "Msg" + m.Name }
 func (n *names) Sender(c *schema.Call) string { return c.Name + "Sender" }
 
 // ClientStream is the client-side stream type of a streaming call, e.g.
-// "LogsStream".
-func (n *names) ClientStream(c *schema.Call) string { return c.Name + "Stream" }
+// "LogsClientStream": the client's end of the Logs stream, as Sender is the
+// server's ("LogsSender"). Not "LogsStream", which names the frames
+// (MsgLogsStream, LogsStreamPayload) in the cliwrap schema.
+func (n *names) ClientStream(c *schema.Call) string { return c.Name + "ClientStream" }
 
 // decl is one package-level identifier of the generated package: what
 // declares it, and where in the schema (zero Pos for fixed names).
@@ -226,7 +228,7 @@ type callNames struct {
 	Method      string // Handler and Client method, e.g. "Logs"
 	Sender      string // exported server stream sender interface, "LogsSender"
 	senderImpl  string // its unexported implementation, "logsSender"
-	Stream      string // exported client stream type, "LogsStream"
+	Stream      string // exported client stream type, "LogsClientStream"
 	serverGlue  string // dispatch glue function, "serveLogs"
 	serverInfo  string // *server.CallInfo variable, "serverInfoLogs"
 	clientInfo  string // *client.CallInfo variable, "clientInfoLogs"
