@@ -279,7 +279,7 @@ func (c *conn) dispatch(r *request) bool {
 		return c.runStream(r)
 	}
 	c.wg.Add(1)
-	go c.serveUnary(r)
+	go r.serve()
 	return true
 }
 

@@ -1,13 +1,29 @@
 // Package server is the Unix-socket server that generated packages plug into.
-// It is protocol-agnostic: a generated Table tells it how to decode, call and
-// encode each request type.
+// It is protocol-agnostic: a generated Table, built from the generic
+// constructors Unary and Streaming closed over the user's typed handler,
+// tells it how to decode, call and encode each request type; decoding,
+// interceptors, nil-response defaults, error fields and the outgoing limit
+// checks run here.
 //
 // A connection carries request/response exchanges until a streaming request
-// dedicates it to a stream. Requests on one connection may be served
+// dedicates it to a stream. Requests on one connection are served
 // concurrently; every response carries its request's seq. Unknown request
 // types and undecodable payloads are answered with Table.ErrorResponse and the
 // connection is kept; framing errors (bad magic, version or an oversized
-// length) close it.
+// length) close it. An answer over the schema's limits is not sent: the
+// request gets the error response naming the field and the limit.
+//
+// Who does what on a connection, and what a peer can make it hold, is on
+// one page: the Goroutines section at the top of conn.go. In short: one
+// reader goroutine per connection, a handler goroutine per call, a
+// coalescing writer (ipc.BatchWriter), and three budgets with defaults:
+// MaxCallsPerConn (64) calls in flight per connection, every path counted;
+// MaxRequestBytesPerConn (4 MiB) request bytes held per connection, over
+// which the connection is not read (backpressure, not buffering);
+// MaxStreams (256) streams per server. While a stream occupies a connection
+// no request is read. Every write has its own deadline (WriteTimeout, or
+// StreamSendTimeout for stream frames), armed once when it begins: a peer
+// that does not read is dropped one timeout after its first blocked write.
 //
 // Handlers run with a context that carries the peer's credentials
 // (PeerFromContext) and is cancelled when their connection ends: the client

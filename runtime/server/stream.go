@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/tinylib/msgp/msgp"
@@ -129,11 +130,9 @@ func (c *conn) runStream(r *request) bool {
 	// The peer may send nothing (the stream is the rest of the
 	// connection), hang up (cancel the stream), or send requests to be
 	// served after the stream's last frame: those stay unread until the
-	// stream ends, at most the read buffer's 4 KiB taken in. A peer that
-	// fills the buffer and then hangs up is noticed by the stream's next
-	// write.
-	err := c.fr.Fill()
-	gone := err != nil && !errors.Is(err, errStreamOver)
+	// stream ends, at most the read buffer's 4 KiB taken in; past that the
+	// reader only watches for a hang-up.
+	gone := c.peerGone()
 	if gone {
 		cancel()
 	}
@@ -149,6 +148,33 @@ func (c *conn) runStream(r *request) bool {
 	c.startIdle()
 	return true
 }
+
+// peerGone waits, during a stream, until the stream ends (false) or the
+// peer hangs up (true), reading at most the read buffer's worth.
+func (c *conn) peerGone() bool {
+	err := c.fr.Fill()
+	switch {
+	case errors.Is(err, errStreamOver):
+		return false
+	case err != nil:
+		return true
+	}
+	for { // the buffer is full
+		hung, err := awaitHangup(c.nc)
+		switch {
+		case hung:
+			return true
+		case c.streamOver.Load(), errors.Is(err, errNoHangup):
+			return false
+		case errors.Is(err, os.ErrDeadlineExceeded) && !c.idleExpired():
+			continue // the idle deadline, moved on: the stream is busy
+		}
+		return err != nil
+	}
+}
+
+// errNoHangup: the platform cannot watch for a hang-up without reading.
+var errNoHangup = errors.New("server: hang-up not observable")
 
 // waitCalls waits until at most n calls hold a slot; false: the connection
 // is ending.
