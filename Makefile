@@ -7,9 +7,8 @@ COUNT     ?= 8
 
 all: check test
 
-## demo: regenerate, build procd and mgmtctl, and run the guided tour.
+## demo: regenerate (shown), build procd and mgmtctl, and run the guided tour.
 demo:
-	$(GO) generate ./...
 	GO=$(GO) sh examples/procd/demo.sh
 
 ## test: vet, then every test with the race detector.

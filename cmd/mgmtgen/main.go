@@ -48,7 +48,8 @@
 //		Meant for CI and "make check".
 //	-v
 //		Print each file written or removed ("wrote DIR/FILE"), or
-//		"DIR: N files up to date" when nothing changed.
+//		"DIR: N files up to date" ("N files up to date" for -out .) when
+//		nothing changed.
 //	-version
 //		Print mgmtgen's version and exit.
 //

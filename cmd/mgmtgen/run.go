@@ -94,7 +94,11 @@ func report(stdout io.Writer, dir string, n int, written, removed []string) {
 	for _, name := range removed {
 		fmt.Fprintf(stdout, "removed %s\n", filepath.Join(dir, name))
 	}
-	if len(written)+len(removed) == 0 {
+	switch {
+	case len(written)+len(removed) > 0:
+	case filepath.Clean(dir) == ".":
+		fmt.Fprintf(stdout, "%d files up to date\n", n)
+	default:
 		fmt.Fprintf(stdout, "%s: %d files up to date\n", filepath.Clean(dir), n)
 	}
 }

@@ -1,14 +1,17 @@
 #!/bin/sh
-# demo.sh: a guided tour of procd and mgmtctl (what `make demo` runs).
+# demo.sh: a guided tour of mgmtgen, procd and mgmtctl (what `make demo` runs).
 #
-# It builds procd and mgmtctl into a temporary directory, starts procd with
+# It shows the schema and regenerates gen/mgmt from it with mgmtgen (the
+# go:generate line of gen/mgmt/doc.go, with -v: it writes only files whose
+# content changed and says so), builds procd and mgmtctl into a temporary
+# directory, starts procd with
 # the processes of demo.yaml on a temporary runtime dir, drives it with
 # mgmtctl, shuts it down with SIGTERM and checks that no child is left
 # running and that the socket is gone. Needs Go, coreutils and /bin/sh, on
 # Linux. Exit status 0 when every step worked.
 #
 # Environment: GO (the go command, default go), DEMO_SECONDS (how long
-# logs -f and events run, default 3), KEEP_TMP=1 keeps the temp dir.
+# logs -f runs, default 3), KEEP_TMP=1 keeps the temp dir.
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -80,6 +83,16 @@ pid_of() {
 	done
 }
 
+step "mgmtgen: the protocol is data, schema/mgmt.yaml; its calls (docs left out):"
+sed -n '/^calls:/,$p' schema/mgmt.yaml | grep -v -e 'doc:' -e '^      '
+
+step "regenerate gen/mgmt from it: the go:generate line of gen/mgmt/doc.go, with -v"
+grep -m1 '^//go:generate go tool mgmtgen -schema' gen/mgmt/doc.go
+echo "\$ cd gen/mgmt && go tool mgmtgen -v -schema ../../schema/mgmt.yaml -out ."
+(cd gen/mgmt && "$GO" tool mgmtgen -v -schema ../../schema/mgmt.yaml -out .) || fail "mgmtgen failed"
+echo "the typed client it generated (gen/mgmt/mgmt_client.go):"
+grep '^func (c \*Client) [A-Z][a-zA-Z]*(ctx' gen/mgmt/mgmt_client.go | sed 's/ {$//'
+
 step "build procd and mgmtctl into $work/bin"
 "$GO" build -o "$work/bin/procd" ./examples/procd
 "$GO" build -o "$work/bin/mgmtctl" ./cmd/mgmtctl
@@ -117,9 +130,22 @@ step "follow chatty's stdout for ${SECONDS_EACH}s (Ctrl-C ends it; here timeout 
 show timeout --preserve-status -s INT "$SECONDS_EACH" mgmtctl logs -f -n 2 --stream stdout chatty ||
 	fail "logs -f did not end cleanly on SIGINT"
 
-step "watch lifecycle events for ${SECONDS_EACH}s: flaky crashes and is restarted"
-show timeout --preserve-status -s INT "$SECONDS_EACH" mgmtctl events ||
-	fail "events did not end cleanly on SIGINT"
+step "watch flaky's lifecycle events until it has crashed and been restarted once (then SIGINT, as Ctrl-C)"
+echo "\$ mgmtctl events --process flaky"
+mgmtctl events --process flaky >"$work/events" 2>&1 &
+events_pid=$!
+# flaky crashes a second after each start and is restarted after a backoff
+# (0.5s, 1s, 2s...): wait (at most 20s) for a crash followed by a start.
+i=0
+until sed -n '/process.crashed/,$p' "$work/events" | grep -q 'process.started'; do
+	kill -0 "$events_pid" 2>/dev/null || { cat "$work/events"; fail "events ended early"; }
+	i=$((i + 1))
+	[ "$i" -le 200 ] || { cat "$work/events"; fail "no crash and restart of flaky within 20s"; }
+	sleep 0.1
+done
+kill -INT "$events_pid"
+wait "$events_pid" || fail "events did not end cleanly on SIGINT"
+cat "$work/events"
 
 step "flaky's stderr: one line per crash so far"
 show mgmtctl logs --stream stderr flaky 2>&1

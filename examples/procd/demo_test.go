@@ -26,10 +26,14 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo.sh: %v\n%s", err, out)
 	}
 	for _, want := range []string{
+		"==> mgmtgen: the protocol is data, schema/mgmt.yaml; its calls (docs left out):\ncalls:\n  List:\n    request: ListRequest\n",
+		"$ cd gen/mgmt && go tool mgmtgen -v -schema ../../schema/mgmt.yaml -out .\n4 files up to date\n",
+		"func (c *Client) Status(ctx context.Context, req *StatusRequestPayload) (*StatusResponsePayload, error)\n",
 		"==> list the processes\n$ mgmtctl list\nID ",
 		"==> status of one process\n$ mgmtctl status chatty\nid:     chatty\n",
 		"hello 1\n",
 		"error: lost the connection\n",
+		"flaky      process.crashed    exit status 1\n",
 		"flaky: stopped\nsleeper: stopped\n",
 		"sleeper: running (pid ",
 		"got SIGTERM, finishing up\n",
