@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
@@ -15,6 +17,7 @@ import (
 // Err field (the generated glue puts them there).
 type handler struct {
 	sup *supervisor.Supervisor
+	log *slog.Logger // nil: slog.Default()
 
 	// ready is closed once procd has started its processes; Start and Stop
 	// wait for it, so a stop that arrives during startup is not undone by
@@ -26,6 +29,13 @@ type handler struct {
 }
 
 var _ mgmt.Handler = (*handler)(nil)
+
+func (h *handler) logger() *slog.Logger {
+	if h.log == nil {
+		return slog.Default()
+	}
+	return h.log
+}
 
 func entry(e supervisor.Entry) mgmt.ListEntry {
 	return mgmt.ListEntry{ID: e.ID, Name: e.Name, State: string(e.State), ChildPID: e.ChildPID, RSS: e.RSS}
@@ -89,8 +99,11 @@ func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt
 // nothing until the client goes or procd shuts down; a follow of another
 // stream gets one frame with EOF true and the error text in Data.
 func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
+	// The stream keeps its own copy of the id, not the decoded request (whose
+	// strings may share one allocation with everything the request held).
+	id, stream := strings.Clone(req.ID), req.Stream
 	frame := func(data []byte, eof bool) *mgmt.LogsStreamPayload {
-		return &mgmt.LogsStreamPayload{ID: req.ID, Stream: req.Stream, Data: data, EOF: eof}
+		return &mgmt.LogsStreamPayload{ID: id, Stream: stream, Data: data, EOF: eof}
 	}
 	if !req.Follow {
 		data, err := h.sup.Snapshot(req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)
@@ -124,7 +137,8 @@ func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mg
 			if ctx.Err() != nil || errors.Is(err, supervisor.ErrClosed) {
 				return nil // the client went away or procd is shutting down
 			}
-			return fmt.Errorf("logs %q: %w", req.ID, err)
+			h.logger().Warn("logs follower dropped", "id", id, "stream", stream, "reason", err)
+			return fmt.Errorf("logs %q: %w", id, err)
 		}
 		if err := out.Send(frame(chunk, false)); err != nil {
 			return err

@@ -98,7 +98,7 @@ func newDaemon(cfg *supervisor.Config, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{sup: sup, ready: make(chan struct{})}
+	h := &handler{sup: sup, log: log, ready: make(chan struct{})}
 	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: h, Logger: log})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

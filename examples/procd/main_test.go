@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // shortDir is a temporary directory with a short path: a socket path must
 // fit in 108 bytes, and t.TempDir holds the test name.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "procd")
 	if err != nil {
@@ -65,7 +65,7 @@ type procd struct {
 // startProcd writes processesYAML (a YAML list of processes, where @DIR@
 // stands for the test's scratch directory) into a config, serves it until
 // the test ends, and dials it.
-func startProcd(t *testing.T, processesYAML string) *procd {
+func startProcd(t testing.TB, processesYAML string) *procd {
 	t.Helper()
 	dir := shortDir(t)
 	yaml := "runtime_dir: " + filepath.Join(dir, "run") + "\nprocesses:\n" +
@@ -106,7 +106,7 @@ func startProcd(t *testing.T, processesYAML string) *procd {
 
 // dialWait dials socket until it answers, failing early when done is
 // closed (procd has ended).
-func dialWait(t *testing.T, socket string, done <-chan error) *mgmt.Client {
+func dialWait(t testing.TB, socket string, done <-chan error) *mgmt.Client {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -125,7 +125,7 @@ func dialWait(t *testing.T, socket string, done <-chan error) *mgmt.Client {
 	}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -183,7 +183,7 @@ func (p *procd) waitOutput(t *testing.T, id string, stream uint8, want string) s
 }
 
 // waitState polls Status until process id is in state want.
-func (p *procd) waitState(t *testing.T, id, want string) mgmt.ListEntry {
+func (p *procd) waitState(t testing.TB, id, want string) mgmt.ListEntry {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,7 +1,7 @@
 package supervisor
 
 import (
-	"slices"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -16,6 +16,19 @@ const (
 	EventCrashed    = "process.crashed"    // exited non-zero, killed by a signal, or failed to spawn
 	EventRestarting = "process.restarting" // a restart is scheduled; summary holds the delay
 	EventFailed     = "process.failed"     // gave up after max_restarts
+)
+
+// allEventTypes are the types an event can have, for filters.
+var allEventTypes = []string{EventRegistered, EventStarting, EventStarted, EventStopping,
+	EventStopped, EventCrashed, EventRestarting, EventFailed}
+
+// Filter limits of Subscribe, the schema's limits on EventsSubscribePayload
+// (schema/mgmt.yaml: max_items, and max_len of ProcessIDs and Types), so that
+// the supervisor holds no larger filter than the wire can carry.
+const (
+	MaxFilterItems = 65536 // process ids, and types, per subscription
+	MaxFilterIDLen = 4096  // bytes of one process id
+	MaxFilterType  = 256   // bytes of one type
 )
 
 // Subscription queue lengths: DefaultEventQueue is used when Subscribe is
@@ -36,12 +49,52 @@ type Event struct {
 // Subscription receives the events that match its filters. Delivery never
 // blocks the supervisor: when the queue is full the event is dropped for this
 // subscriber only and counted (see Dropped). Other subscribers are unaffected.
+//
+// Its filters are sets of the supervisor's own strings (ids of configured
+// processes, known event types): a filter costs one lookup per event and
+// memory bounded by the configuration, whatever the request held, and
+// keeps nothing of the request alive.
 type Subscription struct {
 	bus     *bus
-	pids    []string
-	types   []string
+	pids    filter
+	types   filter
 	ch      chan Event
 	dropped atomic.Uint64
+}
+
+// filter is a set of accepted values; all accepts everything.
+type filter struct {
+	all bool
+	set map[string]struct{}
+}
+
+func (f filter) has(v string) bool {
+	if f.all {
+		return true
+	}
+	_, ok := f.set[v]
+	return ok
+}
+
+// newFilter keeps the values of want that known maps to one of its own
+// strings, checking count and length; an empty want accepts everything.
+func newFilter(what string, want []string, maxLen int, known func(string) (string, bool)) (filter, error) {
+	if len(want) == 0 {
+		return filter{all: true}, nil
+	}
+	if len(want) > MaxFilterItems {
+		return filter{}, fmt.Errorf("%w: %d %s, at most %d", ErrFilter, len(want), what, MaxFilterItems)
+	}
+	f := filter{set: make(map[string]struct{})}
+	for _, v := range want {
+		if len(v) > maxLen {
+			return filter{}, fmt.Errorf("%w: one of the %s has %d bytes, at most %d", ErrFilter, what, len(v), maxLen)
+		}
+		if own, ok := known(v); ok {
+			f.set[own] = struct{}{}
+		}
+	}
+	return f, nil
 }
 
 // C returns the channel of events. It is closed by Close and by Shutdown.
@@ -55,8 +108,17 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 func (s *Subscription) Close() { s.bus.remove(s) }
 
 func (s *Subscription) matches(e Event) bool {
-	return (len(s.pids) == 0 || slices.Contains(s.pids, e.ProcessID)) &&
-		(len(s.types) == 0 || slices.Contains(s.types, e.Type))
+	return s.pids.has(e.ProcessID) && s.types.has(e.Type)
+}
+
+// knownType maps an event type to the package's own string.
+func knownType(t string) (string, bool) {
+	for _, k := range allEventTypes {
+		if k == t {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // bus fans events out to subscriptions.
@@ -68,13 +130,12 @@ type bus struct {
 
 func newBus() *bus { return &bus{subs: make(map[*Subscription]struct{})} }
 
-func (b *bus) subscribe(pids, types []string, queue int) (*Subscription, error) {
+func (b *bus) subscribe(pids, types filter, queue int) (*Subscription, error) {
 	if queue <= 0 {
 		queue = DefaultEventQueue
 	}
 	queue = min(queue, MaxEventQueue)
-	s := &Subscription{bus: b, pids: slices.Clone(pids), types: slices.Clone(types),
-		ch: make(chan Event, queue)}
+	s := &Subscription{bus: b, pids: pids, types: types, ch: make(chan Event, queue)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

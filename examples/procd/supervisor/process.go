@@ -21,6 +21,7 @@ type proc struct {
 	bus     *bus
 	streams [2]*ring
 	wg      *sync.WaitGroup // the supervisor's, counts supervise loops
+	rss     rssCache
 
 	mu       sync.Mutex
 	state    State

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -14,8 +15,9 @@ type chunk struct {
 
 // ring keeps the most recent output of one stream, bounded by bytes, as a
 // queue of chunks. Followers receive every chunk appended after they
-// subscribed through a bounded queue; a follower whose queue is full is
-// disconnected, so the capture goroutine never blocks.
+// subscribed through a queue bounded by bytes; a follower whose queue would
+// exceed its bound is disconnected, so the capture goroutine never blocks
+// and a follower that does not read holds at most its bound of output.
 type ring struct {
 	mu        sync.Mutex
 	max       int
@@ -49,10 +51,16 @@ func (r *ring) append(at int64, data []byte) {
 	r.chunks = append(r.chunks, c)
 	r.size += len(c.data)
 	for f := range r.followers {
+		if f.queued+len(c.data) > f.max {
+			r.dropLocked(f, fmt.Errorf("%w: %d bytes queued, %d more arrived, over the %d bytes a follower may fall behind",
+				ErrSlowFollower, f.queued, len(c.data), f.max))
+			continue
+		}
+		f.queue = append(f.queue, c.data)
+		f.queued += len(c.data)
 		select {
-		case f.ch <- c.data:
+		case f.ready <- struct{}{}:
 		default:
-			r.dropLocked(f, ErrSlowFollower)
 		}
 	}
 }
@@ -79,14 +87,15 @@ func (r *ring) snapshot(since int64, lines int) []byte {
 }
 
 // follow returns a snapshot and a follower registered atomically with it, so
-// that no chunk is lost or repeated between the two.
-func (r *ring) follow(since int64, lines, queue int) ([]byte, *Follower) {
-	f := &Follower{r: r, ch: make(chan []byte, queue), done: make(chan struct{})}
+// that no chunk is lost or repeated between the two. The follower may fall
+// up to maxQueued bytes behind.
+func (r *ring) follow(since int64, lines, maxQueued int) ([]byte, *Follower) {
+	f := &Follower{r: r, max: maxQueued, ready: make(chan struct{}, 1), done: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	snap := r.snapshotLocked(since, lines)
 	if r.closed {
-		f.err = ErrClosed
+		f.err, f.dropped = ErrClosed, true
 		close(f.done)
 		return snap, f
 	}
@@ -100,6 +109,7 @@ func (r *ring) dropLocked(f *Follower, err error) {
 	}
 	delete(r.followers, f)
 	f.err = err
+	f.dropped = true
 	close(f.done)
 }
 
@@ -137,36 +147,48 @@ func lastLines(b []byte, n int) []byte {
 // Follower receives new output of one stream of one process. It is created
 // by Supervisor.Follow and must be closed with Close.
 type Follower struct {
-	r    *ring
-	ch   chan []byte
-	done chan struct{} // closed when disconnected; err is then set
-	err  error         // guarded by r.mu until done is closed
-	stop func() bool   // unregisters the context hook; guarded by r.mu
-	once sync.Once
+	r     *ring
+	max   int           // most bytes queued
+	ready chan struct{} // signalled when the queue grows
+	done  chan struct{} // closed when disconnected; err is then set
+
+	// Guarded by r.mu.
+	queue   [][]byte
+	queued  int  // bytes in queue
+	dropped bool // disconnected: done is closed
+	err     error
+	stop    func() bool // unregisters the context hook
+	once    sync.Once
 }
 
 // Next returns the next chunk of output, waiting for it if needed. Chunks
-// queued before a disconnect are still returned; after them Next returns
-// ErrSlowFollower when the follower fell more than its queue behind,
-// ErrClosed when it was closed or the supervisor shut down, or ctx.Err().
+// queued before a disconnect are still returned; after them Next returns an
+// error wrapping ErrSlowFollower (saying how far behind it was) when the
+// follower fell more than its bound of bytes behind, ErrClosed when it was
+// closed or the supervisor shut down, or ctx.Err().
 func (f *Follower) Next(ctx context.Context) ([]byte, error) {
-	select {
-	case b := <-f.ch:
-		return b, nil
-	default:
-	}
-	select {
-	case b := <-f.ch:
-		return b, nil
-	case <-f.done:
-		select {
-		case b := <-f.ch:
+	for {
+		f.r.mu.Lock()
+		if len(f.queue) > 0 {
+			b := f.queue[0]
+			f.queue[0] = nil
+			f.queue = f.queue[1:]
+			f.queued -= len(b)
+			f.r.mu.Unlock()
 			return b, nil
-		default:
-			return nil, f.err
 		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		if f.dropped {
+			err := f.err
+			f.r.mu.Unlock()
+			return nil, err
+		}
+		f.r.mu.Unlock()
+		select {
+		case <-f.ready:
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func TestLastLines(t *testing.T) {
 func TestRingFollow(t *testing.T) {
 	r := newRing(1 << 10)
 	r.append(1, []byte("old\n"))
-	snap, f := r.follow(0, 0, 4)
+	snap, f := r.follow(0, 0, 64)
 	defer f.Close()
 	if string(snap) != "old\n" {
 		t.Errorf("snapshot %q", snap)
@@ -98,9 +98,9 @@ func TestRingFollow(t *testing.T) {
 
 func TestRingSlowFollowerDisconnected(t *testing.T) {
 	r := newRing(1 << 20)
-	_, slow := r.follow(0, 0, 2)
+	_, slow := r.follow(0, 0, 4) // "0\n1\n"
 	defer slow.Close()
-	_, fast := r.follow(0, 0, 2)
+	_, fast := r.follow(0, 0, 4)
 	defer fast.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

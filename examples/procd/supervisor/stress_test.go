@@ -17,7 +17,7 @@ func TestSlowFollowerNeverBlocksCapture(t *testing.T) {
 	script := `echo first; while [ ! -e ` + flag + ` ]; do sleep 0.01; done; ` +
 		`i=1; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done`
 	s := newSup(t, sh("p", script))
-	s.followQueue = 1
+	s.followBytes = 8
 	ctx := testCtx(t)
 	_, f, err := s.Follow(ctx, "p", StreamStdout, 0, 0) // never read until the end
 	if err != nil {
@@ -103,6 +103,50 @@ func TestConcurrentControl(t *testing.T) {
 	for _, e := range s.List() {
 		if e.State != StateStopped && e.State != StateRegistered {
 			t.Errorf("after shutdown: %+v", e)
+		}
+	}
+}
+
+// The issue's attack: a fast writer (64 MiB) and 12 followers that never
+// read. Each holds at most DefaultFollowBytes of output, then is dropped
+// with an error saying how far behind it was; the heap grows by no more
+// than 12 follower bounds and the ring.
+func TestFollowersBoundedByBytes(t *testing.T) {
+	s := newSup(t, sh("fast", `head -c 67108864 /dev/zero`))
+	ctx := testCtx(t)
+	before := heapInUse()
+	followers := make([]*Follower, 12)
+	for i := range followers {
+		_, f, err := s.Follow(ctx, "fast", StreamStdout, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		followers[i] = f
+	}
+	if err := s.Start("fast"); err != nil {
+		t.Fatal(err)
+	}
+	mustWaitState(t, s, "fast", StateStopped)
+	grew := int64(heapInUse()) - int64(before)
+	bound := int64(len(followers)*DefaultFollowBytes + 2*DefaultLogBuffer + 4<<20)
+	t.Logf("64 MiB written past %d idle followers: heap grew %.1f MiB (bound %.1f MiB)", len(followers), float64(grew)/(1<<20), float64(bound)/(1<<20))
+	if grew > bound {
+		t.Errorf("heap grew %d bytes, over %d", grew, bound)
+	}
+	for i, f := range followers {
+		n := 0
+		var err error
+		for {
+			var b []byte
+			if b, err = f.Next(ctx); err != nil {
+				break
+			}
+			n += len(b)
+		}
+		want := fmt.Sprintf("over the %d bytes a follower may fall behind", DefaultFollowBytes)
+		if !errors.Is(err, ErrSlowFollower) || !strings.Contains(err.Error(), want) || n > DefaultFollowBytes {
+			t.Errorf("follower %d: %d bytes queued, then %v", i, n, err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // State is the lifecycle state of a process.
@@ -38,9 +39,10 @@ const (
 	StreamStderr = 1
 )
 
-// DefaultFollowQueue is how many chunks a log follower may fall behind
-// before it is disconnected with ErrSlowFollower.
-const DefaultFollowQueue = 1024
+// DefaultFollowBytes is how many bytes of output a log follower may fall
+// behind before it is disconnected with ErrSlowFollower: a follower that
+// never reads holds at most this much.
+const DefaultFollowBytes = 1 << 20
 
 // Errors. The texts of ErrUnknownProcess, ErrAlreadyRunning, ErrStopping and
 // ErrInvalidStream are wrapped with the process id or stream
@@ -53,6 +55,7 @@ var (
 	ErrInvalidStream  = errors.New("invalid log stream")
 	ErrClosed         = errors.New("supervisor: closed")
 	ErrSlowFollower   = errors.New("supervisor: log follower fell behind and was disconnected")
+	ErrFilter         = errors.New("supervisor: events filter too large")
 )
 
 // Entry is a snapshot of one process, as List and Status report it.
@@ -75,14 +78,14 @@ type Supervisor struct {
 	wg    sync.WaitGroup // supervise loops
 	once  sync.Once
 
-	followQueue int // DefaultFollowQueue; smaller in tests
+	followBytes int // DefaultFollowBytes; smaller in tests
 }
 
 // New registers the configured processes without starting them (see
 // StartAll). cfg is normally from LoadConfig; zero durations and log_buffer
 // of a hand-built ProcessConfig get the package defaults.
 func New(cfg *Config) (*Supervisor, error) {
-	s := &Supervisor{byID: make(map[string]*proc), bus: newBus(), followQueue: DefaultFollowQueue}
+	s := &Supervisor{byID: make(map[string]*proc), bus: newBus(), followBytes: DefaultFollowBytes}
 	for _, pc := range cfg.Processes {
 		if err := normalize(&pc); err != nil {
 			return nil, err
@@ -161,9 +164,33 @@ func (p *proc) entry() Entry {
 		Restarts: p.restarts, LastExit: p.lastExit}
 	p.mu.Unlock()
 	if e.ChildPID > 0 {
-		e.RSS = readRSS(e.ChildPID)
+		e.RSS = p.rss.get(e.ChildPID)
 	}
 	return e
+}
+
+// RSSMaxAge is the oldest a reported RSS may be: a child's RSS is read from
+// /proc at most once per RSSMaxAge (reading statm costs more than a whole
+// Status round trip), and Status reports the last reading meanwhile.
+const RSSMaxAge = time.Second
+
+// rssCache is the last RSS reading of a process's child.
+type rssCache struct {
+	mu  sync.Mutex
+	pid int       // the child it was read for
+	at  time.Time // when; monotonic
+	rss uint64
+}
+
+// get returns pid's RSS, read again when the cached reading is of another
+// child or older than RSSMaxAge.
+func (c *rssCache) get(pid int) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); c.pid != pid || now.Sub(c.at) >= RSSMaxAge {
+		c.pid, c.at, c.rss = pid, now, readRSS(pid)
+	}
+	return c.rss
 }
 
 // readRSS reads the resident set size of pid from /proc/<pid>/statm; 0 when
@@ -341,14 +368,14 @@ func (s *Supervisor) Snapshot(id string, stream int, sinceUnixNano int64, lastLi
 // Follow returns the snapshot (as Snapshot filters it) and a Follower that
 // receives every chunk arriving after it. The follower is closed when ctx
 // ends or by its Close; it is disconnected with ErrSlowFollower when it falls
-// DefaultFollowQueue chunks behind, so a slow reader never holds up the
-// child's output capture.
+// DefaultFollowBytes bytes behind, so a slow reader never holds up the
+// child's output capture nor holds more than that much memory.
 func (s *Supervisor) Follow(ctx context.Context, id string, stream int, sinceUnixNano int64, lastLines int) ([]byte, *Follower, error) {
 	rg, err := s.ring(id, stream)
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, f := rg.follow(sinceUnixNano, lastLines, s.followQueue)
+	snap, f := rg.follow(sinceUnixNano, lastLines, s.followBytes)
 	stop := context.AfterFunc(ctx, f.Close)
 	rg.mu.Lock()
 	f.stop = stop
@@ -370,7 +397,22 @@ func (s *Supervisor) ring(id string, stream int) (*ring, error) {
 // Subscribe returns a subscription to the events whose process id is in pids
 // and whose type is in types; an empty list matches everything. queue <= 0
 // means DefaultEventQueue (at most MaxEventQueue). A full queue drops events for this subscriber
-// only, counted by Dropped. Unknown ids and types simply never match.
+// only, counted by Dropped. Unknown ids and types simply never match. More
+// than MaxFilterItems ids or types, or one longer than MaxFilterIDLen or
+// MaxFilterType bytes, is an error wrapping ErrFilter.
 func (s *Supervisor) Subscribe(pids, types []string, queue int) (*Subscription, error) {
-	return s.bus.subscribe(pids, types, queue)
+	pf, err := newFilter("process ids", pids, MaxFilterIDLen, func(id string) (string, bool) {
+		if p, ok := s.byID[id]; ok {
+			return p.cfg.ID, true
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, err
+	}
+	tf, err := newFilter("event types", types, MaxFilterType, knownType)
+	if err != nil {
+		return nil, err
+	}
+	return s.bus.subscribe(pf, tf, queue)
 }
