@@ -207,7 +207,7 @@ func TestHandlerErrorKeepsPayload(t *testing.T) {
 	}
 }
 
-// UnimplementedHandler answers "mgmt: <Call>: not implemented"; the client
+// UnimplementedHandler answers "mgmt: not implemented: <Call>"; the client
 // receives the text (the sentinel does not cross the wire).
 func TestUnimplemented(t *testing.T) {
 	noLeaks(t)
@@ -223,7 +223,7 @@ func TestUnimplemented(t *testing.T) {
 	for name, call := range unary {
 		err := call()
 		var re *client.RemoteError
-		want := "mgmt: " + name + ": " + mgmt.ErrNotImplemented.Error()
+		want := mgmt.ErrNotImplemented.Error() + ": " + name
 		if !errors.As(err, &re) || re.Text != want || re.Method != name {
 			t.Errorf("%s: error = %v, want RemoteError with %q", name, err, want)
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// Handler is the server side of the mgmt protocol: one method per call.
-// Embed UnimplementedHandler to answer calls you do not implement.
+// Handler is the server side of the mgmt protocol: one method per call. Embed
+// UnimplementedHandler to answer calls you do not implement.
 type Handler interface {
 	// List returns every supervised process.
 	List(ctx context.Context) (*ListResponsePayload, error)
@@ -23,50 +23,53 @@ type Handler interface {
 	Start(ctx context.Context, req *StartRequestPayload) (*StatusResponsePayload, error)
 	// Stop stops a running process and returns its new state.
 	Stop(ctx context.Context, req *StopRequestPayload) (*StatusResponsePayload, error)
-	// Logs streams a process's buffered output: a single frame with EOF set for a snapshot, or, with
-	// Follow, the snapshot and then every new chunk until either side closes the connection.
+	// Logs streams a process's buffered output: a single frame with EOF set for a snapshot, or,
+	// with Follow, the snapshot and then every new chunk until either side closes the
+	// connection.
 	Logs(ctx context.Context, req *LogsRequestPayload, out LogsSender) error
-	// Events streams lifecycle events matching the filters until either side closes the connection.
+	// Events streams lifecycle events matching the filters until either side closes the
+	// connection.
 	Events(ctx context.Context, req *EventsSubscribePayload, out EventsSender) error
 }
 
-// ErrNotImplemented is what UnimplementedHandler answers every call with.
-var ErrNotImplemented = errors.New("not implemented")
+// ErrNotImplemented is what UnimplementedHandler answers every call with, wrapped with the
+// call's name: "mgmt: not implemented: List".
+var ErrNotImplemented = errors.New("mgmt: not implemented")
 
-// UnimplementedHandler answers every call with ErrNotImplemented. Embed it by value in
-// a Handler to keep compiling when the schema gains calls.
+// UnimplementedHandler answers every call with ErrNotImplemented. Embed it by value in a Handler
+// to keep compiling when the schema gains calls.
 type UnimplementedHandler struct{}
 
 var _ Handler = UnimplementedHandler{}
 
 // List answers with ErrNotImplemented.
 func (UnimplementedHandler) List(_ context.Context) (*ListResponsePayload, error) {
-	return nil, fmt.Errorf("mgmt: List: %w", ErrNotImplemented)
+	return nil, fmt.Errorf("%w: List", ErrNotImplemented)
 }
 
 // Status answers with ErrNotImplemented.
 func (UnimplementedHandler) Status(_ context.Context, _ *StatusRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("mgmt: Status: %w", ErrNotImplemented)
+	return nil, fmt.Errorf("%w: Status", ErrNotImplemented)
 }
 
 // Start answers with ErrNotImplemented.
 func (UnimplementedHandler) Start(_ context.Context, _ *StartRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("mgmt: Start: %w", ErrNotImplemented)
+	return nil, fmt.Errorf("%w: Start", ErrNotImplemented)
 }
 
 // Stop answers with ErrNotImplemented.
 func (UnimplementedHandler) Stop(_ context.Context, _ *StopRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("mgmt: Stop: %w", ErrNotImplemented)
+	return nil, fmt.Errorf("%w: Stop", ErrNotImplemented)
 }
 
 // Logs answers with ErrNotImplemented.
 func (UnimplementedHandler) Logs(_ context.Context, _ *LogsRequestPayload, _ LogsSender) error {
-	return fmt.Errorf("mgmt: Logs: %w", ErrNotImplemented)
+	return fmt.Errorf("%w: Logs", ErrNotImplemented)
 }
 
 // Events answers with ErrNotImplemented.
 func (UnimplementedHandler) Events(_ context.Context, _ *EventsSubscribePayload, _ EventsSender) error {
-	return fmt.Errorf("mgmt: Events: %w", ErrNotImplemented)
+	return fmt.Errorf("%w: Events", ErrNotImplemented)
 }
 
 // LogsSender sends the LogsStream frames of a Logs stream. A frame with EOF true is the last:
@@ -153,7 +156,8 @@ func checkEventsStreamPayload(z *EventsStreamPayload) error {
 	return nil
 }
 
-// serverTable is the dispatch table runtime/server serves for h: message type -> decode, call, encode.
+// serverTable is the dispatch table runtime/server serves for h: message type -> decode, call,
+// encode.
 func serverTable(h Handler) *server.Table {
 	return &server.Table{
 		ErrorResponse: func(text string) (ipc.MsgType, msgp.Marshaler) {
@@ -229,8 +233,8 @@ func serverTable(h Handler) *server.Table {
 // field and its default) with the Handler answering the calls, which is required.
 type ServerOptions = server.OptionsFor[Handler]
 
-// Server serves the mgmt protocol on a Unix socket; see runtime/server for its
-// contract (Start, Serve, Close).
+// Server serves the mgmt protocol on a Unix socket; see runtime/server for its contract (Start,
+// Serve, Close).
 type Server = server.Server
 
 // NewServer returns a server that answers every call of the schema with opts.Handler.

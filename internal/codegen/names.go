@@ -3,7 +3,9 @@ package codegen
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -35,11 +37,14 @@ type names struct {
 	Handler              string
 	UnimplementedHandler string
 	Client               string
+	ClientOptions        string
 	Server               string
 	ServerOptions        string
 	NewServer            string
 	Dial                 string
 	DialContext          string
+	DialOptions          string
+	ErrNotImplemented    string
 
 	// MessageName is the exported func naming a message type; messageNames
 	// its unexported lookup table.
@@ -49,6 +54,16 @@ type names struct {
 	// unmarshalArena is the unexported method of arena structs that
 	// UnmarshalMsg wraps (arena.go).
 	unmarshalArena string
+
+	// Unexported package-level identifiers of the server and client files.
+	serverTable string // the dispatch table constructor, "serverTable"
+	errorText   string // the client's error-response reader, "errorText"
+
+	// ClientMethods are the methods Client has besides one per call: no call
+	// may be named like them. StructMethods are the methods msgp declares on
+	// every payload struct: no field may be named like them.
+	ClientMethods []string
+	StructMethods []string
 }
 
 // newNames derives the names of f's generated package and reports the first
@@ -59,14 +74,21 @@ func newNames(f *schema.File) (*names, error) {
 		Handler:              "Handler",
 		UnimplementedHandler: "UnimplementedHandler",
 		Client:               "Client",
+		ClientOptions:        "ClientOptions",
 		Server:               "Server",
 		ServerOptions:        "ServerOptions",
 		NewServer:            "NewServer",
 		Dial:                 "Dial",
 		DialContext:          "DialContext",
+		DialOptions:          "DialOptions",
+		ErrNotImplemented:    "ErrNotImplemented",
 		MessageName:          "MessageName",
 		messageNames:         "messageNames",
 		unmarshalArena:       "unmarshalMsgArena",
+		serverTable:          "serverTable",
+		errorText:            "errorText",
+		ClientMethods:        []string{"Call", "CallContext", "Close", "Conn", "Invoke", "OpenStream", "ReadFrame", "Stream"},
+		StructMethods:        []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"},
 	}
 	if err := n.checkCollisions(f); err != nil {
 		return nil, err
@@ -122,21 +144,51 @@ func (n *names) declared(f *schema.File) []decl {
 			add(n.ClientStream(c), "client stream of call "+c.Name, c.Pos)
 		}
 	}
-	for _, g := range []string{n.Handler, n.UnimplementedHandler, n.Client, n.Server,
-		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.MessageName,
-		"DialOptions", "ClientOptions", "ErrNotImplemented"} {
+	for _, g := range n.Fixed() {
 		d = append(d, decl{g, "generated declaration", schema.Pos{}, true})
 	}
 	return d
 }
 
+// Fixed are the package-level names every generated package declares,
+// whatever the schema.
+func (n *names) Fixed() []string {
+	return []string{n.Handler, n.UnimplementedHandler, n.Client, n.ClientOptions, n.Server,
+		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.DialOptions, n.ErrNotImplemented,
+		n.MessageName}
+}
+
+// reservedMembers reports the calls named like a method Client has anyway
+// and the fields named like a method msgp generates, at their positions.
+func (n *names) reservedMembers(f *schema.File) []string {
+	var errs []string
+	at := func(pos schema.Pos, msg string) {
+		errs = append(errs, posOr(pos, "codegen")+": "+msg)
+	}
+	for _, c := range f.Calls {
+		if slices.Contains(n.ClientMethods, c.Name) {
+			at(c.Pos, fmt.Sprintf("call name %q is reserved: the generated %s has a method of that name", c.Name, n.Client))
+		}
+	}
+	for _, s := range f.Structs {
+		for _, fl := range s.Fields {
+			if slices.Contains(n.StructMethods, fl.Name) {
+				at(fl.Pos, fmt.Sprintf("field name %q of struct %q is reserved: msgp generates a method of that name", fl.Name, s.Name))
+			}
+		}
+	}
+	return errs
+}
+
 // checkCollisions reports identifiers declared twice in the generated
-// package, e.g. a struct named "MsgStatus" next to a message "Status", one
-// line per collision, at the schema position of the later declaration
-// (file:line:col: like a schema error) when it has one.
+// package, e.g. a struct named "MsgStatus" next to a message "Status", and
+// calls or fields named like a method the generated code declares anyway
+// (reservedMembers): one line per collision, at the schema position of the
+// later declaration (file:line:col: like a schema error) when it has one,
+// sorted by position.
 func (n *names) checkCollisions(f *schema.File) error {
 	seen := make(map[string]decl)
-	var errs []string
+	errs := n.reservedMembers(f)
 	for _, d := range n.declared(f) {
 		prev, ok := seen[d.name]
 		if !ok {
@@ -160,8 +212,43 @@ func (n *names) checkCollisions(f *schema.File) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	sort.Strings(errs)
+	sortByPos(errs)
 	return errors.New(strings.Join(errs, "\n"))
+}
+
+// sortByPos sorts "file:line:col: message" lines by file, then line and
+// column as numbers, as schema errors are; other lines go last, by text.
+func sortByPos(errs []string) {
+	type key struct {
+		file      string
+		line, col int
+		ok        bool
+	}
+	keyOf := func(e string) key {
+		parts := strings.SplitN(e, ":", 4)
+		if len(parts) < 4 {
+			return key{}
+		}
+		line, err1 := strconv.Atoi(parts[1])
+		col, err2 := strconv.Atoi(parts[2])
+		return key{parts[0], line, col, err1 == nil && err2 == nil}
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := keyOf(errs[i]), keyOf(errs[j])
+		switch {
+		case a.ok != b.ok:
+			return a.ok
+		case !a.ok:
+			return errs[i] < errs[j]
+		case a.file != b.file:
+			return a.file < b.file
+		case a.line != b.line:
+			return a.line < b.line
+		case a.col != b.col:
+			return a.col < b.col
+		}
+		return errs[i] < errs[j]
+	})
 }
 
 // GoType is the Go type expression of a schema type, e.g. "[]*ListEntry" or

@@ -18,8 +18,8 @@ func TestNameCollisions(t *testing.T) {
 		t.Fatal("no error")
 	}
 	want := []string{ // the schema's own declarations have positions, the added ones none
-		`../../schema/mgmt.yaml:166:3: name "MsgListRequest" of message constant of ListRequest collides with struct`,
 		`../../schema/mgmt.yaml:23:3: name "ListEntry" of struct collides with enum value of LogStream`,
+		`../../schema/mgmt.yaml:166:3: name "MsgListRequest" of message constant of ListRequest collides with struct`,
 		`codegen: name "Handler" of struct collides with generated declaration`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {

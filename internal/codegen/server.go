@@ -20,7 +20,7 @@ func genServer(f *schema.File, nm *names, file *jen.File) {
 	lc := newLimitChecks(f)
 	genLimitChecks(f, lc, file)
 	genServerTable(f, nm, lc, file)
-	genServerOptions(f, file)
+	genServerOptions(f, nm, file)
 }
 
 // handlerSignature is the parameter and result list of c's Handler method.
@@ -49,13 +49,13 @@ func handlerSignature(c *schema.Call, n callNames, named bool) (params, results 
 }
 
 func genHandler(f *schema.File, nm *names, file *jen.File) {
-	file.Comment("Handler is the server side of the " + f.Package + " protocol: one method per call.")
-	file.Comment("Embed UnimplementedHandler to answer calls you do not implement.")
-	file.Type().Id("Handler").InterfaceFunc(func(g *jen.Group) {
+	file.Comment(comment(nm.Handler + " is the server side of the " + f.Package + " protocol: one method per call. " +
+		"Embed " + nm.UnimplementedHandler + " to answer calls you do not implement."))
+	file.Type().Id(nm.Handler).InterfaceFunc(func(g *jen.Group) {
 		for _, c := range f.Calls {
 			n := nm.Call(c)
 			params, results := handlerSignature(c, n, true)
-			g.Add(docComment(n.Method, c.Doc, handlerFallbackDoc(c)))
+			g.Comment(docTextIn(n.Method, c.Doc, n.Method+" "+handlerFallbackDoc(c), 1))
 			g.Id(n.Method).Params(params...).Params(results...)
 		}
 	}).Line()
@@ -69,22 +69,23 @@ func handlerFallbackDoc(c *schema.Call) string {
 }
 
 func genUnimplemented(f *schema.File, nm *names, file *jen.File) {
-	file.Comment("ErrNotImplemented is what UnimplementedHandler answers every call with.")
-	file.Var().Id("ErrNotImplemented").Op("=").Qual("errors", "New").Call(jen.Lit("not implemented")).Line()
-	file.Comment("UnimplementedHandler answers every call with ErrNotImplemented. Embed it by value in")
-	file.Comment("a Handler to keep compiling when the schema gains calls.")
-	file.Type().Id("UnimplementedHandler").Struct().Line()
-	file.Var().Id("_").Id("Handler").Op("=").Id("UnimplementedHandler").Values().Line()
+	file.Comment(comment(nm.ErrNotImplemented + " is what " + nm.UnimplementedHandler + " answers every call with, " +
+		"wrapped with the call's name: \"" + f.Package + ": not implemented: List\"."))
+	file.Var().Id(nm.ErrNotImplemented).Op("=").Qual("errors", "New").Call(jen.Lit(f.Package + ": not implemented")).Line()
+	file.Comment(comment(nm.UnimplementedHandler + " answers every call with " + nm.ErrNotImplemented + ". Embed it by " +
+		"value in a " + nm.Handler + " to keep compiling when the schema gains calls."))
+	file.Type().Id(nm.UnimplementedHandler).Struct().Line()
+	file.Var().Id("_").Id(nm.Handler).Op("=").Id(nm.UnimplementedHandler).Values().Line()
 	for _, c := range f.Calls {
 		n := nm.Call(c)
 		params, results := handlerSignature(c, n, false)
-		errExpr := jen.Qual("fmt", "Errorf").Call(jen.Lit(f.Package+": "+n.Method+": %w"), jen.Id("ErrNotImplemented"))
+		errExpr := jen.Qual("fmt", "Errorf").Call(jen.Lit("%w: "+n.Method), jen.Id(nm.ErrNotImplemented))
 		ret := []jen.Code{errExpr}
 		if len(results) == 2 {
 			ret = []jen.Code{jen.Nil(), errExpr}
 		}
-		file.Comment(n.Method + " answers with ErrNotImplemented.")
-		file.Func().Params(jen.Id("UnimplementedHandler")).Id(n.Method).Params(params...).Params(results...).
+		file.Comment(n.Method + " answers with " + nm.ErrNotImplemented + ".")
+		file.Func().Params(jen.Id(nm.UnimplementedHandler)).Id(n.Method).Params(params...).Params(results...).
 			Block(jen.Return(ret...)).Line()
 	}
 }

@@ -7,8 +7,9 @@ import (
 )
 
 func genServerTable(f *schema.File, nm *names, lc *limitChecks, file *jen.File) {
-	file.Comment("serverTable is the dispatch table runtime/server serves for h: message type -> decode, call, encode.")
-	file.Func().Id("serverTable").Params(jen.Id("h").Id("Handler")).Op("*").Qual(serverPkg, "Table").Block(
+	file.Comment(comment(nm.serverTable + " is the dispatch table runtime/server serves for h: message type -> " +
+		"decode, call, encode."))
+	file.Func().Id(nm.serverTable).Params(jen.Id("h").Id(nm.Handler)).Op("*").Qual(serverPkg, "Table").Block(
 		jen.Return(jen.Op("&").Qual(serverPkg, "Table").Values(jen.Dict{
 			jen.Id("Protocol"): jen.Lit(f.Package),
 			jen.Id("Methods"): jen.Index().Qual(serverPkg, "Method").ValuesFunc(func(g *jen.Group) {
@@ -33,18 +34,18 @@ func errorResponseFunc(f *schema.File, nm *names) jen.Code {
 	)
 }
 
-func genServerOptions(f *schema.File, file *jen.File) {
-	file.Comment("ServerOptions configure NewServer: the runtime's options (see server.OptionsFor for every")
-	file.Comment("field and its default) with the Handler answering the calls, which is required.")
-	file.Type().Id("ServerOptions").Op("=").Qual(serverPkg, "OptionsFor").Index(jen.Id("Handler")).Line()
-	file.Comment("Server serves the " + f.Package + " protocol on a Unix socket; see runtime/server for its")
-	file.Comment("contract (Start, Serve, Close).")
-	file.Type().Id("Server").Op("=").Qual(serverPkg, "Server").Line()
-	file.Comment("NewServer returns a server that answers every call of the schema with opts.Handler.")
-	file.Func().Id("NewServer").Params(jen.Id("opts").Id("ServerOptions")).Params(jen.Op("*").Id("Server"), jen.Error()).Block(
+func genServerOptions(f *schema.File, nm *names, file *jen.File) {
+	file.Comment(comment(nm.ServerOptions + " configure " + nm.NewServer + ": the runtime's options (see " +
+		"server.OptionsFor for every field and its default) with the Handler answering the calls, which is required."))
+	file.Type().Id(nm.ServerOptions).Op("=").Qual(serverPkg, "OptionsFor").Index(jen.Id(nm.Handler)).Line()
+	file.Comment(comment(nm.Server + " serves the " + f.Package + " protocol on a Unix socket; see runtime/server " +
+		"for its contract (Start, Serve, Close)."))
+	file.Type().Id(nm.Server).Op("=").Qual(serverPkg, "Server").Line()
+	file.Comment(comment(nm.NewServer + " returns a server that answers every call of the schema with opts.Handler."))
+	file.Func().Id(nm.NewServer).Params(jen.Id("opts").Id(nm.ServerOptions)).Params(jen.Op("*").Id(nm.Server), jen.Error()).Block(
 		jen.If(jen.Id("opts").Dot("Handler").Op("==").Nil()).Block(
-			jen.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit(f.Package+": ServerOptions.Handler is nil")))),
-		jen.Return(jen.Qual(serverPkg, "New").Call(jen.Id("opts"), jen.Id("serverTable").Call(jen.Id("opts").Dot("Handler")))),
+			jen.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit(f.Package+": "+nm.ServerOptions+".Handler is nil")))),
+		jen.Return(jen.Qual(serverPkg, "New").Call(jen.Id("opts"), jen.Id(nm.serverTable).Call(jen.Id("opts").Dot("Handler")))),
 	).Line()
 	file.Comment("Compile-time check that the runtime this package was generated for is linked in.")
 	file.Const().Id("_").Op("=").Qual(serverPkg, "SupportPackageIsVersion2").Line()

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -13,12 +12,7 @@ func (rs *resolver) message(raw *rawMessage) {
 	m := &Message{Name: raw.Name.V, Doc: raw.doc(), Pos: raw.Name.Pos}
 	rs.f.Messages = append(rs.f.Messages, m)
 	rs.msgs[m.Name] = m
-	if checkGoName(rs.r, raw.Name, "message name") {
-		rs.ns.declare(msgPrefix+m.Name, decl{
-			what: fmt.Sprintf("constant %q generated for message %q", msgPrefix+m.Name, m.Name),
-			pos:  m.Pos,
-		})
-	}
+	checkGoName(rs.r, raw.Name, "message name")
 	if raw.ID.Set && rs.checkByte(raw.ID, "message id") {
 		m.ID = uint8(raw.ID.V)
 		rs.messageID(m, raw.ID.Pos)
@@ -134,21 +128,9 @@ func (rs *resolver) call(raw *rawCall) {
 	}
 }
 
-// callName checks a call's name and claims the names generated for it.
+// callName checks a call's name.
 func (rs *resolver) callName(name rawStr) {
-	if !checkGoName(rs.r, name, "call name") {
-		return
-	}
-	if slices.Contains(reservedCalls, name.V) {
-		rs.r.errorf(name.Pos, "call name %q is reserved: the generated Client has a method of that name", name.V)
-		return
-	}
-	for _, suffix := range callSuffixes {
-		rs.ns.declare(name.V+suffix, decl{
-			what: fmt.Sprintf("type %q generated for call %q", name.V+suffix, name.V),
-			pos:  name.Pos,
-		})
-	}
+	checkGoName(rs.r, name, "call name")
 }
 
 // payloadField resolves a field of m's payload named by key (last_when,

@@ -3,14 +3,16 @@ package schema
 import (
 	"go/token"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
 // This file holds the naming rules: which Go identifiers a schema may
-// declare, and which names the generated code reserves for itself.
+// declare. The names generated code declares for itself (Handler, MsgX,
+// XSender, the methods msgp adds ...) are internal/codegen's business: its
+// names.go derives them and reports a schema name that collides with one, at
+// the schema's position.
 
 // predeclared are Go's predeclared identifiers (universe scope).
 var predeclared = map[string]bool{
@@ -24,49 +26,6 @@ var predeclared = map[string]bool{
 	"make": true, "max": true, "min": true, "new": true, "panic": true,
 	"print": true, "println": true, "real": true, "recover": true,
 }
-
-// reservedTypes are the package-level names every generated package declares.
-var reservedTypes = []string{
-	"Handler", "UnimplementedHandler", "Client", "Server", "ServerOptions",
-	"NewServer", "Dial", "DialContext", "DialOptions", "ClientOptions",
-	"ErrNotImplemented", "MessageName",
-}
-
-// reservedCalls are methods the generated Client already has (the untyped
-// cliwrap API and the runtime connection's own methods): a call of that name
-// would clash with them.
-var reservedCalls = []string{"Call", "Close", "Conn", "Invoke", "OpenStream", "ReadFrame", "Stream"}
-
-// reservedFields are the methods msgp generates on every payload struct: a
-// field of that name would clash with them.
-var reservedFields = []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"}
-
-// ReservedNames are the names the generated code keeps for itself, as the
-// validator applies them; schema/README.md's "Naming rules" shows them and
-// TestReservedNamesDocumented keeps the two equal.
-type ReservedNames struct {
-	Types        []string // package-level names every generated package declares
-	Calls        []string // call names: methods the generated Client already has
-	Fields       []string // field names: methods msgp generates on every struct
-	MsgPrefix    string   // each message's constant is MsgPrefix + its name
-	CallSuffixes []string // each call's generated types are its name + one of these
-}
-
-// Reserved returns the names the generated code reserves.
-func Reserved() ReservedNames {
-	return ReservedNames{
-		Types:        slices.Clone(reservedTypes),
-		Calls:        slices.Clone(reservedCalls),
-		Fields:       slices.Clone(reservedFields),
-		MsgPrefix:    msgPrefix,
-		CallSuffixes: slices.Clone(callSuffixes),
-	}
-}
-
-// msgPrefix and callSuffixes make the names generated per message and call.
-const msgPrefix = "Msg"
-
-var callSuffixes = []string{"Sender", "Stream"}
 
 // checkGoName reports whether name may be declared as an exported Go
 // identifier, and why not otherwise. what describes the name, e.g.
@@ -133,8 +92,8 @@ func keyProblem(key string) string {
 
 // decl is one package-level Go identifier the generated code will declare.
 type decl struct {
-	what string // e.g. `struct "Foo"`, `constant "MsgFoo" generated for message "Foo"`
-	pos  Pos    // zero for names reserved by the generator
+	what string // e.g. `struct "Foo"`, `enum value "A" of enum "E"`
+	pos  Pos
 }
 
 // namespace detects clashes between package-level identifiers.
@@ -144,23 +103,15 @@ type namespace struct {
 }
 
 func newNamespace(r *reporter) *namespace {
-	ns := &namespace{r: r, names: make(map[string]decl)}
-	for _, name := range reservedTypes {
-		ns.names[name] = decl{what: "a name the generated code declares"}
-	}
-	return ns
+	return &namespace{r: r, names: make(map[string]decl)}
 }
 
 // declare records name, declared by d; a clash with an earlier name is
-// reported at d.pos, a clash with a reserved name too.
+// reported at d.pos.
 func (ns *namespace) declare(name string, d decl) {
 	prev, dup := ns.names[name]
 	if !dup {
 		ns.names[name] = d
-		return
-	}
-	if prev.pos.Line == 0 {
-		ns.r.errorf(d.pos, "%s is reserved: %q is %s", d.what, name, prev.what)
 		return
 	}
 	ns.r.errorf(d.pos, "%s collides with %s at %s", d.what, prev.what, prev.pos)

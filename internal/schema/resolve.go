@@ -272,14 +272,7 @@ func (rs *resolver) fields(s *Struct, raws *rawStruct) {
 
 // fieldName checks a field's Go name.
 func (rs *resolver) fieldName(name rawStr) bool {
-	if !checkGoName(rs.r, name, "field name") {
-		return false
-	}
-	if slices.Contains(reservedFields, name.V) {
-		rs.r.errorf(name.Pos, "field name %q is reserved: msgp generates a method of that name", name.V)
-		return false
-	}
-	return true
+	return checkGoName(rs.r, name, "field name")
 }
 
 // limits checks the field's own limits and stores the effective ones.

@@ -1,0 +1,97 @@
+package codegen
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// reserved are the names the generated code keeps for itself, as names
+// derives them, in the rows of schema/README.md's "Naming rules" table.
+func reserved(t *testing.T) (types, msgConst, callTypes, calls, fields []string) {
+	n, err := newNames(&schema.File{Package: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := &schema.Call{Name: "C"}
+	for _, typ := range []string{n.Sender(call), n.ClientStream(call)} {
+		callTypes = append(callTypes, "<Call>"+strings.TrimPrefix(typ, call.Name))
+	}
+	msg := n.MsgConst(&schema.Message{Name: "M"})
+	return n.Fixed(), []string{strings.TrimSuffix(msg, "M") + "<Message>"}, callTypes, n.ClientMethods, n.StructMethods
+}
+
+// TestReservedNamesDocumented: schema/README.md's table of reserved names is
+// the generator's own (names), row by row, in both directions, and Generate
+// refuses a schema that uses each of them.
+func TestReservedNamesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../schema/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, msgConst, callTypes, calls, fields := reserved(t)
+	for _, row := range []struct {
+		label string // how the README row starts
+		want  []string
+	}{
+		{"package-level names of every generated package", types},
+		{"one constant per message", msgConst},
+		{"two types per call", callTypes},
+		{"call names:", calls},
+		{"field names:", fields},
+	} {
+		got := docRow(t, string(readme), row.label)
+		want := slices.Sorted(slices.Values(row.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("schema/README.md row %q lists\n  %v\nthe generator reserves\n  %v", row.label, got, want)
+		}
+	}
+	// And the generator refuses each of them.
+	refused := func(what, src string) {
+		t.Helper()
+		f, err := schema.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%s: the schema must be valid: %v", what, err)
+		}
+		if _, err := Generate(f); err == nil || !strings.Contains(err.Error(), "r.yaml:") ||
+			!strings.Contains(err.Error(), "collides") && !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("%s: %v, want a positioned collision", what, err)
+		}
+	}
+	for _, name := range types {
+		refused("struct "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nstructs:\n  "+name+": {}\n")
+	}
+	for _, name := range calls {
+		refused("call "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nmessages: {A: {id: 1}, B: {id: 2}}\ncalls:\n  "+
+			name+": {request: A, response: B}\n")
+	}
+	for _, name := range fields {
+		refused("field "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nstructs:\n  S: {fields: [{name: "+
+			name+", key: k, type: int}]}\n")
+	}
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// docRow returns the backticked names of the second cell of the table row
+// whose first cell starts with label, sorted.
+func docRow(t *testing.T, readme, label string) []string {
+	t.Helper()
+	for _, l := range strings.Split(readme, "\n") {
+		cells := strings.Split(l, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), label) {
+			continue
+		}
+		var names []string
+		for _, m := range backticked.FindAllStringSubmatch(cells[2], -1) {
+			names = append(names, m[1])
+		}
+		return slices.Sorted(slices.Values(names))
+	}
+	t.Fatalf("schema/README.md has no table row starting %q", label)
+	return nil
+}
