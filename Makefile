@@ -46,6 +46,7 @@ bench-ipc:
 ## fuzz: every fuzz target for $(FUZZTIME) each.
 FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
 	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse \
+	internal/msgjson:FuzzDecode \
 	runtime/msgpx:FuzzObjectEnd runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

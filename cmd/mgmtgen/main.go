@@ -9,6 +9,7 @@
 //	mgmtgen -version
 //	mgmtgen describe [-json] -schema FILE [NAME]
 //	mgmtgen doc [-check] -schema FILE -out FILE.md
+//	mgmtgen call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]
 //
 // Example, for the cliwrap management protocol:
 //
@@ -63,6 +64,51 @@
 // with its documentation; -json prints the same as JSON. Describing a live
 // server needs the protocol extensions' Describe call, which servers do not
 // speak yet: -schema is required.
+//
+// # Call
+//
+// "mgmtgen call -schema FILE SOCKET CALL [JSON]" calls any call of a server
+// on the Unix socket SOCKET, given the server's schema, e.g.
+//
+//	mgmtgen call -schema schema/mgmt.yaml /run/app/manager.sock Status '{"ID": "web"}'
+//	mgmtgen call -schema schema/mgmt.yaml -text /run/app/manager.sock Logs '{"ID": "web", "Follow": true}'
+//
+// The schema is required: legacy servers, such as a cliwrap manager, cannot
+// describe themselves (asking a server for its schema needs the protocol
+// extensions' Describe, not available yet). Flags may come before or after
+// the arguments.
+//
+// The request is a JSON object keyed by the fields' Go names (msgpack keys
+// work too), given as the argument, with -d JSON, -d @FILE or, from stdin,
+// -d @-; none is {}. It is checked against the schema before anything is
+// sent: every field that does not fit is reported at its line and column
+// (request:LINE:COL: PATH: message). Absent fields are zero values.
+//
+// A unary answer prints as indented JSON with every field, zero values
+// included. A stream prints one JSON value per frame, one line each (JSON
+// lines), or as JSON text sequences (RFC 7464) with -seq; it ends with the
+// frame whose last_when field is true, or, for streams without one, when the
+// server closes the connection. Values map to JSON as internal/msgjson
+// documents: bytes as base64 (as text with -text, in both directions, invalid
+// UTF-8 then replaced by U+FFFD), time as RFC 3339, durations as "1.5s",
+// integer enums by constant name, absent lists, maps and bytes as null.
+//
+// -timeout DUR bounds the whole call (dial included; default none); SIGINT
+// (Ctrl-C) or SIGTERM cancels it, after printing every frame that arrived.
+// Errors go to stderr, prefixed "mgmtgen: CALL: ". Exit status of call:
+//
+//	0    the call succeeded; a stream reached its end
+//	1    the server answered with an error: the call's error field was set, or
+//	     the schema's error response came (e.g. "unknown request type 0xaa");
+//	     legacy servers carry only an error text, so every remote error is 1
+//	2    usage error, unknown call, or a request that does not fit the schema
+//	3    the -schema file is unreadable or invalid
+//	4    no connection, the connection broke (or a stream with last_when ended
+//	     before its last frame), or an answer that does not fit the schema
+//	5    -timeout expired
+//	130  interrupted by SIGINT or SIGTERM
+//	64+N reserved: servers speaking the protocol extensions answer errors
+//	     with a status code N, which will exit 64+N
 //
 // # Doc
 //

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mgmtgen/mgmtgen/internal/msgjson"
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+// Exit codes of "mgmtgen call" (documented in the package doc).
+const (
+	callRemote      = 1   // the server answered with an error
+	callSchema      = 3   // the -schema file is unreadable or invalid
+	callConn        = 4   // no connection, or it broke, or an answer that does not fit the schema
+	callTimeout     = 5   // -timeout expired
+	callInterrupted = 130 // SIGINT or SIGTERM
+	// Servers that speak the protocol extensions will answer errors with a
+	// status code; those will exit 64+code, as grpcurl does. Legacy servers
+	// carry only an error text, which exits callRemote.
+)
+
+// maxRequestJSON bounds a request read from a file or stdin: more JSON than
+// this cannot encode into one frame's payload.
+const maxRequestJSON = 4 * int(ipc.MaxPayloadSize)
+
+type callFlags struct {
+	schema, data string
+	text, seq    bool
+	timeout      time.Duration
+}
+
+// runCall is "mgmtgen call [flags] SOCKET CALL [JSON]".
+func runCall(env *cmdEnv, args []string) int {
+	fset := env.newFlags("call")
+	var cf callFlags
+	fset.StringVar(&cf.schema, "schema", "", "the server's schema `file` (required: legacy servers cannot describe themselves)")
+	fset.StringVar(&cf.data, "d", "", "request `JSON`; @FILE reads it from FILE, @- from stdin")
+	fset.BoolVar(&cf.text, "text", false, "bytes fields as text instead of base64, in the request and the answer")
+	fset.BoolVar(&cf.seq, "seq", false, "print stream frames as JSON text sequences (RFC 7464) instead of JSON lines")
+	fset.DurationVar(&cf.timeout, "timeout", 0, "give up after this `duration` (0: never), exit 5")
+	pos, code := parseInterspersed(fset, args)
+	if code >= 0 {
+		return code
+	}
+	switch {
+	case len(pos) < 2:
+		return env.usageError(fset, "want SOCKET and CALL")
+	case len(pos) > 3:
+		return env.usageError(fset, "unexpected argument %q", pos[3])
+	case len(pos) == 3 && cf.data != "":
+		return env.usageError(fset, "give the request as an argument or with -d, not both")
+	case cf.schema == "":
+		return env.usageError(fset, "-schema is required: give the server's schema with -schema FILE; "+
+			"legacy servers such as a cliwrap manager cannot describe themselves, and asking a server "+
+			"for its schema (Describe, in the protocol extensions) is not available yet")
+	}
+	if len(pos) == 3 {
+		cf.data = pos[2]
+	}
+	f := env.loadSchema(cf.schema)
+	if f == nil {
+		return callSchema
+	}
+	c := f.Call(pos[1])
+	if c == nil {
+		fmt.Fprintf(env.stderr, "mgmtgen: %s has no call %q (calls: %s)\n", cf.schema, pos[1], callNames(f))
+		return exitUsage
+	}
+	src, err := env.requestJSON(cf.data)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mgmtgen: %v\n", err)
+		return exitUsage
+	}
+	payload, code := env.encodeRequest(c, src, cf)
+	if code >= 0 {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return (&caller{env: env, f: f, c: c, cf: cf, sig: ctx}).run(pos[0], payload)
+}
+
+// parseInterspersed parses flags before, between and after the positional
+// arguments, which it returns; after "--" every argument is positional.
+func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, int) {
+	var pos []string
+	for {
+		if code := parse(fset, args); code >= 0 {
+			return nil, code
+		}
+		rest := fset.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), -1
+		}
+		if len(rest) == 0 {
+			return pos, -1
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+func callNames(f *schema.File) string {
+	var names []string
+	for _, c := range f.Calls {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// requestJSON returns the request text: data itself, or @FILE's or stdin's.
+func (env *cmdEnv) requestJSON(data string) ([]byte, error) {
+	name, ok := strings.CutPrefix(data, "@")
+	if !ok {
+		return []byte(data), nil
+	}
+	var r io.Reader
+	if name == "-" {
+		r = env.stdin
+	} else {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		r = file
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(maxRequestJSON)+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the request: %w", err)
+	}
+	if len(b) > maxRequestJSON {
+		return nil, fmt.Errorf("request: more than %d bytes of JSON", maxRequestJSON)
+	}
+	return b, nil
+}
+
+// encodeRequest checks the request JSON against the call's request and
+// returns its payload (nil for a message without one).
+func (env *cmdEnv) encodeRequest(c *schema.Call, src []byte, cf callFlags) ([]byte, int) {
+	req := c.Request
+	blank := len(bytes.TrimSpace(src)) == 0
+	if req.Payload == nil {
+		if s := string(bytes.TrimSpace(src)); !blank && s != "{}" && s != "null" {
+			fmt.Fprintf(env.stderr, "mgmtgen: request: %s (0x%02x) has no payload; give no JSON or {}\n", req.Name, req.ID)
+			return nil, exitUsage
+		}
+		return nil, -1
+	}
+	if blank {
+		src = []byte("{}")
+	}
+	payload, err := msgjson.Encode(req.Payload, src, msgjson.Options{BytesAsText: cf.text})
+	if err != nil {
+		var list msgjson.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintf(env.stderr, "mgmtgen: request:%v\n", e)
+			}
+		} else {
+			fmt.Fprintf(env.stderr, "mgmtgen: request: %v\n", err)
+		}
+		fmt.Fprintf(env.stderr, "mgmtgen: the request does not fit %s (see: mgmtgen describe -schema %s %s)\n",
+			req.Payload.Name, cf.schema, c.Name)
+		return nil, exitUsage
+	}
+	if len(payload) > int(ipc.MaxPayloadSize) {
+		fmt.Fprintf(env.stderr, "mgmtgen: request: %d bytes encoded, more than a frame's %d\n", len(payload), ipc.MaxPayloadSize)
+		return nil, exitUsage
+	}
+	return payload, -1
+}
