@@ -28,7 +28,7 @@ type capture struct {
 func (p *proc) spawn() (*exec.Cmd, *capture, error) {
 	cmd := exec.Command(p.cfg.Command, p.cfg.Args...)
 	cmd.Dir = p.cfg.Dir
-	cmd.Env = p.environ(os.Environ())
+	cmd.Env = append(p.environ(os.Environ()), string(p.marker[1:len(p.marker)-1]))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c := &capture{}
 	var writers [2]*os.File

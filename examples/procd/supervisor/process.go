@@ -22,6 +22,7 @@ type proc struct {
 	streams [2]*ring
 	wg      *sync.WaitGroup // the supervisor's, counts supervise loops
 	rss     rssCache
+	marker  []byte // "\x00" + MarkerEnv + "=<procd pid>/<id>\x00", in every child's environment
 
 	mu       sync.Mutex
 	state    State
@@ -93,12 +94,35 @@ func (p *proc) runOnce(r *run) exitInfo {
 	pid := cmd.Process.Pid
 	p.transition(StateRunning, pid, EventStarted, fmt.Sprintf("started with pid %d", pid))
 	p.notify(r, nil)
-	exit := p.wait(r, cmd)
+	exit, seen := p.wait(r, cmd)
 	exit.ranFor = time.Since(start)
-	// Leftover members of the group would outlive their supervisor: kill them.
+	// Leftover members of the group, and descendants that left it, would
+	// outlive their supervisor: kill them.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	p.sweep(pid, seen)
 	out.wait()
 	return exit
+}
+
+// sweepRounds bounds the rounds of sweep: a descendant forking while it is
+// killed is found by the next round.
+const sweepRounds = 50
+
+// sweep SIGKILLs, until none is left, every descendant of the child pid
+// (which has exited): those found through parent links (setsid'd ones
+// included) while it ran (seen), those carrying the process's environment
+// marker (orphans re-parented elsewhere) and their descendants.
+func (p *proc) sweep(pid int, seen []int) {
+	for range sweepRounds {
+		left := descendants(pid, p.marker, seen)
+		if len(left) == 0 {
+			return
+		}
+		for _, d := range left {
+			_ = syscall.Kill(d, syscall.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // notify answers the Start calls waiting for this spawn. A wake-up that
@@ -114,14 +138,16 @@ func (p *proc) notify(r *run, err error) {
 }
 
 // wait waits for the child to exit or for a stop request, which it serves
-// with SIGTERM to the group, then SIGKILL after stop_timeout.
-func (p *proc) wait(r *run, cmd *exec.Cmd) exitInfo {
+// with SIGTERM to the group and to every descendant outside it (setsid'd
+// ones: see descendants), then SIGKILL to the group after stop_timeout. It
+// returns the descendants it signalled, for sweep.
+func (p *proc) wait(r *run, cmd *exec.Cmd) (exitInfo, []int) {
 	pid := cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	select {
 	case err := <-exited:
-		return describeExit(cmd, err, "")
+		return describeExit(cmd, err, ""), nil
 	case <-r.stop:
 	}
 	p.mu.Lock()
@@ -129,21 +155,25 @@ func (p *proc) wait(r *run, cmd *exec.Cmd) exitInfo {
 	p.transitionLocked(StateStopping, pid, EventStopping,
 		fmt.Sprintf("sending SIGTERM to process group %d", pid))
 	p.mu.Unlock()
+	sig := syscall.SIGTERM
 	if hard {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-	} else {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		sig = syscall.SIGKILL
+	}
+	seen := descendants(pid, p.marker, nil) // before the group ends: parent links still lead to them
+	_ = syscall.Kill(-pid, sig)
+	for _, d := range seen {
+		_ = syscall.Kill(d, sig)
 	}
 	t := time.NewTimer(p.cfg.StopTimeout)
 	defer t.Stop()
 	select {
 	case err := <-exited:
-		return stopped(describeExit(cmd, err, ""))
+		return stopped(describeExit(cmd, err, "")), seen
 	case <-t.C:
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	note := fmt.Sprintf(" (SIGKILL after stop_timeout %v)", p.cfg.StopTimeout)
-	return stopped(describeExit(cmd, <-exited, note))
+	return stopped(describeExit(cmd, <-exited, note)), seen
 }
 
 func stopped(e exitInfo) exitInfo {

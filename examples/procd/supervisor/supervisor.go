@@ -94,7 +94,8 @@ func New(cfg *Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("supervisor: duplicate process id %q", pc.ID)
 		}
 		p := &proc{cfg: pc, bus: s.bus, wg: &s.wg, state: StateRegistered,
-			streams: [2]*ring{newRing(pc.LogBuffer), newRing(pc.LogBuffer)}}
+			streams: [2]*ring{newRing(pc.LogBuffer), newRing(pc.LogBuffer)},
+			marker:  fmt.Appendf(nil, "\x00%s=%d/%s\x00", MarkerEnv, os.Getpid(), pc.ID)}
 		s.procs = append(s.procs, p)
 		s.byID[pc.ID] = p
 	}
@@ -168,6 +169,12 @@ func (p *proc) entry() Entry {
 	}
 	return e
 }
+
+// MarkerEnv names the variable in every child's environment that ties the
+// child's descendants to it ("<procd pid>/<process id>"): Stop and the end
+// of a run kill every process that carries it, and every process descended
+// from the child through parent links, setsid'd ones included.
+const MarkerEnv = "PROCD_SUPERVISED"
 
 // RSSMaxAge is the oldest a reported RSS may be: a child's RSS is read from
 // /proc at most once per RSSMaxAge (reading statm costs more than a whole
