@@ -257,6 +257,16 @@ func TestListErrorIsErrorResponse(t *testing.T) {
 	if err := ipc.DecodePayload(body, &p); hdr.MsgType != mgmt.MsgStatusResponse || err != nil || p.Err != "supervisor is shutting down" {
 		t.Errorf("raw answer = %s %+v (%v), want 0xa3 with the handler's text", hdr.MsgType, p, err)
 	}
+	// The same with a context; an ended one fails before sending.
+	hdr, body, err = c.CallContext(testCtx(t), mgmt.MsgListRequest, nil)
+	if err != nil || hdr.MsgType != mgmt.MsgStatusResponse || hdr.SeqNo != 3 || ipc.DecodePayload(body, &p) != nil {
+		t.Errorf("CallContext = %+v, %v", hdr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.CallContext(ctx, mgmt.MsgListRequest, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("CallContext with an ended context = %v", err)
+	}
 }
 
 // 64 goroutines share one Client; every answer matches its request.

@@ -7,9 +7,6 @@ import (
 	"context"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
-	"io"
-	"iter"
-	"sync/atomic"
 )
 
 // Client is a connection to a mgmt server. It is safe for concurrent use: calls
@@ -74,6 +71,11 @@ func (c *Client) Call(t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
 	return c.conn.Call(t, payload)
 }
 
+// CallContext is Call bounded by ctx.
+func (c *Client) CallContext(ctx context.Context, t ipc.MsgType, payload any) (ipc.Header, []byte, error) {
+	return c.conn.CallContext(ctx, t, payload)
+}
+
 // Stream is cliwrap's untyped stream start: it sends a streaming request on this
 // connection, which is dedicated to the stream from then on; read frames with ReadFrame.
 func (c *Client) Stream(t ipc.MsgType, payload any) error {
@@ -85,236 +87,108 @@ func (c *Client) ReadFrame() (ipc.Header, []byte, error) {
 	return c.conn.ReadFrame()
 }
 
-var clientInfoList = &client.CallInfo{
+// clientInfoList describes the List call.
+var clientInfoList = &client.UnaryCall[ListResponsePayload]{Info: client.CallInfo{
 	Method:   "List",
 	Request:  MsgListRequest,
 	Response: MsgListResponse,
-}
+}}
 
 // List returns every supervised process.
 func (c *Client) List(ctx context.Context) (*ListResponsePayload, error) {
-	resp := new(ListResponsePayload)
-	if err := c.conn.Invoke(ctx, clientInfoList, nil, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return client.Unary[client.NoPayload](ctx, c.conn, clientInfoList, nil)
 }
 
-var clientInfoStatus = &client.CallInfo{
-	Method:   "Status",
-	Request:  MsgStatusRequest,
-	Response: MsgStatusResponse,
+// clientInfoStatus describes the Status call.
+var clientInfoStatus = &client.UnaryCall[StatusResponsePayload]{
+	ErrorField: func(p *StatusResponsePayload) string {
+		return p.Err
+	},
+	Info: client.CallInfo{
+		Method:   "Status",
+		Request:  MsgStatusRequest,
+		Response: MsgStatusResponse,
+	},
 }
 
 // Status returns the state of one process; an unknown id is an error.
 func (c *Client) Status(ctx context.Context, req *StatusRequestPayload) (*StatusResponsePayload, error) {
-	if req == nil {
-		req = new(StatusRequestPayload)
-	}
-	resp := new(StatusResponsePayload)
-	if err := c.conn.Invoke(ctx, clientInfoStatus, req, resp); err != nil {
-		return nil, err
-	}
-	if resp.Err != "" {
-		return resp, &client.RemoteError{
-			Method: "Status",
-			Text:   resp.Err,
-		}
-	}
-	return resp, nil
+	return client.Unary(ctx, c.conn, clientInfoStatus, req)
 }
 
-var clientInfoStart = &client.CallInfo{
-	Method:   "Start",
-	Request:  MsgStartRequest,
-	Response: MsgStatusResponse,
+// clientInfoStart describes the Start call.
+var clientInfoStart = &client.UnaryCall[StatusResponsePayload]{
+	ErrorField: func(p *StatusResponsePayload) string {
+		return p.Err
+	},
+	Info: client.CallInfo{
+		Method:   "Start",
+		Request:  MsgStartRequest,
+		Response: MsgStatusResponse,
+	},
 }
 
 // Start starts a stopped process and returns its new state.
 func (c *Client) Start(ctx context.Context, req *StartRequestPayload) (*StatusResponsePayload, error) {
-	if req == nil {
-		req = new(StartRequestPayload)
-	}
-	resp := new(StatusResponsePayload)
-	if err := c.conn.Invoke(ctx, clientInfoStart, req, resp); err != nil {
-		return nil, err
-	}
-	if resp.Err != "" {
-		return resp, &client.RemoteError{
-			Method: "Start",
-			Text:   resp.Err,
-		}
-	}
-	return resp, nil
+	return client.Unary(ctx, c.conn, clientInfoStart, req)
 }
 
-var clientInfoStop = &client.CallInfo{
-	Method:   "Stop",
-	Request:  MsgStopRequest,
-	Response: MsgStatusResponse,
+// clientInfoStop describes the Stop call.
+var clientInfoStop = &client.UnaryCall[StatusResponsePayload]{
+	ErrorField: func(p *StatusResponsePayload) string {
+		return p.Err
+	},
+	Info: client.CallInfo{
+		Method:   "Stop",
+		Request:  MsgStopRequest,
+		Response: MsgStatusResponse,
+	},
 }
 
 // Stop stops a running process and returns its new state.
 func (c *Client) Stop(ctx context.Context, req *StopRequestPayload) (*StatusResponsePayload, error) {
-	if req == nil {
-		req = new(StopRequestPayload)
-	}
-	resp := new(StatusResponsePayload)
-	if err := c.conn.Invoke(ctx, clientInfoStop, req, resp); err != nil {
-		return nil, err
-	}
-	if resp.Err != "" {
-		return resp, &client.RemoteError{
-			Method: "Stop",
-			Text:   resp.Err,
-		}
-	}
-	return resp, nil
+	return client.Unary(ctx, c.conn, clientInfoStop, req)
 }
 
-var clientInfoLogs = &client.CallInfo{
-	Method:   "Logs",
-	Request:  MsgLogsRequest,
-	Response: MsgLogsStream,
+// clientInfoLogs describes the Logs call.
+var clientInfoLogs = &client.StreamCall[LogsStreamPayload]{
+	Info: client.CallInfo{
+		Method:   "Logs",
+		Request:  MsgLogsRequest,
+		Response: MsgLogsStream,
+	},
+	Last: func(p *LogsStreamPayload) bool {
+		return p.EOF
+	},
+	Reset: func(p *LogsStreamPayload) {
+		*p = LogsStreamPayload{Data: p.Data[:0]}
+	},
 }
 
 // Logs streams a process's buffered output: a single frame with EOF set for a snapshot, or, with
 // Follow, the snapshot and then every new chunk until either side closes the connection.
 func (c *Client) Logs(ctx context.Context, req *LogsRequestPayload) (*LogsClientStream, error) {
-	if req == nil {
-		req = new(LogsRequestPayload)
-	}
-	s, err := c.conn.OpenStream(ctx, clientInfoLogs, req)
-	if err != nil {
-		return nil, err
-	}
-	return &LogsClientStream{s: s}, nil
+	return client.OpenTyped(ctx, c.conn, clientInfoLogs, req)
 }
 
 // LogsClientStream is the client's end of the Logs stream (its frames are MsgLogsStream
 // messages). Recv returns its frames, then io.EOF after the frame with EOF true, or when the
 // server ends the stream. Close it when done.
-type LogsClientStream struct {
-	s    *client.Stream
-	done atomic.Bool
-}
+type LogsClientStream = client.TypedStream[LogsStreamPayload, *LogsStreamPayload]
 
-// RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
-// p must not be nil. It returns io.EOF where Recv would.
-func (x *LogsClientStream) RecvInto(p *LogsStreamPayload) error {
-	if x.done.Load() {
-		return io.EOF
-	}
-	*p = LogsStreamPayload{Data: p.Data[:0]}
-	if err := x.s.RecvInto(p); err != nil {
-		return err
-	}
-	if p.EOF {
-		x.done.Store(true)
-		_ = x.s.Close()
-	}
-	return nil
-}
-
-// Recv returns the next frame in a new value.
-func (x *LogsClientStream) Recv() (*LogsStreamPayload, error) {
-	p := new(LogsStreamPayload)
-	if err := x.RecvInto(p); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// Close ends the stream and closes its connection.
-func (x *LogsClientStream) Close() error {
-	x.done.Store(true)
-	return x.s.Close()
-}
-
-// All ranges over the remaining frames; it yields a non-nil error once, when the stream
-// fails, and closes the stream when the loop ends.
-func (x *LogsClientStream) All() iter.Seq2[*LogsStreamPayload, error] {
-	return func(yield func(*LogsStreamPayload, error) bool) {
-		defer x.Close()
-		for {
-			p, err := x.Recv()
-			if err == io.EOF {
-				return
-			}
-			if !yield(p, err) || err != nil {
-				return
-			}
-		}
-	}
-}
-
-var clientInfoEvents = &client.CallInfo{
+// clientInfoEvents describes the Events call.
+var clientInfoEvents = &client.StreamCall[EventsStreamPayload]{Info: client.CallInfo{
 	Method:   "Events",
 	Request:  MsgEventsSubscribe,
 	Response: MsgEventsStream,
-}
+}}
 
 // Events streams lifecycle events matching the filters until either side closes the connection.
 func (c *Client) Events(ctx context.Context, req *EventsSubscribePayload) (*EventsClientStream, error) {
-	if req == nil {
-		req = new(EventsSubscribePayload)
-	}
-	s, err := c.conn.OpenStream(ctx, clientInfoEvents, req)
-	if err != nil {
-		return nil, err
-	}
-	return &EventsClientStream{s: s}, nil
+	return client.OpenTyped(ctx, c.conn, clientInfoEvents, req)
 }
 
 // EventsClientStream is the client's end of the Events stream (its frames are MsgEventsStream
 // messages). Recv returns its frames, then io.EOF when the server ends the stream. Close it when
 // done.
-type EventsClientStream struct {
-	s    *client.Stream
-	done atomic.Bool
-}
-
-// RecvInto decodes the next frame into p, reusing the capacity of its byte slices;
-// p must not be nil. It returns io.EOF where Recv would.
-func (x *EventsClientStream) RecvInto(p *EventsStreamPayload) error {
-	if x.done.Load() {
-		return io.EOF
-	}
-	*p = EventsStreamPayload{}
-	if err := x.s.RecvInto(p); err != nil {
-		return err
-	}
-	return nil
-}
-
-// Recv returns the next frame in a new value.
-func (x *EventsClientStream) Recv() (*EventsStreamPayload, error) {
-	p := new(EventsStreamPayload)
-	if err := x.RecvInto(p); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// Close ends the stream and closes its connection.
-func (x *EventsClientStream) Close() error {
-	x.done.Store(true)
-	return x.s.Close()
-}
-
-// All ranges over the remaining frames; it yields a non-nil error once, when the stream
-// fails, and closes the stream when the loop ends.
-func (x *EventsClientStream) All() iter.Seq2[*EventsStreamPayload, error] {
-	return func(yield func(*EventsStreamPayload, error) bool) {
-		defer x.Close()
-		for {
-			p, err := x.Recv()
-			if err == io.EOF {
-				return
-			}
-			if !yield(p, err) || err != nil {
-				return
-			}
-		}
-	}
-}
+type EventsClientStream = client.TypedStream[EventsStreamPayload, *EventsStreamPayload]

@@ -17,14 +17,9 @@ func genClient(f *schema.File, nm *names, file *jen.File) {
 	genUntyped(nm, file)
 	for _, c := range f.Calls {
 		n := nm.Call(c)
-		file.Var().Id(n.clientInfo).Op("=").Op("&").Qual(clientPkg, "CallInfo").Values(jen.Dict{
-			jen.Id("Method"):   jen.Lit(n.Method),
-			jen.Id("Request"):  jen.Id(n.MsgRequest),
-			jen.Id("Response"): jen.Id(n.MsgResponse),
-		}).Line()
 		if c.Stream != nil {
 			genClientStreamCall(c, n, nm, file)
-			genClientStreamType(c, n, nm, file)
+			genClientStreamType(c, n, file)
 		} else {
 			genClientUnary(c, n, nm, file)
 		}
@@ -89,6 +84,9 @@ func genUntyped(nm *names, file *jen.File) {
 	file.Comment("bytes; it returns the response frame as read.")
 	file.Func().Add(recv()).Id("Call").Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
 		Block(jen.Return(conn().Dot("Call").Call(jen.Id("t"), jen.Id("payload")))).Line()
+	file.Comment("CallContext is Call bounded by ctx.")
+	file.Func().Add(recv()).Id("CallContext").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
+		Block(jen.Return(conn().Dot("CallContext").Call(jen.Id("ctx"), jen.Id("t"), jen.Id("payload")))).Line()
 	file.Comment("Stream is cliwrap's untyped stream start: it sends a streaming request on this")
 	file.Comment("connection, which is dedicated to the stream from then on; read frames with ReadFrame.")
 	file.Func().Add(recv()).Id("Stream").Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Error().
@@ -98,31 +96,54 @@ func genUntyped(nm *names, file *jen.File) {
 		Block(jen.Return(conn().Dot("ReadFrame").Call())).Line()
 }
 
+// genClientUnary emits the call's client.UnaryCall and its method, one
+// call to client.Unary (which owns the nil-request default, decoding and
+// the error field).
 func genClientUnary(c *schema.Call, n callNames, nm *names, file *jen.File) {
-	params, reqArg, body := clientRequest(n)
-	invoke := func(resp jen.Code) *jen.Statement {
-		return jen.Id("c").Dot("conn").Dot("Invoke").Call(jen.Id("ctx"), jen.Id(n.clientInfo), reqArg, resp)
+	resp := payloadOrNone(n.RespType)
+	fields := jen.Dict{}
+	if c.ErrorField != nil {
+		fields[jen.Id("ErrorField")] = fieldFunc(resp, jen.String(), c.ErrorField.Name)
 	}
+	genCallVar(n, "UnaryCall", resp, fields, file)
+
+	params, reqArg, unary := clientRequest(n, "Unary")
+	call := unary.Call(jen.Id("ctx"), jen.Id("c").Dot("conn"), jen.Id(n.clientInfo), reqArg)
 	file.Add(docComment(n.Method, c.Doc, "sends "+c.Request.Name+" and returns the "+c.Response.Name+"."))
+	method := file.Func().Params(jen.Id("c").Op("*").Id("Client")).Id(n.Method).Params(params...)
 	if n.RespType == "" {
-		file.Func().Params(jen.Id("c").Op("*").Id("Client")).Id(n.Method).Params(params...).Error().
-			Block(append(body, jen.Return(invoke(jen.Nil())))...).Line()
+		method.Error().Block(
+			jen.List(jen.Id("_"), jen.Err()).Op(":=").Add(call),
+			jen.Return(jen.Err()),
+		).Line()
 		return
 	}
-	body = append(body,
-		jen.Id("resp").Op(":=").New(jen.Id(n.RespType)),
-		jen.If(jen.Err().Op(":=").Add(invoke(jen.Id("resp"))), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-	)
-	if c.ErrorField != nil {
-		body = append(body, jen.If(jen.Id("resp").Dot(c.ErrorField.Name).Op("!=").Lit("")).Block(
-			jen.Return(jen.Id("resp"), jen.Op("&").Qual(clientPkg, "RemoteError").Values(jen.Dict{
-				jen.Id("Method"): jen.Lit(n.Method),
-				jen.Id("Text"):   jen.Id("resp").Dot(c.ErrorField.Name),
-			}))))
+	method.Params(ptr(n.RespType), jen.Error()).Block(jen.Return(call)).Line()
+}
+
+// genCallVar emits the call's descriptor, a *client.<kind>[typ] with its
+// CallInfo and fields.
+func genCallVar(n callNames, kind string, typ *jen.Statement, fields jen.Dict, file *jen.File) {
+	fields[jen.Id("Info")] = jen.Qual(clientPkg, "CallInfo").Values(jen.Dict{
+		jen.Id("Method"):   jen.Lit(n.Method),
+		jen.Id("Request"):  jen.Id(n.MsgRequest),
+		jen.Id("Response"): jen.Id(n.MsgResponse),
+	})
+	file.Comment(n.clientInfo + " describes the " + n.Method + " call.")
+	file.Var().Id(n.clientInfo).Op("=").Op("&").Qual(clientPkg, kind).Types(typ.Clone()).Values(fields).Line()
+}
+
+// fieldFunc is func(p *typ) result { return p.field }.
+func fieldFunc(typ, result *jen.Statement, field string) *jen.Statement {
+	return jen.Func().Params(jen.Id("p").Op("*").Add(typ.Clone())).Add(result).Block(jen.Return(jen.Id("p").Dot(field)))
+}
+
+// payloadOrNone is a payload type, or client.NoPayload for none.
+func payloadOrNone(name string) *jen.Statement {
+	if name == "" {
+		return jen.Qual(clientPkg, "NoPayload")
 	}
-	body = append(body, jen.Return(jen.Id("resp"), jen.Nil()))
-	file.Func().Params(jen.Id("c").Op("*").Id("Client")).Id(n.Method).Params(params...).Params(ptr(n.RespType), jen.Error()).
-		Block(body...).Line()
+	return jen.Id(name)
 }
 
 // emitClient is the emitter of P_client.go; nil for a schema without calls.
@@ -135,16 +156,16 @@ func emitClient(f *schema.File, nm *names) (*jen.File, error) {
 	return file, nil
 }
 
-// clientRequest is the start of a typed client method: its parameters (ctx,
-// and req when the request has a payload), the request argument to send
-// (nil without a payload), and a body that turns a nil req into the zero
-// value.
-func clientRequest(n callNames) (params []jen.Code, reqArg jen.Code, body []jen.Code) {
+// clientRequest is the start of a typed client method: its parameters
+// (ctx, and req when the request has a payload), the request argument (nil
+// without a payload) and the runtime function fn to call, instantiated
+// with client.NoPayload for a request without a payload (the other type
+// parameters are inferred).
+func clientRequest(n callNames, fn string) (params []jen.Code, reqArg jen.Code, call *jen.Statement) {
 	params = []jen.Code{jen.Id("ctx").Qual("context", "Context")}
+	call = jen.Qual(clientPkg, fn)
 	if n.ReqType == "" {
-		return params, jen.Nil(), nil
+		return params, jen.Nil(), call.Types(jen.Qual(clientPkg, "NoPayload"))
 	}
-	params = append(params, jen.Id("req").Add(ptr(n.ReqType)))
-	body = []jen.Code{jen.If(jen.Id("req").Op("==").Nil()).Block(jen.Id("req").Op("=").New(jen.Id(n.ReqType)))}
-	return params, jen.Id("req"), body
+	return append(params, jen.Id("req").Add(ptr(n.ReqType))), jen.Id("req"), call
 }

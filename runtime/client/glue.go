@@ -1,0 +1,153 @@
+package client
+
+import (
+	"context"
+	"io"
+	"iter"
+	"sync/atomic"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// What generated clients are built from: each generated unary method is one
+// call to Unary with its UnaryCall, each streaming method one call to
+// OpenTyped with its StreamCall, and each generated stream type an alias of
+// TypedStream. Nil-request defaults, decoding, error-field mapping and the
+// schema's last frame live here, once.
+
+// Encodable is the pointer type of a request: it encodes itself.
+type Encodable[T any] interface {
+	*T
+	msgp.Marshaler
+}
+
+// Decodable is the pointer type of a response or stream frame.
+type Decodable[T any] interface {
+	*T
+	msgp.Unmarshaler
+}
+
+// NoPayload is the type of a request, response or stream frame without a
+// payload: it encodes to nothing (an empty payload) and decodes by
+// ignoring what it is given.
+type NoPayload struct{}
+
+// MarshalMsg appends nothing.
+func (*NoPayload) MarshalMsg(b []byte) ([]byte, error) { return b, nil }
+
+// UnmarshalMsg consumes b without looking at it.
+func (*NoPayload) UnmarshalMsg(b []byte) ([]byte, error) { return b[len(b):], nil }
+
+// UnaryCall describes a unary call for Unary.
+type UnaryCall[Resp any] struct {
+	Info CallInfo
+	// ErrorField, when set, returns the response's error field (the
+	// schema's error_field): a non-empty one fails the call with a
+	// *RemoteError, returned together with the response.
+	ErrorField func(resp *Resp) string
+}
+
+// Unary makes the call c on conn with req (nil: the zero value) and
+// returns the decoded response; see Conn.Invoke for errors and ctx.
+func Unary[Req, Resp any, PReq Encodable[Req], PResp Decodable[Resp]](ctx context.Context, conn *Conn, c *UnaryCall[Resp], req *Req) (*Resp, error) {
+	if req == nil {
+		req = new(Req)
+	}
+	resp := new(Resp)
+	if err := conn.Invoke(ctx, &c.Info, PReq(req), PResp(resp)); err != nil {
+		return nil, err
+	}
+	if c.ErrorField != nil {
+		if text := c.ErrorField(resp); text != "" {
+			return resp, &RemoteError{Method: c.Info.Method, Text: text}
+		}
+	}
+	return resp, nil
+}
+
+// StreamCall describes a streaming call for OpenTyped.
+type StreamCall[Frame any] struct {
+	Info CallInfo
+	// Reset, when set, prepares a frame for decoding into it: the zero
+	// value, keeping the capacity of its byte slices. Nil: the zero value.
+	Reset func(f *Frame)
+	// Last, when set, reports the stream's last frame (the schema's
+	// last_when): the stream closes after it and Recv returns io.EOF.
+	Last func(f *Frame) bool
+}
+
+// OpenTyped opens the stream c with req (nil: the zero value) on a
+// connection of its own; see Conn.OpenStream.
+func OpenTyped[Req, Frame any, PReq Encodable[Req], PFrame Decodable[Frame]](ctx context.Context, conn *Conn, c *StreamCall[Frame], req *Req) (*TypedStream[Frame, PFrame], error) {
+	if req == nil {
+		req = new(Req)
+	}
+	s, err := conn.OpenStream(ctx, &c.Info, PReq(req))
+	if err != nil {
+		return nil, err
+	}
+	return &TypedStream[Frame, PFrame]{s: s, c: c}, nil
+}
+
+// TypedStream is the client side of a stream of Frame values. Recv returns
+// its frames, then io.EOF after the last frame (StreamCall.Last) or when
+// the server ends the stream. Close it when done. One goroutine at a time
+// may receive; Close may be called from any.
+type TypedStream[Frame any, PFrame Decodable[Frame]] struct {
+	s    *Stream
+	c    *StreamCall[Frame]
+	done atomic.Bool // set by Close or the last frame
+}
+
+// RecvInto decodes the next frame into p, reusing the capacity of its byte
+// slices; p must not be nil. It returns io.EOF where Recv would.
+func (x *TypedStream[Frame, PFrame]) RecvInto(p *Frame) error {
+	if x.done.Load() {
+		return io.EOF
+	}
+	if x.c.Reset != nil {
+		x.c.Reset(p)
+	} else {
+		*p = *new(Frame)
+	}
+	if err := x.s.RecvInto(PFrame(p)); err != nil {
+		return err
+	}
+	if x.c.Last != nil && x.c.Last(p) {
+		x.done.Store(true)
+		_ = x.s.Close()
+	}
+	return nil
+}
+
+// Recv returns the next frame in a new value.
+func (x *TypedStream[Frame, PFrame]) Recv() (*Frame, error) {
+	p := new(Frame)
+	if err := x.RecvInto(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close ends the stream and closes its connection.
+func (x *TypedStream[Frame, PFrame]) Close() error {
+	x.done.Store(true)
+	return x.s.Close()
+}
+
+// All ranges over the remaining frames; it yields a non-nil error once,
+// when the stream fails, and closes the stream when the loop ends.
+func (x *TypedStream[Frame, PFrame]) All() iter.Seq2[*Frame, error] {
+	return func(yield func(*Frame, error) bool) {
+		defer x.Close()
+		for {
+			p, err := x.Recv()
+			if err == io.EOF {
+				return
+			}
+			if !yield(p, err) || err != nil {
+				return
+			}
+		}
+	}
+}
