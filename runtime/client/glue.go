@@ -38,6 +38,19 @@ func (*NoPayload) MarshalMsg(b []byte) ([]byte, error) { return b, nil }
 // UnmarshalMsg consumes b without looking at it.
 func (*NoPayload) UnmarshalMsg(b []byte) ([]byte, error) { return b[len(b):], nil }
 
+// request is what a call sends for req: nil (an empty payload, and what
+// interceptors see) for NoPayload, else req or, for a nil req, the zero
+// value.
+func request[Req any, PReq Encodable[Req]](req *Req) msgp.Marshaler {
+	if _, none := any(req).(*NoPayload); none {
+		return nil
+	}
+	if req == nil {
+		req = new(Req)
+	}
+	return PReq(req)
+}
+
 // UnaryCall describes a unary call for Unary.
 type UnaryCall[Resp any] struct {
 	Info CallInfo
@@ -50,11 +63,12 @@ type UnaryCall[Resp any] struct {
 // Unary makes the call c on conn with req (nil: the zero value) and
 // returns the decoded response; see Conn.Invoke for errors and ctx.
 func Unary[Req, Resp any, PReq Encodable[Req], PResp Decodable[Resp]](ctx context.Context, conn *Conn, c *UnaryCall[Resp], req *Req) (*Resp, error) {
-	if req == nil {
-		req = new(Req)
-	}
 	resp := new(Resp)
-	if err := conn.Invoke(ctx, &c.Info, PReq(req), PResp(resp)); err != nil {
+	var out msgp.Unmarshaler = PResp(resp)
+	if _, none := out.(*NoPayload); none {
+		out = nil // not decoded; interceptors see nil
+	}
+	if err := conn.Invoke(ctx, &c.Info, request[Req, PReq](req), out); err != nil {
 		return nil, err
 	}
 	if c.ErrorField != nil {
@@ -79,10 +93,7 @@ type StreamCall[Frame any] struct {
 // OpenTyped opens the stream c with req (nil: the zero value) on a
 // connection of its own; see Conn.OpenStream.
 func OpenTyped[Req, Frame any, PReq Encodable[Req], PFrame Decodable[Frame]](ctx context.Context, conn *Conn, c *StreamCall[Frame], req *Req) (*TypedStream[Frame, PFrame], error) {
-	if req == nil {
-		req = new(Req)
-	}
-	s, err := conn.OpenStream(ctx, &c.Info, PReq(req))
+	s, err := conn.OpenStream(ctx, &c.Info, request[Req, PReq](req))
 	if err != nil {
 		return nil, err
 	}
