@@ -17,52 +17,6 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
 
-// Authorize sees the connecting process's credentials; refusing them closes
-// the connection before any call is served.
-func TestAuthorize(t *testing.T) {
-	me := server.PeerCred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
-	for _, refuse := range []bool{true, false} {
-		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
-			noLeaks(t)
-			var served atomic.Int32
-			peers := make(chan server.PeerCred, 4)
-			h := fullHandler(nil)
-			h.list = func(ctx context.Context) (*mgmt.ListResponsePayload, error) {
-				served.Add(1)
-				return &mgmt.ListResponsePayload{}, nil
-			}
-			auth := func(_ context.Context, p server.PeerCred) error {
-				peers <- p
-				if refuse && p.UID == uint32(os.Getuid()) {
-					return fmt.Errorf("uid %d not allowed", p.UID)
-				}
-				return nil
-			}
-			_, path, logs := startServer(t, h, func(o *mgmt.ServerOptions) { o.Authorize = auth })
-			c := dial(t, path)
-			_, err := c.List(testCtx(t))
-			if got := recv(t, peers, "Authorize"); got != me {
-				t.Errorf("Authorize saw %+v, want %+v", got, me)
-			}
-			if !refuse {
-				if err != nil {
-					t.Fatalf("List on an authorized connection: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, client.ErrClosed) {
-				t.Errorf("List on a refused connection = %v, want client.ErrClosed", err)
-			}
-			if served.Load() != 0 {
-				t.Error("a refused connection was served")
-			}
-			if out := logs.String(); !strings.Contains(out, "refused by Authorize") || !strings.Contains(out, "not allowed") {
-				t.Errorf("refusal not logged:\n%s", out)
-			}
-		})
-	}
-}
-
 // Handlers find the peer's credentials in their ctx, unary and streaming.
 func TestPeerFromContext(t *testing.T) {
 	noLeaks(t)

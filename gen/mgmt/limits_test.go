@@ -8,61 +8,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
-
-// IdleTimeout closes a connection idle between requests, but not one that
-// carries a quiet stream.
-func TestIdleTimeout(t *testing.T) {
-	noLeaks(t)
-	const idle = 150 * time.Millisecond
-	chunks := make(chan string)
-	_, path, _ := startServer(t, fullHandler(chunks), func(o *mgmt.ServerOptions) { o.IdleTimeout = idle })
-	s, err := dial(t, path).Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "w", Follow: true})
-	if err != nil {
-		t.Fatalf("Logs: %v", err)
-	}
-	defer s.Close()
-	if _, err := s.Recv(); err != nil {
-		t.Fatalf("snapshot: %v", err)
-	}
-	c := rawDial(t, path)
-	c.readAnswer(c.send(mgmt.MsgListRequest, nil), mgmt.MsgListResponse, &wListResponse{})
-	start := time.Now()
-	if _, _, err := c.fr.ReadFrame(); !errors.Is(err, io.EOF) {
-		t.Fatalf("idle connection: %v, want closed by the server", err)
-	}
-	if d := time.Since(start); d < idle*9/10 || d > idle+prompt {
-		t.Errorf("idle connection closed after %v, IdleTimeout %v", d, idle)
-	}
-	// The stream, quiet for as long, is alive.
-	chunks <- "still here"
-	if p, err := s.Recv(); err != nil || string(p.Data) != "still here" {
-		t.Errorf("stream after the idle timeout = %+v, %v", p, err)
-	}
-}
-
-// MaxConns refuses connections beyond the limit, and logs it.
-func TestMaxConns(t *testing.T) {
-	noLeaks(t)
-	_, path, logs := startServer(t, fullHandler(nil), func(o *mgmt.ServerOptions) { o.MaxConns = 2 })
-	a, b := rawDial(t, path), rawDial(t, path)
-	for _, c := range []*rawConn{a, b} { // both accepted and registered
-		c.readAnswer(c.send(mgmt.MsgListRequest, nil), mgmt.MsgListResponse, &wListResponse{})
-	}
-	extra := rawDial(t, path) // closed at once: writing to it may fail, reading sees the end
-	if h, _, err := extra.fr.ReadFrame(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("third connection: %+v, %v; want it refused", h, err)
-	}
-	if out := logs.String(); !strings.Contains(out, "too many connections") {
-		t.Errorf("refusal not logged:\n%s", out)
-	}
-	a.readAnswer(a.send(mgmt.MsgListRequest, nil), mgmt.MsgListResponse, &wListResponse{})
-}
 
 // MaxPayload refuses a larger request frame before reading it.
 func TestMaxPayload(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,56 +126,6 @@ func TestCloseGivesUp(t *testing.T) {
 	}
 	close(release)
 	recv(t, returned, "the handler to return")
-}
-
-// A second server refuses a path a live server answers on, naming it; the
-// first keeps answering.
-func TestLiveSocketRefused(t *testing.T) {
-	noLeaks(t)
-	_, path, _ := startServer(t, fullHandler(nil))
-	second, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: path, Handler: fullHandler(nil), Logger: new(logBuffer).logger()})
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	err = second.Start()
-	if err == nil {
-		second.Close(testCtx(t))
-		t.Fatal("second Start on a live socket succeeded")
-	}
-	if !strings.Contains(err.Error(), path) {
-		t.Errorf("Start error %q does not name %s", err, path)
-	}
-	if err := second.Close(testCtx(t)); err != nil {
-		t.Errorf("Close of the refused server: %v", err)
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("live socket file gone after the refused Start: %v", err)
-	}
-	if _, err := dial(t, path).List(testCtx(t)); err != nil {
-		t.Errorf("first server no longer answers: %v", err)
-	}
-}
-
-// A leftover socket file nobody listens on is replaced.
-func TestStaleSocketReplaced(t *testing.T) {
-	noLeaks(t)
-	path := sockPath(t)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.SetUnlinkOnClose(false)
-	l.Close()
-	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
-		t.Fatalf("stale socket not left behind: %v", err)
-	}
-	_, _, _ = startServer(t, fullHandler(nil), func(o *mgmt.ServerOptions) { o.SocketPath = path })
-	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("new socket: %v, %v; want mode 0600", fi, err)
-	}
-	if _, err := dial(t, path).List(testCtx(t)); err != nil {
-		t.Errorf("List on the replacing server: %v", err)
-	}
 }
 
 // Start creates the socket's directory 0700 and the socket 0600; a closed

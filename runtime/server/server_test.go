@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,6 +224,9 @@ func TestLiveSocketRefused(t *testing.T) {
 	if err := s2.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("live socket file gone after the refused Start: %v", err)
+	}
 	// The first server still answers on its socket.
 	c := dialRaw(t, path)
 	c.send(servertest.MsgList, 1, nil)
@@ -237,10 +242,13 @@ func TestStaleSocketReplaced(t *testing.T) {
 	}
 	l.SetUnlinkOnClose(false)
 	l.Close() // the file stays, nobody answers
-	if _, err := os.Stat(path); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("stale socket not left behind: %v", err)
 	}
 	_, path = startServer(t, server.Options{SocketPath: path}, nil)
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new socket: %v, %v; want mode 0600", fi, err)
+	}
 	c := dialRaw(t, path)
 	c.send(servertest.MsgList, 1, nil)
 	c.echo(1)
@@ -263,33 +271,53 @@ func TestNonSocketRefused(t *testing.T) {
 	}
 }
 
+// Authorize sees the connecting process's credentials; refusing them closes
+// the connection before any call is served, and is logged.
 func TestAuthorize(t *testing.T) {
 	leakCheck(t)
+	me := server.PeerCred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
 	var mu sync.Mutex
 	var seen []server.PeerCred
 	refuse := true
-	_, path := startServer(t, server.Options{Authorize: func(ctx context.Context, p server.PeerCred) error {
+	var served atomic.Int32
+	var logs logBuffer
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		served.Add(1)
+		return servertest.DefaultEcho(ctx, req)
+	}}
+	_, path := startServer(t, server.Options{Logger: newLogger(&logs), Authorize: func(ctx context.Context, p server.PeerCred) error {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, p)
 		if refuse && p.UID == uint32(os.Getuid()) {
-			return errors.New("uid not allowed")
+			return fmt.Errorf("uid %d not allowed", p.UID)
 		}
 		return nil
-	}}, nil)
+	}}, h)
 	c := dialRaw(t, path)
+	req, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: servertest.MsgEcho, SeqNo: 1}, &servertest.EchoRequest{ID: "refused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nc.Write(req) // may fail: the server closes a refused connection at once
 	c.expectClosed(2 * time.Second)
+	if served.Load() != 0 {
+		t.Error("a refused connection was served")
+	}
+	if out := logs.String(); !strings.Contains(out, "refused by Authorize") || !strings.Contains(out, "not allowed") {
+		t.Errorf("refusal not logged:\n%s", out)
+	}
 
 	mu.Lock()
 	refuse = false
 	mu.Unlock()
 	c = dialRaw(t, path)
-	c.send(servertest.MsgList, 1, nil)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "ok"})
 	c.echo(1)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 2 || seen[0].PID != int32(os.Getpid()) || seen[0].GID != uint32(os.Getgid()) {
-		t.Fatalf("Authorize saw %+v, want this process (pid %d)", seen, os.Getpid())
+	if len(seen) != 2 || seen[0] != me || seen[1] != me {
+		t.Fatalf("Authorize saw %+v, want this process twice (%+v)", seen, me)
 	}
 }
 
@@ -307,6 +335,8 @@ func TestMaxConns(t *testing.T) {
 	if !strings.Contains(logs.String(), "too many connections") {
 		t.Errorf("refusal not logged:\n%s", logs.String())
 	}
+	b.send(servertest.MsgList, 2, nil) // the accepted ones keep working
+	b.echo(2)
 	a.nc.Close()
 	waitFor(t, "a free slot", func() bool {
 		c := dialRaw(t, path)
@@ -328,6 +358,17 @@ func TestIdleTimeout(t *testing.T) {
 	half.expectClosed(3 * time.Second)
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+
+	// A quiet stream outlives the timeout: its connection is not idle.
+	stream := dialRaw(t, path)
+	stream.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
+	stream.next()
+	idle := dialRaw(t, path)
+	idle.expectClosed(3 * time.Second) // the timeout has passed for the stream too
+	stream.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, _, err := stream.fr.ReadFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("quiet stream after the idle timeout: %v, want it open (a read timeout)", err)
 	}
 
 	// A call in flight longer than the timeout keeps the connection.
