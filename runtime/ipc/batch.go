@@ -50,6 +50,12 @@ type BatchWriter struct {
 	err     error  // sticky write error
 }
 
+// keepBatchSize is the largest batch buffer a BatchWriter keeps for the
+// next batch: a stream of 64 KiB chunks reuses one, while a connection that
+// once sent a huge answer does not keep its memory. A BatchWriter holds at
+// most two such buffers between writes.
+const keepBatchSize = 128 << 10
+
 // NewBatchWriter returns a BatchWriter on w.
 func NewBatchWriter(w io.Writer) *BatchWriter {
 	bw := &BatchWriter{w: w, next: 1}
@@ -180,7 +186,7 @@ func (w *BatchWriter) writeBatchesLocked() {
 		} else {
 			w.written++
 		}
-		if cap(batch) <= keepBufferSize {
+		if cap(batch) <= keepBatchSize {
 			w.spare = batch[:0]
 		}
 		if w.waiters > 0 {

@@ -32,14 +32,18 @@ package server
 //	          moved: WriteTimeout, StreamSendTimeout while a stream runs. A
 //	          failed write closes the socket, which ends the reader.
 //
-// Besides these, timers run nothing: the idle deadline is the reader's read
-// deadline, moved only when it expires while calls are in flight.
+// Nothing else runs per connection but, once, when a stream's context ends,
+// the context.AfterFunc that wakes the stream's blocked write. No timer
+// runs: the idle deadline is the reader's read deadline, moved only when it
+// expires while calls are in flight.
 //
 // Memory a peer can make one connection hold: the 4 KiB read buffer, the
 // bodies and decoded requests of at most MaxCallsPerConn calls, whose body
 // bytes together stay within MaxRequestBytesPerConn (one request larger than
-// that is admitted alone, up to MaxPayload), and the answers waiting for the
-// writer, at most one per call.
+// that is admitted alone, up to MaxPayload), the answers waiting for the
+// writer (at most one per call), and, between writes, the writer's two
+// batch buffers of at most 128 KiB each. An idle connection holds the read
+// buffer, its small structs and whatever batch buffers it kept.
 
 import (
 	"context"
