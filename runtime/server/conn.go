@@ -78,6 +78,7 @@ type conn struct {
 
 	lastActive atomic.Int64 // Unix ns of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
+	stop       atomic.Bool  // the connection is to close: wakes the reader
 
 	mu       sync.Mutex
 	calls    int   // calls holding a slot
@@ -145,6 +146,10 @@ func (c *conn) finish() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	// Closing a Unix socket with unread bytes resets it: a peer that sent
+	// requests we will not serve (during a stream, or as Close began)
+	// would read ECONNRESET instead of an orderly end.
+	discardUnread(c.nc, maxDiscard)
 	c.nc.Close() // first: handlers that see ctx end cannot answer any more
 	c.cancel()
 	c.wg.Wait()
@@ -221,7 +226,7 @@ func (c *conn) release(n int64) {
 	c.signalFreed()
 	switch {
 	case closing:
-		c.nc.Close()
+		c.stopReading()
 	case idle:
 		c.touch()
 	}
@@ -253,7 +258,7 @@ func (c *conn) readRequest(h ipc.Header) (*request, error) {
 func (c *conn) readFailed(err error) {
 	var ne net.Error
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errStopped):
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		c.s.log.Debug("server: closing idle connection", "protocol", c.s.table.Protocol)
 	case errors.Is(err, ipc.ErrInvalidMagic), errors.Is(err, ipc.ErrUnsupportedVersion), errors.Is(err, ipc.ErrFrameTooLarge):
@@ -327,11 +332,28 @@ func (c *conn) idleExpired() bool {
 		}
 	}
 	c.nc.SetReadDeadline(next)
+	if c.stop.Load() || c.streamOver.Load() {
+		// stopReading or a stream's end set its deadline meanwhile: keep it.
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
 	return false
 }
 
 // errStreamOver ends the reader's wait during a stream: the stream ended.
 var errStreamOver = errors.New("server: stream over")
+
+// errStopped ends the reader: the connection is to close (shutdown).
+var errStopped = errors.New("server: connection stopped")
+
+// maxDiscard bounds the unread bytes a closing connection takes in.
+const maxDiscard = 64 << 10
+
+// stopReading makes the reader end the connection: a handler or Close
+// asks, the reader (which alone reads) closes the socket.
+func (c *conn) stopReading() {
+	c.stop.Store(true)
+	c.nc.SetReadDeadline(aLongTimeAgo)
+}
 
 // idleReader is the connection as its FrameReader sees it: a read that
 // hits the idle deadline (having read nothing, so the framing is intact) is
@@ -344,6 +366,9 @@ func (r idleReader) Read(p []byte) (int, error) {
 		n, err := r.c.nc.Read(p)
 		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
+		}
+		if r.c.stop.Load() {
+			return 0, errStopped
 		}
 		if r.c.streamOver.Load() {
 			return 0, errStreamOver
@@ -367,7 +392,7 @@ func (c *conn) beginShutdown() {
 	}
 	c.mu.Unlock()
 	if idle {
-		c.nc.Close()
+		c.stopReading()
 	}
 }
 

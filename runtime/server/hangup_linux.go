@@ -29,3 +29,30 @@ func awaitHangup(nc net.Conn) (bool, error) {
 	})
 	return hung, err
 }
+
+// discardUnread reads and drops, without blocking, up to max bytes that
+// the peer of nc has sent and nobody read, so that closing nc ends the
+// connection in order instead of resetting it.
+func discardUnread(nc net.Conn, max int) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err != nil || n == 0 {
+			return // nothing unread: the usual case
+		}
+		buf := make([]byte, 4096)
+		for n := 0; n < max; {
+			m, err := syscall.Read(int(fd), buf) // the socket is non-blocking
+			if m <= 0 || err != nil {
+				return
+			}
+			n += m
+		}
+	})
+}

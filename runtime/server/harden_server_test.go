@@ -17,10 +17,12 @@ import (
 
 // TestHardenUnreadResponses: a client that floods requests and never reads
 // a response is dropped once a response write has blocked WriteTimeout;
-// the server meanwhile answers others without delay.
+// the server meanwhile answers others without waiting for that: each of
+// their calls takes well under WriteTimeout (half of it: slack for a
+// loaded machine, where 100 ms proved too tight).
 func TestHardenUnreadResponses(t *testing.T) {
 	leakCheck(t)
-	const writeTimeout = 300 * time.Millisecond
+	const writeTimeout = time.Second
 	_, path := startServer(t, server.Options{WriteTimeout: writeTimeout}, nil)
 	flood := dialRaw(t, path)
 	var batch []byte
@@ -59,7 +61,7 @@ func TestHardenUnreadResponses(t *testing.T) {
 		t.Fatal("flooding client that never reads was not dropped within 10 s")
 	}
 	t.Logf("non-reading client dropped after %v (write timeout %v); other client's worst latency %v", d, writeTimeout, worst)
-	if worst > 100*time.Millisecond {
+	if worst > writeTimeout/2 {
 		t.Errorf("other client delayed: worst %v", worst)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -132,5 +133,34 @@ func TestServeOwnListener(t *testing.T) {
 	}
 	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestCloseEndsInOrderWithUnreadRequests: requests a client sent during a
+// followed stream stay unread (more than the read buffer takes in); Close
+// still ends the connection in order, the client reading EOF after the
+// stream's frames, not a reset (closing a Unix socket with unread bytes
+// resets it, so the server takes them in first).
+func TestCloseEndsInOrderWithUnreadRequests(t *testing.T) {
+	leakCheck(t)
+	ended := make(chan error, 1)
+	s, path := newServer(t, server.Options{}, &servertest.Handler{Tail: followUntilGone(ended)})
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{Follow: true})
+	c.tailFrame()
+	var pile []byte
+	for i := range 1000 { // 17 KiB: more than the 4 KiB read buffer
+		pile = append(pile, seedFrame(servertest.MsgList, uint64(i+2), nil)...)
+	}
+	c.write(pile)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	<-ended
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if h, _, err := c.fr.ReadFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after Close: frame %s, err %v; want io.EOF", h.MsgType, err)
 	}
 }

@@ -164,6 +164,8 @@ func (c *conn) peerGone() bool {
 		switch {
 		case hung:
 			return true
+		case c.stop.Load():
+			return true
 		case c.streamOver.Load(), errors.Is(err, errNoHangup):
 			return false
 		case errors.Is(err, os.ErrDeadlineExceeded) && !c.idleExpired():
