@@ -9,10 +9,10 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
-// Client is a connection to a mgmt server. It is safe for concurrent use: calls
-// share one connection and are matched by sequence number; each stream opens a connection
-// of its own. A broken connection fails every call in flight and later ones; the client
-// does not redial: Dial again.
+// Client is a connection to a mgmt server. It is safe for concurrent use: calls share one
+// connection and are matched by sequence number; each stream opens a connection of its own. A
+// broken connection fails every call in flight and later ones; the client does not redial: Dial
+// again.
 type Client struct {
 	conn *client.Conn
 }

@@ -28,28 +28,28 @@ func genClient(f *schema.File, nm *names, file *jen.File) {
 
 func genClientType(f *schema.File, nm *names, file *jen.File) {
 	ctx := jen.Id("ctx").Qual("context", "Context")
-	file.Comment("Client is a connection to a " + f.Package + " server. It is safe for concurrent use: calls")
-	file.Comment("share one connection and are matched by sequence number; each stream opens a connection")
-	file.Comment("of its own. A broken connection fails every call in flight and later ones; the client")
-	file.Comment("does not redial: Dial again.")
-	file.Type().Id("Client").Struct(jen.Id("conn").Op("*").Qual(clientPkg, "Conn")).Line()
-	file.Comment("ClientOptions configure DialOptions: payload limit, dial timeout, interceptors.")
-	file.Type().Id("ClientOptions").Op("=").Qual(clientPkg, "Options").Line()
-	file.Comment("Dial connects to the server listening on the Unix socket socketPath.")
-	file.Func().Id("Dial").Params(jen.Id("socketPath").String()).Params(jen.Op("*").Id("Client"), jen.Error()).Block(
-		jen.Return(jen.Id("DialOptions").Call(jen.Qual("context", "Background").Call(), jen.Id("socketPath"), jen.Id("ClientOptions").Values())),
+	file.Comment(comment(nm.Client + " is a connection to a " + f.Package + " server. It is safe for concurrent " +
+		"use: calls share one connection and are matched by sequence number; each stream opens a connection of " +
+		"its own. A broken connection fails every call in flight and later ones; the client does not redial: " +
+		nm.Dial + " again."))
+	file.Type().Id(nm.Client).Struct(jen.Id("conn").Op("*").Qual(clientPkg, "Conn")).Line()
+	file.Comment(comment(nm.ClientOptions + " configure " + nm.DialOptions + ": payload limit, dial timeout, interceptors."))
+	file.Type().Id(nm.ClientOptions).Op("=").Qual(clientPkg, "Options").Line()
+	file.Comment(comment(nm.Dial + " connects to the server listening on the Unix socket socketPath."))
+	file.Func().Id(nm.Dial).Params(jen.Id("socketPath").String()).Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
+		jen.Return(jen.Id(nm.DialOptions).Call(jen.Qual("context", "Background").Call(), jen.Id("socketPath"), jen.Id(nm.ClientOptions).Values())),
 	).Line()
-	file.Comment("DialContext is Dial bounded by ctx.")
-	file.Func().Id("DialContext").Params(ctx, jen.Id("socketPath").String()).Params(jen.Op("*").Id("Client"), jen.Error()).Block(
-		jen.Return(jen.Id("DialOptions").Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id("ClientOptions").Values())),
+	file.Comment(comment(nm.DialContext + " is " + nm.Dial + " bounded by ctx."))
+	file.Func().Id(nm.DialContext).Params(ctx, jen.Id("socketPath").String()).Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
+		jen.Return(jen.Id(nm.DialOptions).Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id(nm.ClientOptions).Values())),
 	).Line()
-	file.Comment("DialOptions is DialContext with options.")
-	file.Func().Id("DialOptions").Params(ctx.Clone(), jen.Id("socketPath").String(), jen.Id("opts").Id("ClientOptions")).
-		Params(jen.Op("*").Id("Client"), jen.Error()).Block(
-		jen.Id("opts").Dot("ErrorText").Op("=").Id("errorText"),
+	file.Comment(comment(nm.DialOptions + " is " + nm.DialContext + " with options."))
+	file.Func().Id(nm.DialOptions).Params(ctx.Clone(), jen.Id("socketPath").String(), jen.Id("opts").Id(nm.ClientOptions)).
+		Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
+		jen.Id("opts").Dot("ErrorText").Op("=").Id(nm.errorText),
 		jen.List(jen.Id("conn"), jen.Err()).Op(":=").Qual(clientPkg, "DialContext").Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id("opts")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-		jen.Return(jen.Op("&").Id("Client").Values(jen.Dict{jen.Id("conn"): jen.Id("conn")}), jen.Nil()),
+		jen.Return(jen.Op("&").Id(nm.Client).Values(jen.Dict{jen.Id("conn"): jen.Id("conn")}), jen.Nil()),
 	).Line()
 }
 
@@ -57,8 +57,8 @@ func genClientType(f *schema.File, nm *names, file *jen.File) {
 // response where another response was expected, so the client can return the
 // server's text as a *client.RemoteError.
 func genErrorText(f *schema.File, nm *names, file *jen.File) {
-	file.Comment("errorText returns the text of the protocol's error response, if body is one.")
-	sig := file.Func().Id("errorText").Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("body").Index().Byte()).Params(jen.String(), jen.Bool())
+	file.Comment(comment(nm.errorText + " returns the text of the protocol's error response, if body is one."))
+	sig := file.Func().Id(nm.errorText).Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("body").Index().Byte()).Params(jen.String(), jen.Bool())
 	if f.Errors == nil {
 		sig.Block(jen.Return(jen.Lit(""), jen.False())).Line()
 		return
@@ -73,26 +73,26 @@ func genErrorText(f *schema.File, nm *names, file *jen.File) {
 }
 
 func genUntyped(nm *names, file *jen.File) {
-	recv := func() *jen.Statement { return jen.Params(jen.Id("c").Op("*").Id("Client")) }
+	recv := func() *jen.Statement { return jen.Params(jen.Id("c").Op("*").Id(nm.Client)) }
 	conn := func() *jen.Statement { return jen.Id("c").Dot("conn") }
 	frame := []jen.Code{jen.Qual(ipcPkg, "Header"), jen.Index().Byte(), jen.Error()}
 	file.Comment("Close closes the connection; calls in flight fail. Open streams are not affected.")
-	file.Func().Add(recv()).Id("Close").Params().Error().Block(jen.Return(conn().Dot("Close").Call())).Line()
+	file.Func().Add(recv()).Id(nm.Untyped.Close).Params().Error().Block(jen.Return(conn().Dot("Close").Call())).Line()
 	file.Comment("Conn returns the runtime connection underneath, for code working at that level.")
-	file.Func().Add(recv()).Id("Conn").Params().Op("*").Qual(clientPkg, "Conn").Block(jen.Return(conn())).Line()
+	file.Func().Add(recv()).Id(nm.Untyped.Conn).Params().Op("*").Qual(clientPkg, "Conn").Block(jen.Return(conn())).Line()
 	file.Comment("Call is cliwrap's untyped exchange: payload is nil, a msgp.Marshaler or raw msgpack")
 	file.Comment("bytes; it returns the response frame as read.")
-	file.Func().Add(recv()).Id("Call").Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
+	file.Func().Add(recv()).Id(nm.Untyped.Call).Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
 		Block(jen.Return(conn().Dot("Call").Call(jen.Id("t"), jen.Id("payload")))).Line()
 	file.Comment("CallContext is Call bounded by ctx.")
-	file.Func().Add(recv()).Id("CallContext").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
+	file.Func().Add(recv()).Id(nm.Untyped.CallContext).Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).
 		Block(jen.Return(conn().Dot("CallContext").Call(jen.Id("ctx"), jen.Id("t"), jen.Id("payload")))).Line()
 	file.Comment("Stream is cliwrap's untyped stream start: it sends a streaming request on this")
 	file.Comment("connection, which is dedicated to the stream from then on; read frames with ReadFrame.")
-	file.Func().Add(recv()).Id("Stream").Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Error().
+	file.Func().Add(recv()).Id(nm.Untyped.Stream).Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Error().
 		Block(jen.Return(conn().Dot("Stream").Call(jen.Id("t"), jen.Id("payload")))).Line()
 	file.Comment("ReadFrame reads the next frame of a stream started with Stream.")
-	file.Func().Add(recv()).Id("ReadFrame").Params().Params(frame...).
+	file.Func().Add(recv()).Id(nm.Untyped.ReadFrame).Params().Params(frame...).
 		Block(jen.Return(conn().Dot("ReadFrame").Call())).Line()
 }
 
@@ -110,7 +110,7 @@ func genClientUnary(c *schema.Call, n callNames, nm *names, file *jen.File) {
 	params, reqArg, unary := clientRequest(n, "Unary")
 	call := unary.Call(jen.Id("ctx"), jen.Id("c").Dot("conn"), jen.Id(n.clientInfo), reqArg)
 	file.Add(docComment(n.Method, c.Doc, "sends "+c.Request.Name+" and returns the "+c.Response.Name+"."))
-	method := file.Func().Params(jen.Id("c").Op("*").Id("Client")).Id(n.Method).Params(params...)
+	method := file.Func().Params(jen.Id("c").Op("*").Id(nm.Client)).Id(n.Method).Params(params...)
 	if n.RespType == "" {
 		method.Error().Block(
 			jen.List(jen.Id("_"), jen.Err()).Op(":=").Add(call),

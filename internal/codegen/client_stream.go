@@ -21,7 +21,7 @@ func genClientStreamCall(c *schema.Call, n callNames, nm *names, file *jen.File)
 
 	params, reqArg, open := clientRequest(n, "OpenTyped")
 	file.Add(docComment(n.Method, c.Doc, "opens a stream of "+c.Stream.Name+" frames on a connection of its own."))
-	file.Func().Params(jen.Id("c").Op("*").Id("Client")).Id(n.Method).Params(params...).Params(jen.Op("*").Id(n.Stream), jen.Error()).
+	file.Func().Params(jen.Id("c").Op("*").Id(nm.Client)).Id(n.Method).Params(params...).Params(jen.Op("*").Id(n.Stream), jen.Error()).
 		Block(jen.Return(open.Call(jen.Id("ctx"), jen.Id("c").Dot("conn"), jen.Id(n.clientInfo), reqArg))).Line()
 }
 

@@ -59,11 +59,21 @@ type names struct {
 	serverTable string // the dispatch table constructor, "serverTable"
 	errorText   string // the client's error-response reader, "errorText"
 
-	// ClientMethods are the methods Client has besides one per call: no call
-	// may be named like them. StructMethods are the methods msgp declares on
-	// every payload struct: no field may be named like them.
-	ClientMethods []string
+	// Untyped are the methods Client has besides one per call (cliwrap's
+	// untyped API and access to the runtime connection): no call may be named
+	// like them. StructMethods are the methods msgp declares on every payload
+	// struct: no field may be named like them.
+	Untyped       untypedMethods
 	StructMethods []string
+}
+
+// untypedMethods are the names of Client's own methods.
+type untypedMethods struct{ Call, CallContext, Close, Conn, ReadFrame, Stream string }
+
+// ClientMethods lists Client's own methods (Untyped), sorted.
+func (n *names) ClientMethods() []string {
+	u := n.Untyped
+	return []string{u.Call, u.CallContext, u.Close, u.Conn, u.ReadFrame, u.Stream}
 }
 
 // newNames derives the names of f's generated package and reports the first
@@ -87,8 +97,9 @@ func newNames(f *schema.File) (*names, error) {
 		unmarshalArena:       "unmarshalMsgArena",
 		serverTable:          "serverTable",
 		errorText:            "errorText",
-		ClientMethods:        []string{"Call", "CallContext", "Close", "Conn", "Invoke", "OpenStream", "ReadFrame", "Stream"},
-		StructMethods:        []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"},
+		Untyped: untypedMethods{Call: "Call", CallContext: "CallContext", Close: "Close", Conn: "Conn",
+			ReadFrame: "ReadFrame", Stream: "Stream"},
+		StructMethods: []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"},
 	}
 	if err := n.checkCollisions(f); err != nil {
 		return nil, err
@@ -166,7 +177,7 @@ func (n *names) reservedMembers(f *schema.File) []string {
 		errs = append(errs, posOr(pos, "codegen")+": "+msg)
 	}
 	for _, c := range f.Calls {
-		if slices.Contains(n.ClientMethods, c.Name) {
+		if slices.Contains(n.ClientMethods(), c.Name) {
 			at(c.Pos, fmt.Sprintf("call name %q is reserved: the generated %s has a method of that name", c.Name, n.Client))
 		}
 	}

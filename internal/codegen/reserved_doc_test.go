@@ -1,6 +1,9 @@
 package codegen
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"regexp"
 	"slices"
@@ -22,7 +25,7 @@ func reserved(t *testing.T) (types, msgConst, callTypes, calls, fields []string)
 		callTypes = append(callTypes, "<Call>"+strings.TrimPrefix(typ, call.Name))
 	}
 	msg := n.MsgConst(&schema.Message{Name: "M"})
-	return n.Fixed(), []string{strings.TrimSuffix(msg, "M") + "<Message>"}, callTypes, n.ClientMethods, n.StructMethods
+	return n.Fixed(), []string{strings.TrimSuffix(msg, "M") + "<Message>"}, callTypes, n.ClientMethods(), n.StructMethods
 }
 
 // TestReservedNamesDocumented: schema/README.md's table of reserved names is
@@ -94,4 +97,46 @@ func docRow(t *testing.T, readme, label string) []string {
 	}
 	t.Fatalf("schema/README.md has no table row starting %q", label)
 	return nil
+}
+
+// TestReservedMethodsAreGenerated: the methods names reserves are the
+// methods the generated code declares: Client's own methods (all but one per
+// call) and msgp's methods on a payload struct, read from the generated mgmt
+// package.
+func TestReservedMethodsAreGenerated(t *testing.T) {
+	f := mgmtModel()
+	files, err := Generate(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, calls, fields := reserved(t)
+	methods := map[string][]string{} // receiver type -> methods
+	for _, out := range files {
+		file, err := parser.ParseFile(token.NewFileSet(), out.Name, out.Content, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil && fd.Name.IsExported() {
+				recv := fd.Recv.List[0].Type
+				if star, ok := recv.(*ast.StarExpr); ok {
+					recv = star.X
+				}
+				name := recv.(*ast.Ident).Name
+				methods[name] = append(methods[name], fd.Name.Name)
+			}
+		}
+	}
+	var own []string
+	for _, m := range methods["Client"] {
+		if !slices.ContainsFunc(f.Calls, func(c *schema.Call) bool { return c.Name == m }) {
+			own = append(own, m)
+		}
+	}
+	if got, want := slices.Sorted(slices.Values(own)), slices.Sorted(slices.Values(calls)); !slices.Equal(got, want) {
+		t.Errorf("Client's own methods %v, names reserves %v", got, want)
+	}
+	if got, want := slices.Sorted(slices.Values(methods["ListEntry"])), slices.Sorted(slices.Values(fields)); !slices.Equal(got, want) {
+		t.Errorf("ListEntry's methods %v, names reserves %v", got, want)
+	}
 }
