@@ -36,6 +36,14 @@ func parallelImpls() []parallelImpl {
 				return func() error { _, err := c.Status(ctx, req); return err }
 			}
 		}},
+		// The typed client against the raw server: the client's share.
+		{"client-only", func(tb testing.TB) func() func() error {
+			c := dialMgmt(tb, startRaw(tb))
+			return func() func() error {
+				req := StatusRequest()
+				return func() error { _, err := c.Status(ctx, req); return err }
+			}
+		}},
 		{"ttrpc", func(tb testing.TB) func() func() error {
 			c := dialTTRPC(tb, startTTRPC(tb))
 			return func() func() error {
