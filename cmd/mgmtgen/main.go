@@ -9,6 +9,7 @@
 //	mgmtgen -version
 //	mgmtgen describe [-json] -schema FILE [NAME]
 //	mgmtgen doc [-check] -schema FILE -out FILE.md
+//	mgmtgen breaking [-level wire|source] -against OLD.yaml NEW.yaml
 //	mgmtgen call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]
 //
 // Example, for the cliwrap management protocol:
@@ -109,6 +110,20 @@
 //	130  interrupted by SIGINT or SIGTERM
 //	64+N reserved: servers speaking the protocol extensions answer errors
 //	     with a status code N, which will exit 64+N
+//
+// # Breaking
+//
+// "mgmtgen breaking -against OLD.yaml NEW.yaml" prints every change from OLD
+// to NEW that breaks old peers (wire rules: an id or key changed or reused, an
+// incompatible type, a call removed or changed, a limit tightened ...) or code
+// generated from OLD (source rules: renamed fields, types, calls and enum
+// constants, a request that gains or loses its payload), one per line as
+// "NEW.yaml:line:col: RULE: message" (OLD's position for what was removed),
+// and exits 1 if there is any. -level wire applies the wire rules only;
+// -level source (the default) both. Deleting a message or field is safe when
+// NEW lists its id or key in its reserved: section. Every rule, with an
+// example, is in schema/README.md. Exit status: 0 no breaking change, 1 some,
+// 2 usage error, 3 a schema is unreadable or invalid.
 //
 // # Doc
 //

@@ -25,6 +25,7 @@ func init() {
 	subcommands = map[string]subcommand{
 		"describe": {"describe [-json] -schema FILE [NAME]", runDescribe},
 		"doc":      {"doc [-check] -schema FILE -out FILE.md", runDoc},
+		"breaking": {"breaking [-level wire|source] -against OLD.yaml NEW.yaml", runBreaking},
 		"call":     {"call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]", runCall},
 	}
 }

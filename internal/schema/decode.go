@@ -11,7 +11,7 @@ import (
 
 // The keys each mapping of the schema language accepts, in documentation order.
 var (
-	fileKeys    = []string{"version", "package", "doc", "ids", "limits", "enums", "structs", "messages", "calls", "errors"}
+	fileKeys    = []string{"version", "package", "doc", "ids", "limits", "enums", "structs", "messages", "calls", "errors", "reserved"}
 	idsKeys     = []string{"min", "max"}
 	limitKeys   = []string{"max_len", "max_items"}
 	enumKeys    = []string{"doc", "deprecated", "type", "values"}
@@ -79,6 +79,8 @@ func (d *decoder) file(top *yaml.Node) *rawFile {
 			d.decls(v, key, func(name rawStr, v *yaml.Node) { f.Calls = append(f.Calls, d.call(name, v)) })
 		case "errors":
 			f.Errors = d.errorConv(v)
+		case "reserved":
+			f.Reserved = d.reserved(v)
 		}
 	})
 	if ok {

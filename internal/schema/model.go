@@ -61,6 +61,10 @@ type File struct {
 	// when the schema declares none (the server then closes the connection).
 	Errors *ErrorConv
 
+	// Reserved lists the message ids and msgpack keys the schema retired
+	// (reserved.go): none of its messages or fields uses them.
+	Reserved Reserved
+
 	// Limits are the defaults applied to every string, bytes, list and map
 	// field that sets no limit of its own.
 	Limits Limits

@@ -48,6 +48,7 @@ type rawFile struct {
 	Messages []*rawMessage
 	Calls    []*rawCall
 	Errors   *rawErrors
+	Reserved *rawReserved
 }
 
 type rawIDs struct {

@@ -64,6 +64,7 @@ func (rs *resolver) resolve(raw *rawFile) {
 		rs.call(c)
 	}
 	rs.errorConv(raw.Errors)
+	rs.reserved(raw.Reserved)
 }
 
 func (rs *resolver) header(raw *rawFile) {

@@ -24,6 +24,19 @@ type Protocol struct {
 	Messages []Message  `json:"messages"`
 	Structs  []Struct   `json:"structs"`
 	Enums    []Enum     `json:"enums"`
+	Reserved *Reserved  `json:"reserved,omitempty"`
+}
+
+// Reserved is what the schema retired: message ids and, per struct, keys.
+type Reserved struct {
+	IDs  []uint8       `json:"ids,omitempty"`
+	Keys []ReservedKey `json:"keys,omitempty"`
+}
+
+// ReservedKey lists the retired keys of one struct.
+type ReservedKey struct {
+	Struct string   `json:"struct"`
+	Keys   []string `json:"keys"`
 }
 
 // IDRange is the schema's message id range.
@@ -133,6 +146,12 @@ func Describe(f *schema.File) *Protocol {
 	}
 	for _, e := range f.Enums {
 		p.Enums = append(p.Enums, describeEnum(e))
+	}
+	if r := f.Reserved; len(r.IDs) > 0 || len(r.Keys) > 0 {
+		p.Reserved = &Reserved{IDs: r.IDs}
+		for _, rk := range r.Keys {
+			p.Reserved.Keys = append(p.Reserved.Keys, ReservedKey{Struct: rk.Struct, Keys: rk.Keys})
+		}
 	}
 	return p
 }

@@ -42,6 +42,9 @@ func Markdown(f *schema.File) []byte {
 			mdEnum(&b, e)
 		}
 	}
+	if p.Reserved != nil {
+		fmt.Fprintf(&b, "## Reserved\n\nRetired, never to be reused:\n\n%s\n", p.Reserved.text("- "))
+	}
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
 }
 

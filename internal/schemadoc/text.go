@@ -40,7 +40,26 @@ func WriteText(w io.Writer, p *Protocol) error {
 			writeValues(tw, e.Values, "    ")
 		}
 	}
+	if p.Reserved != nil {
+		fmt.Fprintf(tw, "\nreserved:\n%s", p.Reserved.text("  "))
+	}
 	return tw.Flush()
+}
+
+// text lists the retired ids and keys, one line each, after indent.
+func (r *Reserved) text(indent string) string {
+	var b strings.Builder
+	if len(r.IDs) > 0 {
+		var ids []string
+		for _, id := range r.IDs {
+			ids = append(ids, fmt.Sprintf("0x%02x", id))
+		}
+		fmt.Fprintf(&b, "%sids %s\n", indent, strings.Join(ids, ", "))
+	}
+	for _, k := range r.Keys {
+		fmt.Fprintf(&b, "%skeys of %s: %s\n", indent, k.Struct, strings.Join(k.Keys, ", "))
+	}
+	return b.String()
 }
 
 // WriteTextOne writes one part of p (a Call, Message, Struct or Enum, as
