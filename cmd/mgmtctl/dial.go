@@ -119,7 +119,7 @@ func (e *env) explain(err error) error {
 	case errors.Is(err, client.ErrClosed) && errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: the manager at %s closed the connection without answering (it closes connections idle for too long, and all of them when it shuts down)", what, e.socket)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return fmt.Errorf("%s: the manager at %s dropped the connection without answering (full, refusing this user, or shutting down)", what, e.socket)
+		return fmt.Errorf("%s: the manager at %s dropped the connection without answering (idle too long, full, refusing this user, or shutting down)", what, e.socket)
 	}
 	msg := err.Error()
 	var oe *net.OpError

@@ -335,7 +335,7 @@ func (c *Conn) fail(cause error) {
 		c.mu.Unlock()
 		return
 	}
-	c.err = &ConnError{Cause: cause}
+	c.err = &ConnError{Cause: describeCause(c.path, cause)}
 	for _, cl := range c.pending {
 		cl.ch <- result{err: c.err}
 	}
