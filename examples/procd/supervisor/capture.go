@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -29,7 +28,7 @@ func (p *proc) spawn() (*exec.Cmd, *capture, error) {
 	cmd := exec.Command(p.cfg.Command, p.cfg.Args...)
 	cmd.Dir = p.cfg.Dir
 	cmd.Env = append(p.environ(os.Environ()), string(p.marker[1:len(p.marker)-1]))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	c := &capture{}
 	var writers [2]*os.File
 	for i := range c.files {

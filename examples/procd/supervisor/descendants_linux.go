@@ -6,7 +6,15 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"syscall"
 )
+
+// childAttr puts a child in its own process group, and has the kernel
+// SIGKILL it should procd itself die without stopping it (killed, or a
+// test binary timing out): a child never outlives its supervisor.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
 
 // liveProcs maps every live process (zombies excluded) to its parent, from
 // /proc/<pid>/stat.

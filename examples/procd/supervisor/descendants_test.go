@@ -1,8 +1,10 @@
 package supervisor
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -99,4 +101,41 @@ func TestSweepSparesOthers(t *testing.T) {
 	if _, alive := liveProcs()[os.Getpid()]; !alive {
 		t.Fatal("this process is not in liveProcs")
 	}
+}
+
+// envDieHelper makes the test binary run a supervisor with one child and
+// wait to be killed (TestChildDiesWithSupervisor).
+const envDieHelper = "SUPERVISOR_TEST_DIE_HELPER"
+
+// A supervisor killed without stopping its children (SIGKILL, as a test
+// binary timing out is) takes its children with it.
+func TestChildDiesWithSupervisor(t *testing.T) {
+	if os.Getenv(envDieHelper) != "" {
+		s, err := New(&Config{Socket: "unused", Processes: []ProcessConfig{sh("p", "exec sleep 1000")}})
+		if err != nil || s.Start("p") != nil {
+			os.Exit(3)
+		}
+		e, _ := s.Status("p")
+		os.Stdout.WriteString(strconv.Itoa(e.ChildPID) + "\n")
+		select {} // until killed
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildDiesWithSupervisor$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envDieHelper+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	child, _ := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || child <= 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	assertGone(t, child)
 }
