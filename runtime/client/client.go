@@ -52,15 +52,17 @@
 //   - MaxPayload (ipc.MaxPayloadSize, 16 MiB): largest response accepted,
 //     checked before anything is allocated. The body being read grows as its
 //     bytes arrive; a late answer to a call that gave up is discarded through
-//     the read buffer (ipc's 16 KiB), never stored.
+//     the Conn's 16 KiB read buffer, never stored.
 //
 // # Deadlines, and poisoning
 //
 // A call returns at once when its context ends. If the connection is then
 // in the middle of a frame the call may need (a response header, whichever
-// call it answers; the body of the call's own answer; a request it is
-// writing) and no more of that frame is available right now, the
-// connection cannot be resynchronised: it is poisoned. It is closed, every
+// call it answers; the body of the call's own answer) and no more of that
+// frame is available right now, or the call was writing and part of its
+// write went out, the connection cannot be resynchronised: it is poisoned.
+// (A write interrupted before any byte went out goes back to the head of
+// the queue instead.) It is closed, every
 // pending call fails promptly with a *ConnError whose cause is a
 // *StallError saying which call's context ended where, and every later call
 // fails at once. A call whose answer has not started withdraws, and its
