@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
@@ -59,7 +60,11 @@ func TestOutgoingLimits(t *testing.T) {
 	mu.Lock()
 	entries = 65536
 	mu.Unlock()
-	if resp, err := c.List(testCtx(t)); err != nil || len(resp.Entries) != 65536 {
+	// 65,536 entries are 1.8 MB each way, slow under -race on a loaded
+	// machine: a generous deadline (the client honours it mid-frame).
+	bigCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if resp, err := c.List(bigCtx); err != nil || len(resp.Entries) != 65536 {
 		t.Fatalf("List at the limit: %v", err)
 	}
 

@@ -74,7 +74,7 @@ func echo(ctx context.Context, c *client.Conn, req *servertest.EchoRequest) (*se
 // slack is the time allowed past a deadline on a loaded machine.
 const (
 	waitFor = 5 * time.Second
-	slack   = 300 * time.Millisecond
+	slack   = time.Second
 )
 
 // peer is a scripted server on a real socket: the test reads the client's
