@@ -11,12 +11,16 @@ package server
 //	          MaxRequestBytesPerConn: while there is none it reads nothing,
 //	          so the peer is held back by the socket, not by our memory),
 //	          reads the body and starts a handler goroutine. It never runs a
-//	          handler. While a stream occupies the connection it reads no
-//	          request: it waits for the stream to end, noticing meanwhile a
-//	          peer that hangs up. When the connection ends (EOF, framing
-//	          error, idle timeout, a failed write, shutdown) it closes the
-//	          socket, cancels the connection's context, waits for every
-//	          handler goroutine and removes the connection from the server.
+//	          handler (it writes one answer itself: the refusal of a stream
+//	          over MaxStreams). While a stream occupies the connection it
+//	          reads no request: it waits for the stream to end, noticing
+//	          meanwhile a peer that hangs up. When the connection ends (EOF,
+//	          framing error, idle timeout, a failed write, shutdown: handlers
+//	          and Close ask it to stop, they do not close the socket under
+//	          it) it takes in up to 64 KiB the peer sent unread (closing with
+//	          unread bytes would reset the peer), closes the socket, cancels
+//	          the connection's context, waits for every handler goroutine and
+//	          removes the connection from the server.
 //	handler   Started by the reader, one per request, so at most
 //	          MaxCallsPerConn at once (unary calls and the stream count alike;
 //	          an unknown or refused request is a call too). It owns its
@@ -30,7 +34,8 @@ package server
 //	          batch; the others wait for their frame to be written. Each
 //	          write gets its own deadline, armed once at its start and never
 //	          moved: WriteTimeout, StreamSendTimeout while a stream runs. A
-//	          failed write closes the socket, which ends the reader.
+//	          failed write closes the socket at once (it is broken anyway),
+//	          which ends the reader.
 //
 // Nothing else runs per connection but, once, when a stream's context ends,
 // the context.AfterFunc that wakes the stream's blocked write. No timer
