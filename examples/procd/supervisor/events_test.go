@@ -102,3 +102,48 @@ func TestSubscribeFilterLimits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPublish is the CPU half of the attack: one event
+// published to 100 subscriptions whose filters held 65,536 ids and types
+// each (empty, near-miss) costs what it costs with open filters, since each
+// subscriber is two set lookups. A stop+start publishes a handful of events.
+func BenchmarkPublish(b *testing.B) {
+	empty := make([]string, MaxFilterItems)
+	nearMiss := make([]string, MaxFilterItems)
+	for i := range nearMiss {
+		nearMiss[i] = strings.Repeat("p", 1+i%200) + "x"
+	}
+	known := func(v string) (string, bool) {
+		if v == "p" {
+			return "p", true
+		}
+		return "", false
+	}
+	for _, tc := range []struct {
+		name string
+		f    []string
+	}{{"open", nil}, {"empty65536", empty}, {"nearmiss65536", nearMiss}} {
+		b.Run("100subs/"+tc.name, func(b *testing.B) {
+			bus := newBus()
+			defer bus.close()
+			for range 100 {
+				pids, err := newFilter("process ids", tc.f, MaxFilterIDLen, known)
+				if err != nil {
+					b.Fatal(err)
+				}
+				types, err := newFilter("event types", tc.f, MaxFilterType, knownType)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := bus.subscribe(pids, types, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			e := Event{ProcessID: "p", Type: EventStarted}
+			b.ResetTimer()
+			for range b.N {
+				bus.publish(e)
+			}
+		})
+	}
+}
