@@ -48,10 +48,18 @@ FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/c
 	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse \
 	internal/msgjson:FuzzDecode \
 	runtime/msgpx:FuzzObjectEnd runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders
+## A run that fails with nothing but "context deadline exceeded" and writes no
+## failing input is Go 1.26's fuzzing-coordinator race at the end of -fuzztime
+## (golang/go#75804, fixed in Go 1.27), not a finding: it is reported, not failed.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+		if $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg >"$$out" 2>&1; then cat "$$out"; continue; fi; \
+		cat "$$out"; \
+		if grep -q -- '--- FAIL: '"$$name"' ' "$$out" && grep -qx '    context deadline exceeded' "$$out" && \
+			! grep -q 'Failing input written' "$$out" && [ "$$(grep -c '^    ' "$$out")" = 1 ]; then \
+			echo "== $$name: the end-of-fuzztime deadline race of Go's fuzzing coordinator (golang/go#75804), no failing input: not a finding"; \
+		else exit 1; fi; \
 	done
 
 ## soak: 64 clients against procd with real children for $(SOAK) (bounded).
