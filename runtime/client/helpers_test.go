@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
@@ -34,24 +33,7 @@ func leakCheck(t testing.TB) {
 // start runs a test-protocol server in t's temporary directory.
 func start(t testing.TB, h *servertest.Handler) (*server.Server, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "c.sock")
-	if h == nil {
-		h = &servertest.Handler{}
-	}
-	opts := server.Options{SocketPath: path, Logger: slog.New(slog.DiscardHandler)}
-	s, err := server.New(opts, servertest.Table(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-	})
-	return s, path
+	return servertest.Start(t, server.Options{SocketPath: filepath.Join(t.TempDir(), "c.sock")}, h)
 }
 
 func dial(t testing.TB, path string, opts client.Options) *client.Conn {

@@ -2,12 +2,10 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -48,34 +46,14 @@ func newLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// startServer starts a server on a socket in a fresh temporary directory
-// (a subdirectory Start must create) and closes it at cleanup.
+// startServer starts a server of the test protocol (servertest.Start), its
+// log kept in a buffer nobody reads unless opts.Logger is set.
 func startServer(t testing.TB, opts server.Options, h *servertest.Handler) (*server.Server, string) {
 	t.Helper()
-	if h == nil {
-		h = &servertest.Handler{}
-	}
-	if opts.SocketPath == "" {
-		opts.SocketPath = filepath.Join(t.TempDir(), "run", "test.sock")
-	}
 	if opts.Logger == nil {
 		opts.Logger = newLogger(&logBuffer{})
 	}
-	s, err := server.New(opts, servertest.Table(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, opts.SocketPath
+	return servertest.Start(t, opts, h)
 }
 
 // rawConn speaks frames by hand, as a cliwrap client does.
