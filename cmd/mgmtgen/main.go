@@ -35,8 +35,10 @@
 // The flags are:
 //
 //	-schema FILE
-//		The schema to read (required). Its path, as given, appears in the
-//		"// source:" line of every generated file.
+//		The schema to read (required). Its path relative to the root of its
+//		module (the nearest directory above it with a go.mod), e.g.
+//		schema/mgmt.yaml, appears in the "// source:" line of every
+//		generated file, whichever directory mgmtgen runs in.
 //	-out DIR
 //		The directory of the generated package (required); created if
 //		missing. A file is rewritten only when its content changed, through a

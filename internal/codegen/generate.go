@@ -7,7 +7,7 @@
 // run in process over the emitted struct declarations (msgp.go). Every
 // generated identifier is derived in names.go. Output is deterministic: the
 // schema's order is kept, nothing depends on map order, time or paths other
-// than File.Path.
+// than File.Path (named relative to its module root, source.go).
 package codegen
 
 import (
@@ -118,7 +118,7 @@ func newJenFile(f *schema.File, n *names) *jen.File {
 	jf.ImportName(clientPkg, "client")
 	jf.ImportName(msgpPkg, "msgp")
 	jf.HeaderComment(generatedLine)
-	jf.HeaderComment("source: " + f.Path)
+	jf.HeaderComment("source: " + sourcePath(f.Path))
 	jf.NoFormat = true // render formats, so unformattable output can be kept
 	return jf
 }
