@@ -8,9 +8,12 @@
 //	procd -config procd.yaml [-runtime-dir DIR | -socket PATH] [-shutdown-timeout DUR]
 //
 // The socket is <runtime_dir>/manager.sock unless the config or -socket
-// names it. On SIGINT or SIGTERM procd stops every child within its
-// stop_timeout, closes the server and removes the socket. See README.md for
-// the config file and the management semantics.
+// names it. Started by a service manager with a socket (systemd socket
+// activation: LISTEN_PID, LISTEN_FDS), procd serves every socket passed
+// instead and leaves their files to the service manager. On SIGINT or
+// SIGTERM procd stops every child within its stop_timeout, closes the
+// server and removes the socket it created. See README.md for the config
+// file, the management semantics and example systemd units.
 package main
 
 import (
@@ -27,6 +30,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
 
 func main() {
@@ -91,6 +95,8 @@ type daemon struct {
 	sup *supervisor.Supervisor
 	h   *handler
 	srv *mgmt.Server
+
+	inherited bool // serving sockets a service manager passed, not cfg.Socket
 }
 
 func newDaemon(cfg *supervisor.Config, log *slog.Logger) (*daemon, error) {
@@ -99,13 +105,33 @@ func newDaemon(cfg *supervisor.Config, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	h := &handler{sup: sup, log: log, ready: make(chan struct{})}
-	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Handler: h, Logger: log})
+	srv, inherited, err := newServer(cfg, h, log)
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return nil, errors.Join(err, sup.Shutdown(ctx)) // no child runs yet
 	}
-	return &daemon{cfg: cfg, log: log, sup: sup, h: h, srv: srv}, nil
+	return &daemon{cfg: cfg, log: log, sup: sup, h: h, srv: srv, inherited: inherited}, nil
+}
+
+// newServer serves the sockets a service manager passed (socket
+// activation), if any, else cfg.Socket; inherited says which.
+func newServer(cfg *supervisor.Config, h *handler, log *slog.Logger) (*mgmt.Server, bool, error) {
+	ls, err := server.ActivationListeners()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, l := range ls {
+		log.Info("socket activation: serving an inherited socket", "socket", l.Addr().String())
+	}
+	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Listeners: ls, Handler: h, Logger: log})
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return nil, false, err
+	}
+	return srv, len(ls) > 0, nil
 }
 
 // run starts serving and the processes, and shuts down when ctx ends.
@@ -115,7 +141,11 @@ func (d *daemon) run(ctx context.Context, timeout time.Duration) error {
 		defer cancel()
 		return errors.Join(err, d.sup.Shutdown(shutdownCtx))
 	}
-	d.log.Info("serving", "socket", d.cfg.Socket, "processes", len(d.cfg.Processes))
+	if d.inherited {
+		d.log.Info("serving inherited sockets", "processes", len(d.cfg.Processes))
+	} else {
+		d.log.Info("serving", "socket", d.cfg.Socket, "processes", len(d.cfg.Processes))
+	}
 	if err := d.sup.StartAll(); err != nil {
 		d.log.Error("starting processes", "err", err)
 	}
@@ -125,7 +155,10 @@ func (d *daemon) run(ctx context.Context, timeout time.Duration) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := errors.Join(d.sup.Shutdown(shutdownCtx), d.srv.Close(shutdownCtx))
-	if err == nil {
+	switch {
+	case err == nil && d.inherited:
+		d.log.Info("shut down: every process stopped; inherited sockets left to the service manager")
+	case err == nil:
 		d.log.Info("shut down: every process stopped, socket removed")
 	}
 	return err

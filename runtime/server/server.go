@@ -25,6 +25,10 @@
 // StreamSendTimeout for stream frames), armed once when it begins: a peer
 // that does not read is dropped one timeout after its first blocked write.
 //
+// A server listens on its own socket (Options.SocketPath) or serves sockets
+// it was given, such as those a service manager passed at start
+// (Options.Listeners, ActivationListeners: systemd socket activation).
+//
 // Handlers run with a context that carries the peer's credentials
 // (PeerFromContext) and is cancelled when their connection ends: the client
 // went away, a framing or write error dropped it, or Close gave up waiting.
@@ -44,6 +48,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -78,7 +83,17 @@ const (
 // itself never looks at Handler. Options is the form for hand-built tables.
 type OptionsFor[H any] struct {
 	// SocketPath is where Start listens; its directory is created with mode 0700.
+	// With Listeners it only names the socket in logs.
 	SocketPath string
+	// Listeners, when not empty, are what Start serves instead of binding
+	// SocketPath: typically the sockets a service manager passed
+	// (ActivationListeners). The server did not create their socket files,
+	// so it neither checks, chmods nor removes them: their directory,
+	// owner and mode are the service manager's (SocketMode=, SocketUser=,
+	// SocketGroup=, DirectoryMode= of a systemd socket unit), and Close
+	// only closes the listeners. Start logs a warning for a socket file
+	// every user may connect to (mode o+w).
+	Listeners []net.Listener
 	// Handler answers the calls (generated NewServer: required).
 	Handler H
 	// Logger receives the server's structured logs; nil: slog.Default().
@@ -130,6 +145,7 @@ type Options = OptionsFor[struct{}]
 // config is a server's options with the defaults applied.
 type config struct {
 	socketPath        string
+	listeners         []net.Listener
 	maxConns          int
 	idleTimeout       time.Duration
 	maxPayload        uint32
@@ -144,6 +160,7 @@ type config struct {
 func newConfig[H any](o *OptionsFor[H]) config {
 	c := config{
 		socketPath:        o.SocketPath,
+		listeners:         slices.Clone(o.Listeners),
 		maxConns:          positive(o.MaxConns, DefaultMaxConns),
 		idleTimeout:       o.IdleTimeout,
 		maxPayload:        o.MaxPayload,
@@ -262,9 +279,17 @@ func (s *Server) releaseStream() { s.streams.Add(-1) }
 // background. It creates the socket's directory with mode 0700 if missing
 // and makes the socket 0600. It refuses to start when a live server answers
 // on the path (the error names it) and replaces a stale socket file.
+//
+// With Options.Listeners, Start serves those instead and touches no file
+// (see Listeners). Connections already queued on an inherited socket are
+// accepted like any other: the first call a service manager's socket
+// received before the server started is answered.
 func (s *Server) Start() error {
 	if s.shutdown.Load() {
 		return ErrServerClosed
+	}
+	if len(s.cfg.listeners) > 0 {
+		return s.startInherited()
 	}
 	l, sock, err := listenUnix(s.cfg.socketPath)
 	if err != nil {
@@ -288,6 +313,36 @@ func (s *Server) Start() error {
 	}()
 	<-ready
 	return nil
+}
+
+// startInherited serves Options.Listeners.
+func (s *Server) startInherited() error {
+	for i, l := range s.cfg.listeners {
+		if l == nil {
+			return fmt.Errorf("server: Options.Listeners[%d] is nil", i)
+		}
+	}
+	for _, l := range s.cfg.listeners {
+		warnOpenSocket(s.log, l)
+		go func() {
+			if err := s.Serve(l); err != nil && !errors.Is(err, ErrServerClosed) {
+				s.log.Error("server: serve stopped", "protocol", s.table.Protocol, "socket", l.Addr().String(), "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// warnOpenSocket logs a warning when l's socket file lets every user connect.
+func warnOpenSocket(log *slog.Logger, l net.Listener) {
+	addr, ok := l.Addr().(*net.UnixAddr)
+	if !ok || addr.Name == "" || addr.Name[0] == '@' {
+		return
+	}
+	if info, err := os.Stat(addr.Name); err == nil && info.Mode().Perm()&0o002 != 0 {
+		log.Warn("server: inherited socket is open to every user; set SocketMode= (e.g. 0600 or 0660) in its socket unit",
+			"socket", addr.Name, "mode", fmt.Sprintf("%#o", info.Mode().Perm()))
+	}
 }
 
 // Serve accepts connections on l until Close; it returns ErrServerClosed
