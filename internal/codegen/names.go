@@ -327,8 +327,6 @@ type callNames struct {
 	Sender      string // exported server stream sender interface, "LogsSender"
 	senderImpl  string // its unexported implementation, "logsSender"
 	Stream      string // exported client stream type, "LogsClientStream"
-	serverGlue  string // dispatch glue function, "serveLogs"
-	serverInfo  string // *server.CallInfo variable, "serverInfoLogs"
 	clientInfo  string // *client.CallInfo variable, "clientInfoLogs"
 	ReqType     string // request payload type, "" when the request has none
 	RespType    string // unary response payload type, "" when none
@@ -344,8 +342,6 @@ func (n *names) Call(c *schema.Call) callNames {
 		Sender:     n.Sender(c),
 		senderImpl: lowerFirst(n.Sender(c)),
 		Stream:     n.ClientStream(c),
-		serverGlue: "serve" + c.Name,
-		serverInfo: "serverInfo" + c.Name,
 		clientInfo: "clientInfo" + c.Name,
 		MsgRequest: n.MsgConst(c.Request),
 		ReqType:    payloadName(c.Request),

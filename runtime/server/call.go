@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -30,7 +31,11 @@ var requestPool sync.Pool // of *request
 
 func newRequest() *request {
 	r := new(request)
-	r.serve = func() { r.c.serveUnary(r) }
+	r.serve = func() {
+		c := r.c // r is recycled by serveUnary
+		c.serveUnary(r)
+		c.wg.Done()
+	}
 	return r
 }
 
@@ -75,15 +80,13 @@ func (r *request) drop() int64 {
 	return n
 }
 
-// serveUnary is a handler goroutine: it answers one unary (or unknown)
-// request and gives back its slot.
-// The slot is held until the answer is written, so that answers waiting
-// for a peer that does not read hold back the reader.
+// serveUnary answers one unary (or unknown) request and gives back its
+// slot, on a handler goroutine or, inline, on the reader. The slot is held
+// until the answer is written, so that answers waiting for a peer that does
+// not read hold back the reader. The handler's time is recorded for the
+// method's inline qualification (MaxInlineCall).
 func (c *conn) serveUnary(r *request) {
-	defer func() {
-		c.release(r.drop())
-		c.wg.Done()
-	}()
+	defer func() { c.release(r.drop()) }()
 	m, seq := r.m, r.h.SeqNo
 	var (
 		resp msgp.Marshaler
@@ -92,8 +95,12 @@ func (c *conn) serveUnary(r *request) {
 	if m == nil {
 		r.decoded()
 		err = unknownType(r.h.MsgType)
-	} else {
+	} else if limit := c.s.cfg.maxInline; limit < 0 {
 		resp, err = c.callUnary(r)
+	} else {
+		start := time.Now()
+		resp, err = c.callUnary(r)
+		m.observe(time.Since(start), limit)
 	}
 	if err != nil {
 		c.answerError(m, seq, err)

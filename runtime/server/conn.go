@@ -10,10 +10,11 @@ package server
 //	          budget (a call slot, and the body's bytes against
 //	          MaxRequestBytesPerConn: while there is none it reads nothing,
 //	          so the peer is held back by the socket, not by our memory),
-//	          reads the body and starts a handler goroutine. It never runs a
-//	          handler (it writes one answer itself: the refusal of a stream
-//	          over MaxStreams). While a stream occupies the connection it
-//	          reads no request: it waits for the stream to end, noticing
+//	          reads the body and starts a handler goroutine, or serves the
+//	          call itself when it qualifies (see Inline calls below); it
+//	          also writes the refusal of a stream over MaxStreams, and never
+//	          runs a stream's handler. While a stream occupies the connection
+//	          it reads no request: it waits for the stream to end, noticing
 //	          meanwhile a peer that hangs up. When the connection ends (EOF,
 //	          framing error, idle timeout, a failed write, shutdown: handlers
 //	          and Close ask it to stop, they do not close the socket under
@@ -21,21 +22,41 @@ package server
 //	          unread bytes would reset the peer), closes the socket, cancels
 //	          the connection's context, waits for every handler goroutine and
 //	          removes the connection from the server.
-//	handler   Started by the reader, one per request, so at most
-//	          MaxCallsPerConn at once (unary calls and the stream count alike;
-//	          an unknown or refused request is a call too). It owns its
-//	          request: it decodes the body and releases it at once, calls the
-//	          user's handler, writes the answer, and returns its call slot and
-//	          its bytes (a stream returns its bytes once decoded, its slot when
-//	          it ends). Ends when the call does.
+//	handler   Started by the reader, one per request not served inline, so
+//	          at most MaxCallsPerConn at once (unary calls, the inline one
+//	          and the stream count alike; an unknown or refused request is a
+//	          call too). It owns its request: it decodes the body and
+//	          releases it at once, calls the user's handler, writes the
+//	          answer, and returns its call slot and its bytes (a stream
+//	          returns its bytes once decoded, its slot when it ends). Ends
+//	          when the call does.
 //	(writer)  No goroutine: the write side belongs to the connection's
-//	          ipc.BatchWriter. A handler goroutine that finds it idle writes
-//	          its frame and then every frame queued meanwhile, one write per
-//	          batch; the others wait for their frame to be written. Each
-//	          write gets its own deadline, armed once at its start and never
-//	          moved: WriteTimeout, StreamSendTimeout while a stream runs. A
-//	          failed write closes the socket at once (it is broken anyway),
-//	          which ends the reader.
+//	          ipc.BatchWriter. A goroutine with an answer (a handler, or the
+//	          reader) that finds it idle writes its frame and then every
+//	          frame queued meanwhile, one write per batch; the others wait
+//	          for their frame to be written. Each write gets its own
+//	          deadline, armed once at its start and never moved:
+//	          WriteTimeout, StreamSendTimeout while a stream runs. A failed
+//	          write closes the socket at once (it is broken anyway), which
+//	          ends the reader.
+//
+// Inline calls: handing a call to a handler goroutine wakes a second OS
+// thread, which is most of a round trip's cost on a Unix socket. So the
+// reader serves a unary (or unknown) request itself, on its own goroutine,
+// when all of these hold: it is the only call in flight (its slot, counted
+// in MaxCallsPerConn like any other, is the only one taken), no further
+// request bytes are buffered, and its method's last inlineStreak (8) calls
+// each had a handler time of at most MaxInlineCall (50 µs by default; < 0
+// turns inline serving off). Reading pauses while it runs: a request sent
+// meanwhile waits in the socket for it. The bound on that wait: a method
+// qualifies only after 8 calls in a row under MaxInlineCall, and the first
+// call over it (wherever it ran) disqualifies it until 8 fast calls again,
+// so a request waits behind an inline call about MaxInlineCall, and behind
+// a handler that turns slow once, at most that one call's duration. The
+// role does not move: the reader is still the only goroutine that reads.
+// While a call runs inline nobody watches for the peer hanging up, so a
+// handler that can block until its client goes away should run with
+// MaxInlineCall < 0.
 //
 // Nothing else runs per connection but, once, when a stream's context ends,
 // the context.AfterFunc that wakes the stream's blocked write. No timer
@@ -273,8 +294,9 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
-// dispatch starts r's handler goroutine, or, for a stream, runs the stream
-// to its end. It reports whether the reader reads on.
+// dispatch serves r: inline when it qualifies (see "Inline calls"), else
+// on a handler goroutine it starts, or, for a stream, it runs the stream to
+// its end. It reports whether the reader reads on.
 func (c *conn) dispatch(r *request) bool {
 	c.mu.Lock()
 	c.inBody = false
@@ -288,9 +310,14 @@ func (c *conn) dispatch(r *request) bool {
 		c.mu.Unlock()
 		return busy
 	}
+	alone := c.calls == 1 // r's own slot
 	c.mu.Unlock()
-	if r.m != nil && r.m.stream != nil {
+	switch {
+	case r.m != nil && r.m.stream != nil:
 		return c.runStream(r)
+	case alone && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
+		c.serveUnary(r) // inline: see "Inline calls"
+		return true
 	}
 	c.wg.Add(1)
 	go r.serve()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
@@ -16,6 +18,30 @@ type method struct {
 	info       CallInfo
 	icptUnary  UnaryInterceptor  // nil without interceptors
 	icptStream StreamInterceptor // nil without interceptors
+
+	// fast counts, up to inlineStreak, this method's latest calls in a row
+	// whose handler time was at most MaxInlineCall (see conn.go, "Inline
+	// calls"); shared by all connections.
+	fast atomic.Int32
+}
+
+// inlineStreak is how many calls in a row of a method must each have taken
+// at most MaxInlineCall before the reader serves a lone call of it itself.
+const inlineStreak = 8
+
+// inlineable reports whether m's latest calls qualify it for inline serving.
+func (m *method) inlineable() bool { return m.fast.Load() >= inlineStreak }
+
+// observe records the handler time d of one of m's calls against limit.
+func (m *method) observe(d, limit time.Duration) {
+	switch n := m.fast.Load(); {
+	case d > limit:
+		if n != 0 {
+			m.fast.Store(0)
+		}
+	case n < inlineStreak:
+		m.fast.Add(1)
+	}
 }
 
 func newMethod(m *Method, protocol string, unary UnaryInterceptor, stream StreamInterceptor) *method {

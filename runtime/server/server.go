@@ -75,6 +75,7 @@ const (
 	DefaultMaxCallsPerConn        = 64
 	DefaultMaxRequestBytesPerConn = 4 << 20
 	DefaultMaxStreams             = 256
+	DefaultMaxInlineCall          = 50 * time.Microsecond
 )
 
 // OptionsFor configure a Server. Zero values pick the documented defaults.
@@ -130,6 +131,16 @@ type OptionsFor[H any] struct {
 	// request over it is answered with the error response.
 	// 0: DefaultMaxStreams.
 	MaxStreams int
+	// MaxInlineCall is the handler time under which the connection's reader
+	// may serve a lone call itself instead of handing it to a handler
+	// goroutine (see "Inline calls" in conn.go): a method qualifies after
+	// inlineStreak calls in a row that each took at most this long, and
+	// loses it with the first call that takes longer. While a call runs
+	// inline the connection reads nothing, so a request sent meanwhile waits
+	// for it. 0: DefaultMaxInlineCall; < 0: never inline (every call on a
+	// handler goroutine, e.g. for handlers that may block until the client
+	// goes away).
+	MaxInlineCall time.Duration
 	// Authorize, when set, is asked about every new connection; an error
 	// refuses it.
 	Authorize func(ctx context.Context, peer PeerCred) error
@@ -154,6 +165,7 @@ type config struct {
 	maxCalls          int
 	maxBytes          int64
 	maxStreams        int
+	maxInline         time.Duration // < 0: never inline
 	authorize         func(ctx context.Context, peer PeerCred) error
 }
 
@@ -169,6 +181,7 @@ func newConfig[H any](o *OptionsFor[H]) config {
 		maxCalls:          positive(o.MaxCallsPerConn, DefaultMaxCallsPerConn),
 		maxBytes:          positive(o.MaxRequestBytesPerConn, DefaultMaxRequestBytesPerConn),
 		maxStreams:        positive(o.MaxStreams, DefaultMaxStreams),
+		maxInline:         o.MaxInlineCall,
 		authorize:         o.Authorize,
 	}
 	if c.idleTimeout == 0 {
@@ -176,6 +189,9 @@ func newConfig[H any](o *OptionsFor[H]) config {
 	}
 	if c.writeTimeout == 0 {
 		c.writeTimeout = DefaultWriteTimeout
+	}
+	if c.maxInline == 0 {
+		c.maxInline = DefaultMaxInlineCall
 	}
 	if c.maxPayload == 0 || c.maxPayload > ipc.MaxPayloadSize {
 		c.maxPayload = ipc.MaxPayloadSize
