@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -19,6 +20,7 @@ type call struct {
 	seq          uint64
 	name         string          // the method, for errors
 	ctx          context.Context // the call's, for errors
+	start        time.Time       // when the call began, for errors
 	conn         *Conn           // for abort and writeAbort
 	abortFn      func()          // cl.abort, bound once
 	writeAbortFn func()          // cl.writeAbort, bound once
@@ -49,7 +51,7 @@ var (
 
 func getCall(ctx context.Context, name string) *call {
 	cl := callPool.Get().(*call)
-	cl.ctx, cl.name = ctx, name
+	cl.ctx, cl.name, cl.start = ctx, name, time.Now()
 	return cl
 }
 

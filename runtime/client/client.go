@@ -87,6 +87,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -190,32 +191,70 @@ func (e *ResponseTypeError) Error() string {
 }
 
 // ConnError is the error of every call on a broken connection; it matches
-// ErrClosed and unwraps to the cause (io.EOF when the server closed the
-// connection, a *StallError when a context ended mid-frame).
-type ConnError struct{ Cause error }
+// ErrClosed and unwraps to the cause (a *GoneError when the server closed
+// the connection, a *StallError when a context ended mid-frame). Its text
+// names Path, the socket as the caller gave it: "client: connection
+// closed: PATH: cause", or, when the cause names it already (a
+// *GoneError does), "client: connection closed: cause".
+type ConnError struct {
+	Path  string
+	Cause error
+}
 
-func (e *ConnError) Error() string        { return ErrClosed.Error() + ": " + e.Cause.Error() }
+func (e *ConnError) Error() string {
+	cause := e.Cause.Error()
+	if e.Path == "" || strings.Contains(cause, e.Path) {
+		return ErrClosed.Error() + ": " + cause
+	}
+	return ErrClosed.Error() + ": " + e.Path + ": " + cause
+}
+
 func (e *ConnError) Unwrap() error        { return e.Cause }
 func (e *ConnError) Is(target error) bool { return target == ErrClosed }
 
 // StallError is why a Conn was poisoned: the context of call Method ended
-// (Err) while the server was in the middle of a frame, Done of its Size
-// bytes transferred, and no more of it arrived.
+// (Err) Waited after the call began, while the connection was in the
+// middle of a frame: Done of that part's Size bytes had been transferred
+// and no more was at hand. It reports what was measured; whether the
+// server stalled or the rest was merely slow to come, nobody can tell.
 type StallError struct {
-	Method string // the call whose context ended, e.g. "Status"
-	Err    error  // that context's error
-	Part   string // "response header", "response body" or "request write"
-	Done   int    // bytes of that part transferred
-	Size   int    // bytes of that part in all
+	Method  string        // the call whose context ended, e.g. "Status"
+	Err     error         // that context's error
+	Waited  time.Duration // from the call's start until its context ended
+	Timeout time.Duration // the context's deadline, from the call's start; 0: none
+	Part    string        // "response header", "response body" or "request write"
+	Done    int           // bytes of that part transferred
+	Size    int           // bytes of that part in all
 }
 
 func (e *StallError) Error() string {
-	if e.Part == partWrite {
-		return fmt.Sprintf("%s: %v after writing %d of %d request bytes; the server is not reading",
-			e.Method, e.Err, e.Done, e.Size)
+	wait := "after waiting " + roundWait(e.Waited)
+	if e.Timeout > 0 {
+		wait += " (timeout " + roundWait(e.Timeout) + ")"
 	}
-	return fmt.Sprintf("%s: %v after %d of the %d bytes of a %s; the server stalled mid-frame",
-		e.Method, e.Err, e.Done, e.Size, e.Part)
+	if e.Part == partWrite {
+		return fmt.Sprintf("%s: %v %s, with %d of %d request bytes written and the server taking no more",
+			e.Method, e.Err, wait, e.Done, e.Size)
+	}
+	return fmt.Sprintf("%s: %v %s, with %d of the %d bytes of a %s received and no more at hand",
+		e.Method, e.Err, wait, e.Done, e.Size, e.Part)
+}
+
+// roundWait rounds d for an error text: to the millisecond from 1 ms on.
+func roundWait(d time.Duration) string {
+	if d >= time.Millisecond {
+		d = d.Round(time.Millisecond)
+	}
+	return d.String()
+}
+
+// stallOf starts the StallError of call cl whose context ctx ended.
+func stallOf(cl *call, ctx context.Context) *StallError {
+	se := &StallError{Method: cl.name, Err: ctxErr(ctx), Waited: time.Since(cl.start)}
+	if dl, ok := ctx.Deadline(); ok {
+		se.Timeout = dl.Sub(cl.start)
+	}
+	return se
 }
 
 // Parts of a frame a StallError names.
@@ -337,7 +376,7 @@ func (c *Conn) fail(cause error) {
 		c.mu.Unlock()
 		return
 	}
-	c.err = &ConnError{Cause: describeCause(c.path, cause)}
+	c.err = &ConnError{Path: c.path, Cause: describeCause(c.path, cause)}
 	for _, cl := range c.pending {
 		cl.ch <- result{err: c.err}
 	}

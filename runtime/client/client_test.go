@@ -156,7 +156,7 @@ func TestCloseFailsPending(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond)
 	c.Close()
-	if err := <-errc; !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: closed by client" {
+	if err := <-errc; !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: "+path+": closed by client" {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); !errors.Is(err, client.ErrClosed) {

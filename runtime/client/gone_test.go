@@ -39,3 +39,57 @@ func TestServerClosedNamesPath(t *testing.T) {
 	}
 	t.Logf("after the server closed: %v", err)
 }
+
+// Every error of a broken connection names the socket path the caller
+// gave: after Close, after a framing error, after a stall.
+func TestConnErrorNamesPath(t *testing.T) {
+	leakCheck(t)
+	check := func(what string, err error, path string) {
+		t.Helper()
+		var ce *client.ConnError
+		if !errors.Is(err, client.ErrClosed) || !errors.As(err, &ce) || ce.Path != path {
+			t.Fatalf("%s: %v; want a *ConnError for %s", what, err, path)
+		}
+		if want := "client: connection closed: " + path + ": "; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %q; want it to begin %q", what, err, want)
+		}
+		if strings.Contains(err.Error(), ".bind-") {
+			t.Errorf("%s: %q names the server's private socket", what, err)
+		}
+	}
+	t.Run("closed", func(t *testing.T) {
+		_, path := start(t, nil)
+		c := dial(t, path, client.Options{})
+		c.Close()
+		_, err := echo(context.Background(), c, &servertest.EchoRequest{})
+		check("after Close", err, path)
+		if want := "client: connection closed: " + path + ": closed by client"; err.Error() != want {
+			t.Errorf("after Close: %q, want %q", err, want)
+		}
+	})
+	t.Run("framing", func(t *testing.T) {
+		p, path := listenPeer(t)
+		c := dial(t, path, client.Options{})
+		p.accept()
+		res := goEcho(context.Background(), c, "a")
+		p.request()
+		p.write([]byte("not a frame header!"))
+		check("bad magic", wait(t, res, "call").err, path)
+	})
+	t.Run("stall", func(t *testing.T) {
+		p, path := listenPeer(t)
+		c := dial(t, path, client.Options{})
+		p.accept()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		res := goEcho(ctx, c, "a")
+		h := p.request()
+		p.write(answer(h.SeqNo, "a")[:5])
+		err := wait(t, res, "call").err
+		check("stall", err, path)
+		var se *client.StallError
+		if !errors.As(err, &se) {
+			t.Errorf("stall: %v; want a *StallError", err)
+		}
+	})
+}

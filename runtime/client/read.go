@@ -138,7 +138,7 @@ func (c *Conn) giveUp(ctx context.Context, cl *call) (result, error) {
 		reading := c.reading
 		c.mu.Unlock()
 		if reading { // a header stalled now may be cl's answer: have it checked
-			c.quit.Store(&StallError{Method: cl.name, Err: ctx.Err()})
+			c.quit.Store(stallOf(cl, ctx))
 			c.poke()
 		}
 		return result{}, ctx.Err()
@@ -206,12 +206,13 @@ func (c *Conn) stop(ctx context.Context, me *call) (result, error) {
 	f := &c.cur
 	switch {
 	case f.parsed && f.to != nil && f.to.aborted.Load():
-		return c.poison(me, f.to.name, ctxErr(f.to.ctx))
+		return c.poison(me, stallOf(f.to, f.to.ctx))
 	case !f.parsed && f.got > 0:
 		if q := c.quit.Load(); !me.aborted.Load() && q != nil {
-			return c.poison(me, q.Method, q.Err)
+			cp := *q // q stays shared
+			return c.poison(me, &cp)
 		}
-		return c.poison(me, me.name, ctxErr(ctx))
+		return c.poison(me, stallOf(me, ctx))
 	}
 	c.mu.Lock()
 	if c.pending[me.seq] == me {
@@ -220,17 +221,17 @@ func (c *Conn) stop(ctx context.Context, me *call) (result, error) {
 	}
 	c.mu.Unlock()
 	if !c.passRole(me) {
-		return c.poison(me, me.name, ctxErr(ctx))
+		return c.poison(me, stallOf(me, ctx))
 	}
 	return result{}, ctx.Err()
 }
 
-// poison breaks the connection because the context of call method ended
-// (err) in the middle of the frame in progress; me, the holder, returns
-// the connection's error.
-func (c *Conn) poison(me *call, method string, err error) (result, error) {
+// poison breaks the connection because the context of the call se names
+// ended in the middle of the frame in progress, which se is completed
+// with; me, the holder, returns the connection's error.
+func (c *Conn) poison(me *call, se *StallError) (result, error) {
 	f := &c.cur
-	se := &StallError{Method: method, Err: err, Part: partHeader, Done: f.got, Size: ipc.HeaderSize}
+	se.Part, se.Done, se.Size = partHeader, f.got, ipc.HeaderSize
 	if f.parsed {
 		se.Part, se.Done, se.Size = partBody, f.off, int(f.h.Length)
 	}

@@ -60,19 +60,28 @@ func checkPoisoned(t *testing.T, p *peer, c *client.Conn, a, b <-chan result, be
 	if took := time.Since(begin); took > stallDeadline+slack {
 		t.Errorf("call a returned after %v; deadline %v", took, stallDeadline)
 	}
-	want := "client: connection closed: Echo: context deadline exceeded after " + reason
-	if !errors.Is(ra.err, context.DeadlineExceeded) ||
-		errors.Is(ra.err, client.ErrClosed) && ra.err.Error() != want {
-		t.Errorf("call a: %v; want DeadlineExceeded (and %q if broken)", ra.err, want)
-	}
 	failedAt := time.Now()
 	rb := wait(t, b, "call b")
 	if d := time.Since(failedAt); d > slack {
 		t.Errorf("pending call b failed %v after a returned", d)
 	}
 	var se *client.StallError
-	if !errors.As(rb.err, &se) || se.Method != "Echo" || !errors.Is(rb.err, client.ErrClosed) || rb.err.Error() != want {
-		t.Errorf("pending call b: %v; want %q", rb.err, want)
+	if !errors.As(rb.err, &se) || se.Method != "Echo" || !errors.Is(rb.err, client.ErrClosed) {
+		t.Fatalf("pending call b: %v; want a *StallError naming Echo", rb.err)
+	}
+	// What was measured: a's deadline, the time it waited, the bytes.
+	if se.Timeout <= 0 || se.Timeout > stallDeadline || se.Waited < se.Timeout || se.Waited > stallDeadline+slack {
+		t.Errorf("stall: waited %v, timeout %v; want about the %v deadline", se.Waited, se.Timeout, stallDeadline)
+	}
+	want := rb.err.Error()
+	text := fmt.Sprintf("client: connection closed: %s: Echo: context deadline exceeded after waiting %v (timeout %v), with %s",
+		p.l.Addr(), se.Waited.Round(time.Millisecond), se.Timeout.Round(time.Millisecond), reason)
+	if want != text {
+		t.Errorf("pending call b: %q; want %q", want, text)
+	}
+	if !errors.Is(ra.err, context.DeadlineExceeded) ||
+		errors.Is(ra.err, client.ErrClosed) && ra.err.Error() != want {
+		t.Errorf("call a: %v; want DeadlineExceeded (and %q if broken)", ra.err, want)
 	}
 	if errors.Is(rb.err, context.DeadlineExceeded) {
 		t.Errorf("pending call b has no deadline but its error matches DeadlineExceeded: %v", rb.err)
@@ -96,7 +105,7 @@ func TestStallHalfHeader(t *testing.T) {
 		leakCheck(t)
 		p, c, a, b, seqA, _, begin := stalledPair(t, aFirst)
 		p.write(answer(seqA, "a")[:8])
-		checkPoisoned(t, p, c, a, b, begin, "8 of the 17 bytes of a response header; the server stalled mid-frame")
+		checkPoisoned(t, p, c, a, b, begin, "8 of the 17 bytes of a response header received and no more at hand")
 	})
 }
 
@@ -108,7 +117,7 @@ func TestStallHalfBody(t *testing.T) {
 		f := answer(seqA, "a")
 		half := ipc.HeaderSize + (len(f)-ipc.HeaderSize)/2
 		p.write(f[:half])
-		reason := fmt.Sprintf("%d of the %d bytes of a response body; the server stalled mid-frame",
+		reason := fmt.Sprintf("%d of the %d bytes of a response body received and no more at hand",
 			half-ipc.HeaderSize, len(f)-ipc.HeaderSize)
 		checkPoisoned(t, p, c, a, b, begin, reason)
 	})
@@ -179,8 +188,10 @@ func TestStallWrite(t *testing.T) {
 	}
 	var se *client.StallError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, client.ErrClosed) || !errors.As(err, &se) ||
-		!strings.HasSuffix(err.Error(), "request bytes; the server is not reading") {
-		t.Fatalf("call: %v; want a write stall", err)
+		!strings.HasSuffix(err.Error(), " request bytes written and the server taking no more") ||
+		se.Part != "request write" || se.Done <= 0 || se.Done >= se.Size ||
+		se.Timeout <= 0 || se.Timeout > deadline || se.Waited < se.Timeout {
+		t.Fatalf("call: %v (%+v); want a write stall after the %v deadline", err, se, deadline)
 	}
 	if rb := wait(t, b, "queued call b"); !errors.Is(rb.err, client.ErrClosed) || rb.err.Error() != err.Error() {
 		t.Fatalf("queued call b: %v; want %v", rb.err, err)

@@ -231,8 +231,8 @@ const (
 // writeOut writes b (whole frames) with one Write. A failure breaks the
 // connection, except when cl's context interrupted the write before any
 // byte of it went out: then b goes back to the head of the queue. When the
-// interrupted write had started, the cause is a *StallError (the server is
-// not reading).
+// interrupted write had started, the cause is a *StallError (the server
+// took no more of it).
 func (c *Conn) writeOut(b []byte, cl *call) int {
 	n, err := c.nc.Write(b)
 	if err == nil {
@@ -250,7 +250,9 @@ func (c *Conn) writeOut(b []byte, cl *call) int {
 		return writeRequeued
 	}
 	if aborted {
-		c.fail(&StallError{Method: cl.name, Err: ctxErr(cl.ctx), Part: partWrite, Done: n, Size: len(b)})
+		se := stallOf(cl, cl.ctx)
+		se.Part, se.Done, se.Size = partWrite, n, len(b)
+		c.fail(se)
 	} else {
 		c.fail(fmt.Errorf("write: %w", err))
 	}
