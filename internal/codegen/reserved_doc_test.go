@@ -69,8 +69,8 @@ func TestReservedNamesDocumented(t *testing.T) {
 		refused("struct "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nstructs:\n  "+name+": {}\n")
 	}
 	for _, name := range calls {
-		refused("call "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nmessages: {A: {id: 1}, B: {id: 2}}\ncalls:\n  "+
-			name+": {request: A, response: B}\n")
+		refused("call "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nstructs:\n  E: {fields: [{name: Err, key: e, type: string}]}\n"+
+			"messages: {A: {id: 1}, B: {id: 2, payload: E}}\ncalls:\n  "+name+": {request: A, response: B, error_field: Err}\n")
 	}
 	for _, name := range fields {
 		refused("field "+name, "version: 1\npackage: p\nids: {min: 1, max: 2}\nstructs:\n  S: {fields: [{name: "+

@@ -19,12 +19,15 @@ func (rs *resolver) message(raw *rawMessage) {
 	}
 	if raw.Payload.Set {
 		m.Payload = rs.payload(raw.Payload)
+		rs.noBody[m] = m.Payload == nil
 	}
 }
 
 // messageID checks m.ID against the declared range and the earlier messages.
 func (rs *resolver) messageID(m *Message, pos Pos) {
-	if rs.idsOK && (m.ID < rs.f.IDs.Min || m.ID > rs.f.IDs.Max) {
+	if m.ID >= ReservedMin {
+		rs.r.errorf(pos, "message id 0x%02x is in the runtime's reserved block 0x%02x..0xff", m.ID, ReservedMin)
+	} else if rs.idsOK && (m.ID < rs.f.IDs.Min || m.ID > rs.f.IDs.Max) {
 		rs.r.errorf(pos, "message id 0x%02x is outside the declared range 0x%02x..0x%02x", m.ID, rs.f.IDs.Min, rs.f.IDs.Max)
 	}
 	if prev, dup := rs.byID[m.ID]; dup {
@@ -183,6 +186,7 @@ func fieldHint(s *Struct, name string, want Kind) string {
 }
 
 func (rs *resolver) errorConv(raw *rawErrors) {
+	rs.errSect = raw != nil
 	if raw == nil || !raw.Message.Set {
 		return
 	}

@@ -30,6 +30,12 @@ import "fmt"
 // Slices keep schema order; lookups by name go through File.Struct, File.Message
 // and friends (lookup.go).
 
+// ReservedMin is the first message id of the block 0xF0..0xFF that the
+// runtime keeps for its own control messages (runtime/ipc.ReservedMin: the
+// extensions' hello, error frames, Describe, Ping...). No schema's ids range
+// and no message id may reach into it.
+const ReservedMin = 0xF0
+
 // Pos is a position in a schema file. Line and Col are 1-based.
 type Pos struct {
 	File string // the path as given by the user

@@ -142,7 +142,7 @@ func TestParseMessagesAndCalls(t *testing.T) {
 	if tail.LastWhen != nil || tail.Deprecated != "use Follow" {
 		t.Errorf("Tail = %+v", tail)
 	}
-	if ping := f.Call("Ping"); ping.ErrorField != nil || ping.Answer() != got {
+	if ping := f.Call("Ping"); ping.ErrorField != f.Struct("Reply").Field("Err") || ping.Answer() != got {
 		t.Errorf("Ping = %+v", ping)
 	}
 	if f.Errors == nil || f.Errors.Message != got || f.Errors.Field != f.Struct("Reply").Field("Err") {
@@ -153,7 +153,7 @@ func TestParseMessagesAndCalls(t *testing.T) {
 func TestDefaultLimits(t *testing.T) {
 	src := `version: 1
 package: p
-ids: {min: 0, max: 255}
+ids: {min: 0, max: 0xEF}
 structs:
   S:
     fields:
@@ -255,7 +255,7 @@ func TestParseDoesNotAcceptQuotedNumbersOrYesNo(t *testing.T) {
 
 func TestIntegerForms(t *testing.T) {
 	for _, v := range []string{"160", "0xA0", "0xa0", "0o240", "0b1010_0000", "+160"} {
-		src := "version: 1\npackage: p\nids: {min: 0, max: 255}\nmessages: {M: {id: " + v + "}}\n"
+		src := "version: 1\npackage: p\nids: {min: 0, max: 0xEF}\nmessages: {M: {id: " + v + "}}\n"
 		f, err := Parse("x.yaml", []byte(src))
 		if err != nil {
 			t.Errorf("id %s: %v", v, err)
@@ -275,12 +275,12 @@ package: p
 ids: {min: 0, max: 9}
 structs:
   Ping: {fields: [{name: Ping, key: p, type: string}]}
-  Status: {}
+  Status: {fields: [{name: Err, key: e, type: string}]}
 messages:
   Ping: {id: 1, payload: Ping}
   Status: {id: 2, payload: Status}
 calls:
-  Ping: {request: Ping, response: Status}
+  Ping: {request: Ping, response: Status, error_field: Err}
 `
 	f, err := Parse("x.yaml", []byte(src))
 	if err != nil {

@@ -30,8 +30,10 @@ type resolver struct {
 	byID    map[uint8]*Message
 	ns      *namespace
 	rawCall map[*Call]*rawCall
-	calls   []*rawCall // every call declared, for hints
-	errPos  Pos        // errors.message, for checks on the error convention
+	calls   []*rawCall        // every call declared, for hints
+	errPos  Pos               // errors.message, for checks on the error convention
+	noBody  map[*Message]bool // messages whose payload is wrong, and reported
+	errSect bool              // the schema has an errors section (maybe a wrong one)
 }
 
 func newResolver(path string, r *reporter) *resolver {
@@ -43,6 +45,7 @@ func newResolver(path string, r *reporter) *resolver {
 		byID:    map[uint8]*Message{},
 		ns:      newNamespace(r),
 		rawCall: map[*Call]*rawCall{},
+		noBody:  map[*Message]bool{},
 	}
 }
 
@@ -107,6 +110,10 @@ func (rs *resolver) ids(ids *rawIDs) {
 		return
 	}
 	rs.f.IDs = IDRange{Min: uint8(ids.Min.V), Max: uint8(ids.Max.V)}
+	if ids.Max.V >= ReservedMin {
+		rs.r.errorf(ids.Pos, "ids 0x%02x..0x%02x overlap the runtime's reserved block 0x%02x..0xff", ids.Min.V, ids.Max.V, ReservedMin)
+		return
+	}
 	rs.idsOK = true
 }
 

@@ -8,7 +8,33 @@ import "strings"
 // validate runs the whole-model checks on rs.f.
 func (rs *resolver) validate() {
 	rs.callRoles()
+	rs.errorCarriers()
 	rs.cycles()
+}
+
+// errorCarriers checks that every unary call can carry a handler error to a
+// legacy peer, which knows no error frames: the call names an error_field,
+// or the schema has an errors: section whose message is not the call's own
+// response. (The client tells the error response from a success by its
+// type, so a call that answers with errors.message must name the error
+// field itself, or its errors would read as success.)
+func (rs *resolver) errorCarriers() {
+	if rs.f.Errors == nil && rs.errSect {
+		return // the errors section is wrong, and reported
+	}
+	for _, c := range rs.f.Calls {
+		if c.Response == nil || rs.rawCall[c].ErrorField.Set || rs.noBody[c.Response] {
+			continue // a stream, a call with an error field (maybe wrong, and reported), or a wrong payload
+		}
+		switch e := rs.f.Errors; {
+		case e == nil:
+			rs.r.errorf(c.Pos, "call %q has no way to report an error to a legacy client: name a string field of its response %q in error_field, or add an errors: section",
+				c.Name, c.Response.Name)
+		case e.Message == c.Response:
+			rs.r.errorf(c.Pos, "call %q answers with %q, the errors.message, so a legacy client would read its errors as success: add error_field: %s",
+				c.Name, e.Message.Name, e.Field.Name)
+		}
+	}
 }
 
 // callRoles checks that each request message belongs to one call and is never

@@ -240,7 +240,7 @@ func TestEnums(t *testing.T) {
 	if MessageName(MsgMax) != "Max" || MessageName(0xb0) != "unknown(0xb0)" {
 		t.Errorf("MessageName: %s %s", MessageName(MsgMax), MessageName(0xb0))
 	}
-	if !strings.HasPrefix(MessageName(MsgMin), "Min") || MsgMin != 0 || MsgMax != 0xFF {
+	if !strings.HasPrefix(MessageName(MsgMin), "Min") || MsgMin != 0 || MsgMax != 0xEF {
 		t.Error("message constants")
 	}
 }
