@@ -95,15 +95,3 @@ func TestLargePayloads(t *testing.T) {
 		t.Errorf("Status after an oversized response: %v", err)
 	}
 }
-
-// A client with a small MaxPayload refuses a larger response: the call fails
-// with a broken-connection error naming the limit.
-func TestClientMaxPayload(t *testing.T) {
-	noLeaks(t)
-	_, path, _ := startServer(t, fullHandler(nil))
-	c := dialOptions(t, path, mgmt.ClientOptions{MaxPayload: 32})
-	_, err := c.List(testCtx(t))
-	if !errors.Is(err, client.ErrClosed) || !errors.Is(err, ipc.ErrFrameTooLarge) {
-		t.Errorf("List with a 32-byte limit = %v, want ErrClosed wrapping ipc.ErrFrameTooLarge", err)
-	}
-}

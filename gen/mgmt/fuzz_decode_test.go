@@ -174,13 +174,19 @@ func TestDecodeHugeClaims(t *testing.T) {
 		name string
 		new  func() payload
 		body []byte
+		// readerOK: msgp's streaming Reader skips an unknown bin32 whose
+		// claimed length runs past the end of its input without an error
+		// (msgp v1.6.5), so only UnmarshalMsg, which the runtime uses, is held
+		// to refusing it.
+		readerOK bool
 	}{
-		{"Status id str32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0x81, 0xa2, 'i', 'd', 0xdb, 0xff, 0xff, 0xff, 0xff}},
-		{"Logs d bin32", func() payload { return new(mgmt.LogsStreamPayload) }, []byte{0x81, 0xa1, 'd', 0xc6, 0xff, 0xff, 0xff, 0xff}},
-		{"Status map32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0xdf, 0xff, 0xff, 0xff, 0xff}},
-		{"Events pids array32", func() payload { return new(mgmt.EventsSubscribePayload) }, []byte{0x81, 0xa4, 'p', 'i', 'd', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}},
-		{"List entries array32", func() payload { return new(mgmt.ListResponsePayload) }, []byte{0x81, 0xa7, 'e', 'n', 't', 'r', 'i', 'e', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}},
-		{"unknown key map32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0x81, 0xa1, 'z', 0xdf, 0xff, 0xff, 0xff, 0xff}},
+		{"Status id str32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0x81, 0xa2, 'i', 'd', 0xdb, 0xff, 0xff, 0xff, 0xff}, false},
+		{"Logs d bin32", func() payload { return new(mgmt.LogsStreamPayload) }, []byte{0x81, 0xa1, 'd', 0xc6, 0xff, 0xff, 0xff, 0xff}, false},
+		{"Status map32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0xdf, 0xff, 0xff, 0xff, 0xff}, false},
+		{"Events pids array32", func() payload { return new(mgmt.EventsSubscribePayload) }, []byte{0x81, 0xa4, 'p', 'i', 'd', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}, false},
+		{"List entries array32", func() payload { return new(mgmt.ListResponsePayload) }, []byte{0x81, 0xa7, 'e', 'n', 't', 'r', 'i', 'e', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}, false},
+		{"unknown key map32", func() payload { return new(mgmt.StatusRequestPayload) }, []byte{0x81, 0xa1, 'z', 0xdf, 0xff, 0xff, 0xff, 0xff}, false},
+		{"unknown key bin32", func() payload { return new(mgmt.StartRequestPayload) }, []byte{0x81, 0xa1, 'z', 0xc6, 0xff, 0xff, 0xff, 0xff}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,7 +199,7 @@ func TestDecodeHugeClaims(t *testing.T) {
 				t.Errorf("allocated %d bytes before failing (%v)", got, err)
 			}
 			r := msgp.NewReader(bytes.NewReader(c.body))
-			if err := c.new().DecodeMsg(r); err == nil {
+			if err := c.new().DecodeMsg(r); err == nil && !c.readerOK {
 				t.Fatal("DecodeMsg decoded a truncated payload")
 			}
 		})

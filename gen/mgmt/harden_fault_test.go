@@ -328,38 +328,3 @@ func TestFaultCloseWaitsForSlowCall(t *testing.T) {
 		t.Errorf("Close returned after %v, before the slow call (100 ms) could finish", took)
 	}
 }
-
-// TestFaultClientCloseDuringCalls: closing a client while 32 goroutines
-// call on it fails their calls with client.ErrClosed, without a race or a
-// hang.
-func TestFaultClientCloseDuringCalls(t *testing.T) {
-	noLeaks(t)
-	_, path, _ := hStart(t, mgmt.ServerOptions{})
-	cl, err := mgmt.Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var res outcomes
-	for range 32 {
-		wg.Go(func() {
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_, err := cl.List(ctx)
-				cancel()
-				if err != nil {
-					if !errors.Is(err, client.ErrClosed) {
-						res.add(err)
-					}
-					return
-				}
-			}
-		})
-	}
-	time.Sleep(50 * time.Millisecond)
-	cl.Close()
-	wg.Wait()
-	if len(res.n) > 0 {
-		t.Errorf("unclear failures: %s", &res)
-	}
-}

@@ -132,7 +132,7 @@ func hStart(t testing.TB, opts mgmt.ServerOptions) (*mgmt.Server, string, *logBu
 		opts.SocketPath = filepath.Join(t.TempDir(), "run", "mgmt.sock")
 	}
 	if opts.Logger == nil {
-		opts.Logger = logs.logger()
+		opts.Logger = logs.Logger()
 	}
 	srv, err := mgmt.NewServer(opts)
 	if err != nil {

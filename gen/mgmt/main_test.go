@@ -1,17 +1,15 @@
 package mgmt_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
 // These tests drive the generated package end to end: the generated Client
@@ -30,10 +28,7 @@ const prompt = 2 * time.Second
 
 // noLeaks checks, after the test's other cleanups (servers closed, clients
 // closed), that it left no goroutine behind. Call it first.
-func noLeaks(t testing.TB) {
-	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
+var noLeaks = servertest.LeakCheck
 
 // handler is a mgmt.Handler whose methods are set per test; an unset method
 // answers as mgmt.UnimplementedHandler does.
@@ -89,27 +84,8 @@ func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, 
 	return h.events(ctx, req, out)
 }
 
-// logBuffer collects a server's slog output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+// logBuffer collects a server's slog output.
+type logBuffer = servertest.LogBuffer
 
 // sockPath returns a fresh socket path in a test directory.
 func sockPath(t *testing.T) string {
@@ -122,7 +98,7 @@ func sockPath(t *testing.T) string {
 func startServer(t *testing.T, h mgmt.Handler, opts ...func(*mgmt.ServerOptions)) (*mgmt.Server, string, *logBuffer) {
 	t.Helper()
 	logs := new(logBuffer)
-	o := mgmt.ServerOptions{SocketPath: sockPath(t), Handler: h, Logger: logs.logger()}
+	o := mgmt.ServerOptions{SocketPath: sockPath(t), Handler: h, Logger: logs.Logger()}
 	for _, f := range opts {
 		f(&o)
 	}

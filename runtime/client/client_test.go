@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,30 +138,107 @@ func TestBrokenConnection(t *testing.T) {
 	}
 }
 
+// TestCloseFailsPending: Close fails the calls in flight and later ones
+// with ErrClosed saying the client closed it, and leaves the streams it
+// opened (each on its own connection) alone.
 func TestCloseFailsPending(t *testing.T) {
 	leakCheck(t)
 	release := make(chan struct{})
 	defer close(release)
-	_, path := start(t, &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-		<-release
-		return &servertest.EchoResponse{}, nil
-	}})
+	entered := make(chan struct{}, 1)
+	more := make(chan int)
+	_, path := start(t, &servertest.Handler{
+		Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+			entered <- struct{}{}
+			<-release
+			return &servertest.EchoResponse{}, nil
+		},
+		Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+			for {
+				select {
+				case i := <-more:
+					if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: i}, false); err != nil {
+						return err
+					}
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		},
+	})
 	c, err := client.Dial(path, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := echo(context.Background(), c, &servertest.EchoRequest{})
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-entered
 	c.Close()
-	if err := <-errc; !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: "+path+": closed by client" {
-		t.Fatalf("got %v", err)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: "+path+": closed by client" {
+			t.Fatalf("pending call after Close: %v", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("pending call not failed by Close")
 	}
-	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); !errors.Is(err, client.ErrClosed) {
-		t.Fatalf("after Close: %v", err)
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); !errors.Is(err, client.ErrClosed) || !strings.Contains(err.Error(), "closed by client") {
+		t.Fatalf("after Close: %v, want ErrClosed saying the client closed it", err)
+	}
+	for i := range 2 {
+		more <- i
+		var f servertest.TailFrame
+		if err := st.RecvInto(&f); err != nil || f.I != i {
+			t.Fatalf("stream after Conn.Close: frame %+v, %v", f, err)
+		}
+	}
+}
+
+// TestCloseDuringCalls: closing a Conn while 32 goroutines call on it
+// fails their calls with ErrClosed, without a race or a hang.
+func TestCloseDuringCalls(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, nil)
+	c, err := client.Dial(path, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 32)
+	var calls atomic.Int64
+	for range 32 {
+		wg.Go(func() {
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+				var resp servertest.EchoResponse
+				err := c.Invoke(ctx, listInfo, nil, &resp)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, client.ErrClosed) {
+						errc <- err
+					}
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	for deadline := time.Now().Add(waitFor); calls.Load() < 64 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Errorf("call cut by Close: %v, want ErrClosed", err)
 	}
 }
 
@@ -260,38 +338,97 @@ func TestStreamEndsWithEOF(t *testing.T) {
 	}
 }
 
-// TestStreamContext: the context given to OpenStream bounds the stream, and
-// the server handler sees the client go away.
+// followOne is a Tail handler that sends one frame, then nothing, until the
+// client goes away; it reports its context's end on gone.
+func followOne(gone chan<- error) func(ctx context.Context, _ *servertest.TailRequest, s *server.Stream) error {
+	return func(ctx context.Context, _ *servertest.TailRequest, s *server.Stream) error {
+		if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 1}, false); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		gone <- ctx.Err()
+		return ctx.Err()
+	}
+}
+
+// TestStreamContext: the context given to OpenStream bounds the stream: a
+// Recv waiting for a frame that never comes stays blocked (200 ms) until
+// the context ends, then fails with its error; the server handler sees the
+// client go away.
 func TestStreamContext(t *testing.T) {
 	leakCheck(t)
-	gone := make(chan struct{})
-	_, path := start(t, &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
-		<-ctx.Done()
-		close(gone)
-		return ctx.Err()
-	}})
+	gone := make(chan error, 1)
+	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
 	c := dial(t, path, client.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	st, err := c.OpenStream(ctx, tailInfo, &servertest.TailRequest{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if f := (servertest.TailFrame{}); st.RecvInto(&f) != nil || f.I != 1 {
+		t.Fatalf("first frame %+v", f)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("RecvInto returned %v with no frame sent", err)
+	case <-time.After(200 * time.Millisecond):
+	}
 	cancel()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("RecvInto: %v", err)
+			t.Fatalf("RecvInto: %v, want context.Canceled", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(waitFor):
 		t.Fatal("RecvInto not unblocked by the context")
 	}
 	select {
-	case <-gone:
-	case <-time.After(2 * time.Second):
+	case err := <-gone:
+		if err == nil {
+			t.Error("handler context ended without an error")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("server handler did not see the client go away")
+	}
+}
+
+// TestStreamCloseUnblocksRecv: Close from another goroutine ends a Recv
+// blocked on a stream whose next frame never comes, with an error; the
+// server handler sees the client go away.
+func TestStreamCloseUnblocksRecv(t *testing.T) {
+	leakCheck(t)
+	gone := make(chan error, 1)
+	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
+	c := dial(t, path, client.Options{})
+	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecvInto(&servertest.TailFrame{}); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
+	time.Sleep(50 * time.Millisecond)
+	st.Close()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("RecvInto after Close: nil, want an error")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("RecvInto still blocked after Close")
+	}
+	select {
+	case err := <-gone:
+		if err == nil {
+			t.Error("handler context ended without an error")
+		}
+	case <-time.After(waitFor):
 		t.Fatal("server handler did not see the client go away")
 	}
 }
@@ -375,8 +512,8 @@ func TestOversizedResponse(t *testing.T) {
 	_, path := start(t, nil)
 	c := dial(t, path, client.Options{MaxPayload: 64})
 	_, err := echo(context.Background(), c, &servertest.EchoRequest{ID: strings.Repeat("x", 100)})
-	if !errors.Is(err, ipc.ErrFrameTooLarge) {
-		t.Fatalf("got %v", err)
+	if !errors.Is(err, ipc.ErrFrameTooLarge) || !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("got %v, want a broken connection (ErrClosed) wrapping ipc.ErrFrameTooLarge", err)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
-	"go.uber.org/goleak"
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -26,8 +25,13 @@ var (
 	tailInfo = &client.CallInfo{Method: "Tail", Request: servertest.MsgTail, Response: servertest.MsgTailFrame}
 )
 
-func leakCheck(t testing.TB) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+// leakCheck is shared with the other packages' tests.
+var leakCheck = servertest.LeakCheck
+
+func echo(ctx context.Context, c *client.Conn, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+	var resp servertest.EchoResponse
+	err := c.Invoke(ctx, echoInfo, req, &resp)
+	return &resp, err
 }
 
 // start runs a test-protocol server in t's temporary directory.
@@ -44,12 +48,6 @@ func dial(t testing.TB, path string, opts client.Options) *client.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func echo(ctx context.Context, c *client.Conn, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-	var resp servertest.EchoResponse
-	err := c.Invoke(ctx, echoInfo, req, &resp)
-	return &resp, err
 }
 
 // waitFor bounds every wait of a test on something that should happen;

@@ -1,50 +1,28 @@
 package server_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
-	"go.uber.org/goleak"
 
+	"github.com/mgmtgen/mgmtgen/internal/memtest"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
-// leakCheck verifies, after every other cleanup, that no goroutine is left.
-func leakCheck(t testing.TB) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
+// Shared with the other packages' tests (servertest).
+var leakCheck = servertest.LeakCheck
 
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuffer = servertest.LogBuffer
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger(b *logBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func newLogger(b *logBuffer) *slog.Logger { return b.Logger() }
 
 // startServer starts a server of the test protocol (servertest.Start), its
 // log kept in a buffer nobody reads unless opts.Logger is set.
@@ -169,13 +147,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // liveHeap is the heap in use after two collections: what the process
 // really holds.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
+var liveHeap = memtest.LiveHeap
 
 // peakGoroutines samples runtime.NumGoroutine every millisecond until stop
 // is closed and returns the highest count seen.

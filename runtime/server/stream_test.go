@@ -197,3 +197,44 @@ func TestStreamPanicAnswered(t *testing.T) {
 	}
 	c.expectClosed(2 * time.Second)
 }
+
+// TestRequestsOnStreamConnNotRead: requests piled onto a connection that a
+// followed stream occupies are not read, let alone served or queued, while
+// the stream runs (cliwrap: the stream is the rest of the connection): no
+// answer comes, the stream stays up, and the client leaving still ends the
+// handler. (TestHostileLargeRequestsOnStream measures the memory.)
+func TestRequestsOnStreamConnNotRead(t *testing.T) {
+	leakCheck(t)
+	ended := make(chan error, 1)
+	_, path := startServer(t, server.Options{}, &servertest.Handler{Tail: followUntilGone(ended)})
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{Follow: true})
+	if f := c.tailFrame(); f.I != 1 {
+		t.Fatalf("first frame %+v", f)
+	}
+	var pile []byte
+	for i := range 200 {
+		pile = append(pile, seedFrame(servertest.MsgList, uint64(i+2), nil)...)
+	}
+	c.write(pile)
+	c.nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if h, body, err := c.fr.ReadFrame(); err == nil {
+		t.Fatalf("got frame %s seq %d (%q) while the stream occupies the connection", h.MsgType, h.SeqNo, body)
+	} else if !isTimeout(err) {
+		t.Fatalf("connection dropped with requests piled on a stream: %v", err)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("stream handler ended (%v) while its client is still there", err)
+	default:
+	}
+	c.nc.Close()
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Error("handler context ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream handler's context still live after the client left")
+	}
+}
