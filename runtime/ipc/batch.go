@@ -32,6 +32,10 @@ import (
 // reading fails the blocked write one timeout after it began, whatever else
 // is queued.
 //
+// A caller that need not wait for its frame (QueueMsg) leaves it to the
+// goroutine writing, which reports such frames, a batch at a time, to the
+// function set with SetWritten once they are written or have failed.
+//
 // The first write error is sticky: the batch in progress and every later
 // call fail with it.
 type BatchWriter struct {
@@ -48,6 +52,8 @@ type BatchWriter struct {
 	written uint64 // batches written successfully, in order
 	waiters int    // goroutines waiting in cond
 	err     error  // sticky write error
+	queued  int    // frames in pending whose callers did not wait (QueueMsg)
+	onDone  func(frames int, err error)
 }
 
 // keepBatchSize is the largest batch buffer a BatchWriter keeps for the
@@ -71,6 +77,43 @@ func NewBatchWriter(w io.Writer) *BatchWriter {
 // SetWriteDeadline method. It is safe to call at any time; a Write already
 // in progress keeps the deadline it started with.
 func (w *BatchWriter) SetTimeout(d time.Duration) { w.timeout.Store(int64(d)) }
+
+// SetWritten sets the function told about frames queued with QueueMsg:
+// after each batch holding some, f(frames, err) with the batch's outcome
+// (err nil: they are on the stream). It is called without the writer's
+// lock, by the goroutine writing, which may be any caller. Set it before
+// the first QueueMsg.
+func (w *BatchWriter) SetWritten(f func(frames int, err error)) {
+	w.mu.Lock()
+	w.onDone = f
+	w.mu.Unlock()
+}
+
+// QueueMsg is WriteMsg for a caller that need not wait while another
+// goroutine writes: then m's frame is queued for that goroutine's next
+// batch and QueueMsg returns at once with queued true; the frame's outcome
+// goes to the SetWritten function. When nobody is writing, QueueMsg writes
+// like WriteMsg and returns its outcome (queued false). Encoding errors are
+// WriteMsg's, with nothing queued.
+func (w *BatchWriter) QueueMsg(h Header, m msgp.Marshaler) (queued bool, err error) {
+	w.mu.Lock()
+	if w.err != nil {
+		defer w.mu.Unlock()
+		return false, w.err
+	}
+	out, err := appendMsgSafe(w.pending, h, m)
+	if err != nil {
+		w.mu.Unlock()
+		return false, err
+	}
+	w.pending = out
+	if w.writing && w.onDone != nil {
+		w.queued++
+		w.mu.Unlock()
+		return true, nil
+	}
+	return false, w.commitLocked()
+}
 
 // ErrEncodePanic wraps the value a panicking MarshalMsg raised (such as a
 // nil pointer inside a message); nothing of that frame is written.
@@ -174,8 +217,8 @@ func (w *BatchWriter) commitLocked() error {
 func (w *BatchWriter) writeBatchesLocked() {
 	w.writing = true
 	for len(w.pending) > 0 && w.err == nil {
-		batch := w.pending
-		w.pending, w.spare = w.spare[:0], nil
+		batch, queued := w.pending, w.queued
+		w.pending, w.spare, w.queued = w.spare[:0], nil, 0
 		w.next++
 		w.mu.Unlock()
 		err := w.write(batch)
@@ -183,6 +226,8 @@ func (w *BatchWriter) writeBatchesLocked() {
 		if err != nil {
 			w.err = err
 			w.pending = w.pending[:0]
+			queued += w.queued // dropped with the rest of the queue
+			w.queued = 0
 		} else {
 			w.written++
 		}
@@ -191,6 +236,12 @@ func (w *BatchWriter) writeBatchesLocked() {
 		}
 		if w.waiters > 0 {
 			w.cond.Broadcast()
+		}
+		if queued > 0 {
+			done := w.onDone
+			w.mu.Unlock()
+			done(queued, err)
+			w.mu.Lock()
 		}
 	}
 	w.writing = false

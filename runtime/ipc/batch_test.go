@@ -119,6 +119,114 @@ func TestBatchWriterCoalesces(t *testing.T) {
 	}
 }
 
+// QueueMsg while another goroutine writes queues the frame and returns at
+// once; the writing goroutine writes it in its next batch and then reports
+// every queued frame of that batch to the SetWritten function. With
+// nobody writing, QueueMsg writes itself and reports nothing.
+func TestBatchWriterQueueMsg(t *testing.T) {
+	g := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	w := NewBatchWriter(g)
+	type report struct {
+		n   int
+		err error
+	}
+	reports := make(chan report, 16)
+	w.SetWritten(func(n int, err error) { reports <- report{n, err} })
+	first := make(chan error, 1)
+	go func() { first <- w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 1}, &testMsg{Name: "one"}) }()
+	<-g.entered // the first Write is in progress and blocked
+
+	const queued = 3
+	for i := range queued {
+		q, err := w.QueueMsg(Header{MsgType: 0xA3, SeqNo: uint64(2 + i)}, &testMsg{Name: "queued", N: i})
+		if !q || err != nil {
+			t.Fatalf("QueueMsg %d while a write is blocked: queued %v, %v; want queued", i, q, err)
+		}
+	}
+	// A frame that cannot be encoded is not queued and not reported.
+	if q, err := w.QueueMsg(Header{MsgType: 0xA3}, panicMsg{}); q || !errors.Is(err, ErrEncodePanic) {
+		t.Fatalf("bad frame: queued %v, %v", q, err)
+	}
+	select {
+	case r := <-reports:
+		t.Fatalf("report %+v before the batch was written", r)
+	default:
+	}
+	close(g.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if r := <-reports; r.n != queued || r.err != nil {
+		t.Fatalf("report %+v, want %d frames written", r, queued)
+	}
+	writes := g.all()
+	if len(writes) != 2 || len(readFrames(t, writes[1])) != queued {
+		t.Fatalf("%d Writes; want the first frame, then the %d queued together", len(writes), queued)
+	}
+	// Nobody writing: QueueMsg writes at once.
+	if q, err := w.QueueMsg(Header{MsgType: 0xA3, SeqNo: 9}, &testMsg{}); q || err != nil {
+		t.Fatalf("idle writer: queued %v, %v; want written", q, err)
+	}
+	if n := len(g.all()); n != 3 {
+		t.Fatalf("%d Writes, want 3", n)
+	}
+	select {
+	case r := <-reports:
+		t.Fatalf("report %+v for a frame its caller wrote", r)
+	default:
+	}
+}
+
+// A failed batch reports its queued frames with the error, and those
+// queued behind it too, which are dropped.
+func TestBatchWriterQueueMsgFailure(t *testing.T) {
+	g := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	fw := &failAfter{w: g, ok: 1}
+	w := NewBatchWriter(fw)
+	var mu sync.Mutex
+	var got []int
+	var gotErr error
+	w.SetWritten(func(n int, err error) {
+		mu.Lock()
+		got, gotErr = append(got, n), err
+		mu.Unlock()
+	})
+	first := make(chan error, 1)
+	go func() { first <- w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 1}, &testMsg{}) }()
+	<-g.entered
+	for i := range 2 {
+		if q, _ := w.QueueMsg(Header{MsgType: 0xA3, SeqNo: uint64(2 + i)}, &testMsg{}); !q {
+			t.Fatal("not queued")
+		}
+	}
+	close(g.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != 2 || gotErr == nil || gotErr.Error() != "boom" {
+		t.Fatalf("reports %v, %v; want 2 frames failed with boom", got, gotErr)
+	}
+	if q, err := w.QueueMsg(Header{MsgType: 0xA3}, &testMsg{}); q || err == nil {
+		t.Fatalf("after the failure: queued %v, %v; want the sticky error", q, err)
+	}
+}
+
+// failAfter passes the first ok Writes to w and fails every later one.
+type failAfter struct {
+	w  io.Writer
+	ok int
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.ok == 0 {
+		return 0, errors.New("boom")
+	}
+	f.ok--
+	return f.w.Write(p)
+}
+
 // A frame that cannot be encoded leaves nothing behind: the next frame is
 // the only one written.
 func TestBatchWriterBadFrameWritesNothing(t *testing.T) {

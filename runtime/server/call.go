@@ -20,6 +20,9 @@ type request struct {
 	h     ipc.Header
 	buf   *[]byte // the body (nil when empty or released)
 	bytes int64   // budget bytes still held
+	// queued: the writer queued the answer, and returns the call slot
+	// once it has written it (conn.written).
+	queued bool
 
 	// serve is r's handler goroutine's function, made once per pooled
 	// request: "go r.serve()" allocates nothing, where "go c.serveUnary(r)"
@@ -44,7 +47,7 @@ func getRequest(c *conn, h ipc.Header) *request {
 	if r == nil {
 		r = newRequest()
 	}
-	r.c, r.m, r.h, r.buf, r.bytes = c, c.s.methods[h.MsgType], h, nil, int64(h.Length)
+	r.c, r.m, r.h, r.buf, r.bytes, r.queued = c, c.s.methods[h.MsgType], h, nil, int64(h.Length), false
 	return r
 }
 
@@ -83,10 +86,19 @@ func (r *request) drop() int64 {
 // serveUnary answers one unary (or unknown) request and gives back its
 // slot, on a handler goroutine or, inline, on the reader. The slot is held
 // until the answer is written, so that answers waiting for a peer that does
-// not read hold back the reader. The handler's time is recorded for the
-// method's inline qualification (MaxInlineCall).
+// not read hold back the reader: when another goroutine is writing, the
+// answer is queued for it and the slot goes with it (the writer returns it
+// once the answer is out, conn.written), so serveUnary never waits for
+// another's write. The handler's time is recorded for the method's inline
+// qualification (MaxInlineCall).
 func (c *conn) serveUnary(r *request) {
-	defer func() { c.release(r.drop()) }()
+	defer func() {
+		if r.queued {
+			c.releaseBytes(r.drop())
+		} else {
+			c.release(r.drop())
+		}
+	}()
 	m, seq := r.m, r.h.SeqNo
 	var (
 		resp msgp.Marshaler
@@ -103,12 +115,12 @@ func (c *conn) serveUnary(r *request) {
 		m.observe(time.Since(start), limit)
 	}
 	if err != nil {
-		c.answerError(m, seq, err)
+		c.answerError(m, seq, err, r)
 		return
 	}
-	if err := c.write(m.Response, seq, resp); err != nil && !errors.Is(err, errWrite) {
+	if err := c.write(m.Response, seq, resp, r); err != nil && !errors.Is(err, errWrite) {
 		c.s.log.Error("server: cannot encode response", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
-		c.answerError(m, seq, err)
+		c.answerError(m, seq, err, r)
 	}
 }
 
@@ -135,8 +147,8 @@ func ErrorText(method string, err error) string {
 
 // answerError answers the request seq with Table.ErrorResponse carrying
 // err's text, or closes the connection when the table has none. It reports
-// whether the answer was written.
-func (c *conn) answerError(m *method, seq uint64, err error) bool {
+// whether the answer was written (or queued, for r: see write).
+func (c *conn) answerError(m *method, seq uint64, err error, r *request) bool {
 	name := ""
 	if m != nil {
 		name = m.Name
@@ -158,7 +170,7 @@ func (c *conn) answerError(m *method, seq uint64, err error) bool {
 		return false
 	}
 	t, resp := c.s.table.ErrorResponse(ErrorText(name, err))
-	if werr := c.write(t, seq, resp); werr != nil {
+	if werr := c.write(t, seq, resp, r); werr != nil {
 		if !errors.Is(werr, errWrite) {
 			c.s.log.Error("server: cannot encode error response", "protocol", c.s.table.Protocol, "err", werr)
 			c.drop()
@@ -174,9 +186,17 @@ var errWrite = errors.New("server: write failed")
 
 // write sends one frame through the connection's writer. An answer that
 // cannot be encoded is returned as is (nothing was written); a write error
-// drops the connection and returns errWrite.
-func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
-	err := c.bw.WriteMsg(ipc.Header{MsgType: t, SeqNo: seq}, m)
+// drops the connection and returns errWrite. With r, the unary request the
+// frame answers, write does not wait for another goroutine's write: the
+// frame may be queued (r.queued), its call slot going with it.
+func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler, r *request) error {
+	h := ipc.Header{MsgType: t, SeqNo: seq}
+	var err error
+	if r != nil {
+		r.queued, err = c.bw.QueueMsg(h, m)
+	} else {
+		err = c.bw.WriteMsg(h, m)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -186,4 +206,15 @@ func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler) error {
 	c.s.log.Debug("server: write failed; closing connection", "protocol", c.s.table.Protocol, "err", err)
 	c.drop()
 	return errWrite
+}
+
+// written is the writer's report on answers it queued (see write): n of
+// them are written (err nil) or lost with the connection. Either way their
+// calls are over.
+func (c *conn) written(n int, err error) {
+	if err != nil {
+		c.s.log.Debug("server: write failed; closing connection", "protocol", c.s.table.Protocol, "err", err)
+		c.drop()
+	}
+	c.releaseCalls(n, 0)
 }

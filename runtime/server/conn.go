@@ -33,12 +33,15 @@ package server
 //	(writer)  No goroutine: the write side belongs to the connection's
 //	          ipc.BatchWriter. A goroutine with an answer (a handler, or the
 //	          reader) that finds it idle writes its frame and then every
-//	          frame queued meanwhile, one write per batch; the others wait
-//	          for their frame to be written. Each write gets its own
-//	          deadline, armed once at its start and never moved:
-//	          WriteTimeout, StreamSendTimeout while a stream runs. A failed
-//	          write closes the socket at once (it is broken anyway), which
-//	          ends the reader.
+//	          frame queued meanwhile, one write per batch. A unary answer
+//	          that finds a write in progress is queued and its handler ends
+//	          at once: its call slot stays taken until the writing goroutine
+//	          has written it and returns the slot (conn.written); a stream's
+//	          frame waits for its write. Each write gets its own deadline,
+//	          armed once at its start and never moved: WriteTimeout,
+//	          StreamSendTimeout while a stream runs. A failed write closes
+//	          the socket at once (it is broken anyway), which ends the
+//	          reader.
 //
 // Inline calls: handing a call to a handler goroutine wakes a second OS
 // thread, which is most of a round trip's cost on a Unix socket. So the
@@ -130,6 +133,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		freed:  make(chan struct{}, 1),
 	}
 	c.bw.SetTimeout(s.cfg.writeTimeout)
+	c.bw.SetWritten(c.written)
 	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.cfg.maxPayload, connReadBuffer)
 	return c
 }
@@ -236,12 +240,15 @@ func (c *conn) releaseBytes(n int64) {
 	c.signalFreed()
 }
 
-// release returns a call slot and its n remaining request bytes. The last
-// call of a shutting-down connection closes it; otherwise the idle clock
-// restarts when nothing is left in flight.
-func (c *conn) release(n int64) {
+// release returns a call slot and its n remaining request bytes.
+func (c *conn) release(n int64) { c.releaseCalls(1, n) }
+
+// releaseCalls returns k call slots and n request bytes. The last call of
+// a shutting-down connection closes it; otherwise the idle clock restarts
+// when nothing is left in flight.
+func (c *conn) releaseCalls(k int, n int64) {
 	c.mu.Lock()
-	c.calls--
+	c.calls -= k
 	c.bytes -= n
 	idle := c.calls == 0
 	closing := idle && c.shutdown && !c.closed

@@ -81,7 +81,7 @@ func (s *Stream) refuse(err error) error {
 		return ErrStreamEnded
 	}
 	s.err = err
-	s.c.answerError(s.m, s.seq, err)
+	s.c.answerError(s.m, s.seq, err, nil)
 	s.cancel()
 	return err
 }
@@ -109,7 +109,7 @@ func (c *conn) runStream(r *request) bool {
 	if !c.s.acquireStream() {
 		m, seq := r.m, r.h.SeqNo
 		c.release(r.drop())
-		c.answerError(m, seq, tooManyStreams(c.s.cfg.maxStreams))
+		c.answerError(m, seq, tooManyStreams(c.s.cfg.maxStreams), nil)
 		return true
 	}
 	defer c.s.releaseStream()
@@ -227,7 +227,7 @@ func (c *conn) streamResult(st *Stream, r *request) bool {
 		return true
 	case sent == 0 && err != nil:
 		var de *DecodeError
-		return c.answerError(m, seq, err) && errors.As(err, &de)
+		return c.answerError(m, seq, err, nil) && errors.As(err, &de)
 	}
 	if err != nil {
 		c.s.log.Debug("server: stream handler error", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
