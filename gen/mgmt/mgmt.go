@@ -81,6 +81,250 @@ func MessageName(t ipc.MsgType) string {
 	return "unknown(" + t.String() + ")"
 }
 
+// Schema is the text of schema/mgmt.yaml, the schema this package was generated from, verbatim.
+// A Server answers Describe with it and its SHA-256 on connections that negotiated the
+// extensions; mgmtgen describe and mgmtgen call read it from there.
+const Schema = `# The cliwrap management protocol, as data. docs/wire.md is the contract:
+# ids, Go field names, msgpack keys and Go types here match cliwrap's byte for
+# byte, so generated clients and servers interoperate with cliwrap's own.
+version: 1
+package: mgmt
+doc: |
+  Package mgmt is the cliwrap management protocol: the control socket through
+  which a client lists the processes a manager supervises, asks for one
+  process's status, starts and stops processes, reads their output and
+  subscribes to their lifecycle events.
+
+  Every message is one frame of the runtime/ipc framing: a 17-byte header
+  carrying the message id and a MessagePack payload encoded as a map keyed by
+  the short strings given on each field. Unary requests are answered by one
+  response that echoes the request's sequence number; Logs and Events answer
+  with a stream of frames.
+ids: {min: 0xA0, max: 0xAF}
+limits:
+  max_len: 1048576    # 1 MiB for any text; Data below may use a whole frame
+  max_items: 65536
+
+structs:
+  ListEntry:
+    doc: ListEntry describes one supervised process, as listed by List and reported by Status.
+    fields:
+      - name: ID
+        key: id
+        type: string
+        max_len: 4096
+        doc: ID is the process's identifier, unique within the manager; the other requests name processes by it.
+      - name: Name
+        key: name
+        type: string
+        doc: Name is the human-readable name the process was configured with.
+      - name: State
+        key: state
+        type: string
+        max_len: 256
+        doc: State is the supervisor's view of the process, e.g. "running", "stopped" or "crashed".
+      - name: ChildPID
+        key: pid
+        type: int
+        doc: ChildPID is the operating-system process id of the running child, or 0 when no child is running.
+      - name: RSS
+        key: rss
+        type: uint64
+        doc: RSS is the child's resident set size in bytes, or 0 when unknown or not running.
+
+  ListResponsePayload:
+    doc: ListResponsePayload answers a ListRequest with every supervised process.
+    fields:
+      - name: Entries
+        key: entries
+        type: "[]ListEntry"
+        doc: Entries holds one entry per supervised process, in the manager's order; empty (possibly nil on the wire) when there are none.
+
+  StatusRequestPayload:
+    doc: StatusRequestPayload asks for the status of one process.
+    fields:
+      - {name: ID, key: id, type: string, max_len: 4096, doc: "ID is the identifier of the process to report on."}
+
+  StatusResponsePayload:
+    doc: |
+      StatusResponsePayload answers StatusRequest, StartRequest and StopRequest,
+      and any request the server could not serve.
+    fields:
+      - name: Entry
+        key: entry
+        type: ListEntry
+        doc: Entry is the process's current state; the zero value when Err is set.
+      - name: Err
+        key: err
+        type: string
+        doc: |
+          Err is empty on success and otherwise holds the reason the request
+          failed, e.g. an unknown process id. For an unknown request id it is
+          "unknown request type 0xNN".
+
+  StartRequestPayload:
+    doc: StartRequestPayload asks the manager to start a stopped process.
+    fields:
+      - {name: ID, key: id, type: string, max_len: 4096, doc: "ID is the identifier of the process to start."}
+
+  StopRequestPayload:
+    doc: StopRequestPayload asks the manager to stop a running process.
+    fields:
+      - {name: ID, key: id, type: string, max_len: 4096, doc: "ID is the identifier of the process to stop."}
+
+  LogsRequestPayload:
+    doc: LogsRequestPayload asks for the buffered output of one stream of a process, and optionally for the output that follows.
+    fields:
+      - {name: ID, key: id, type: string, max_len: 4096, doc: "ID is the identifier of the process whose output is wanted."}
+      - name: Stream
+        key: s
+        type: uint8
+        doc: Stream selects the output stream, 0 for stdout and 1 for stderr; any other value is answered with a single error frame.
+      - name: Follow
+        key: f
+        type: bool
+        doc: |
+          Follow false asks for a snapshot: one LogsStream frame with EOF set.
+          Follow true keeps the stream open after the snapshot and sends every
+          new chunk of output until either side closes the connection.
+      - name: SinceUnixNano
+        key: sn
+        type: int64
+        omitempty: true
+        doc: |
+          SinceUnixNano, when not zero, limits the snapshot to chunks that
+          arrived at or after this instant, in nanoseconds since the Unix
+          epoch. Omitted when zero; older managers ignore it.
+      - name: Lines
+        key: ln
+        type: int
+        omitempty: true
+        doc: |
+          Lines, when not zero, limits the snapshot to its last Lines lines.
+          Omitted when zero; older managers ignore it.
+
+  LogsStreamPayload:
+    doc: LogsStreamPayload is one frame of a Logs stream, a chunk of a process's output.
+    fields:
+      - {name: ID, key: id, type: string, max_len: 4096, doc: "ID is the identifier of the process the output belongs to."}
+      - {name: Stream, key: s, type: uint8, doc: "Stream is the output stream the chunk was read from: 0 for stdout, 1 for stderr."}
+      - name: Data
+        key: d
+        type: bytes
+        max_len: 16777216
+        doc: Data is the output, as raw bytes; for an invalid Stream request it is an error text instead.
+      - name: EOF
+        key: eof
+        type: bool
+        doc: EOF marks the last frame of a snapshot; after it the connection takes requests again. Frames of a followed stream have it false.
+
+  EventsSubscribePayload:
+    doc: EventsSubscribePayload subscribes the connection to process lifecycle events; it is dedicated to the event stream from then on.
+    fields:
+      - name: ProcessIDs
+        key: pids
+        type: "[]string"
+        max_len: 4096
+        doc: ProcessIDs limits the events to these processes; empty means every process.
+      - name: Types
+        key: types
+        type: "[]string"
+        max_len: 256
+        omitempty: true
+        doc: |
+          Types limits the events to these event types, e.g. "process.crashed";
+          empty means every type, and an event must match both filters.
+          Omitted when empty; older managers ignore it.
+
+  EventsStreamPayload:
+    doc: EventsStreamPayload is one lifecycle event of a supervised process.
+    fields:
+      - {name: ProcessID, key: pid, type: string, max_len: 4096, doc: "ProcessID is the identifier of the process the event concerns."}
+      - name: Type
+        key: t
+        type: string
+        max_len: 256
+        doc: Type names the event, e.g. "process.started", "process.stopped" or "process.crashed".
+      - {name: Timestamp, key: ts, type: int64, doc: "Timestamp is when the event happened, in nanoseconds since the Unix epoch."}
+      - {name: Summary, key: sum, type: string, doc: "Summary is a one-line, human-readable description of the event, e.g. an exit status."}
+
+messages:
+  ListRequest:
+    id: 0xA0
+    doc: ListRequest asks for every supervised process. It has no payload.
+  ListResponse:
+    id: 0xA1
+    payload: ListResponsePayload
+    doc: ListResponse answers ListRequest.
+  StatusRequest:
+    id: 0xA2
+    payload: StatusRequestPayload
+    doc: StatusRequest asks for the status of one process.
+  StatusResponse:
+    id: 0xA3
+    payload: StatusResponsePayload
+    doc: StatusResponse answers StatusRequest, StartRequest and StopRequest, and reports requests the server could not serve.
+  LogsRequest:
+    id: 0xA4
+    payload: LogsRequestPayload
+    doc: LogsRequest asks for a process's output, answered by LogsStream frames.
+  LogsStream:
+    id: 0xA5
+    payload: LogsStreamPayload
+    doc: LogsStream is one frame of output sent in answer to LogsRequest.
+  EventsSubscribe:
+    id: 0xA6
+    payload: EventsSubscribePayload
+    doc: EventsSubscribe subscribes to lifecycle events; there is no response, only EventsStream frames.
+  EventsStream:
+    id: 0xA7
+    payload: EventsStreamPayload
+    doc: EventsStream is one lifecycle event sent to a subscribed connection.
+  StartRequest:
+    id: 0xA8
+    payload: StartRequestPayload
+    doc: StartRequest asks the manager to start a process; answered by StatusResponse.
+  StopRequest:
+    id: 0xA9
+    payload: StopRequestPayload
+    doc: StopRequest asks the manager to stop a process; answered by StatusResponse.
+
+calls:
+  List:
+    request: ListRequest
+    response: ListResponse
+    doc: List returns every supervised process.
+  Status:
+    request: StatusRequest
+    response: StatusResponse
+    error_field: Err
+    doc: Status returns the state of one process; an unknown id is an error.
+  Start:
+    request: StartRequest
+    response: StatusResponse
+    error_field: Err
+    doc: Start starts a stopped process and returns its new state.
+  Stop:
+    request: StopRequest
+    response: StatusResponse
+    error_field: Err
+    doc: Stop stops a running process and returns its new state.
+  Logs:
+    request: LogsRequest
+    stream: LogsStream
+    last_when: EOF
+    doc: |
+      Logs streams a process's buffered output: a single frame with EOF set
+      for a snapshot, or, with Follow, the snapshot and then every new chunk
+      until either side closes the connection.
+  Events:
+    request: EventsSubscribe
+    stream: EventsStream
+    doc: Events streams lifecycle events matching the filters until either side closes the connection.
+
+errors: {message: StatusResponse, field: Err}
+`
+
 // ListEntry describes one supervised process, as listed by List and reported by Status.
 type ListEntry struct {
 	// ID is the process's identifier, unique within the manager; the other requests name

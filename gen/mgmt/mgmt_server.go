@@ -226,6 +226,7 @@ func serverTable(h Handler) *server.Table {
 			}),
 		},
 		Protocol: "mgmt",
+		Schema:   Schema,
 	}
 }
 

@@ -45,6 +45,7 @@ type names struct {
 	DialContext          string
 	DialOptions          string
 	ErrNotImplemented    string
+	Schema               string // the embedded schema text (schematext.go)
 
 	// MessageName is the exported func naming a message type; messageNames
 	// its unexported lookup table.
@@ -92,6 +93,7 @@ func newNames(f *schema.File) (*names, error) {
 		DialContext:          "DialContext",
 		DialOptions:          "DialOptions",
 		ErrNotImplemented:    "ErrNotImplemented",
+		Schema:               "Schema",
 		MessageName:          "MessageName",
 		messageNames:         "messageNames",
 		unmarshalArena:       "unmarshalMsgArena",
@@ -166,7 +168,7 @@ func (n *names) declared(f *schema.File) []decl {
 func (n *names) Fixed() []string {
 	return []string{n.Handler, n.UnimplementedHandler, n.Client, n.ClientOptions, n.Server,
 		n.ServerOptions, n.NewServer, n.Dial, n.DialContext, n.DialOptions, n.ErrNotImplemented,
-		n.MessageName}
+		n.MessageName, n.Schema}
 }
 
 // reservedMembers reports the calls named like a method Client has anyway

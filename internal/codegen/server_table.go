@@ -12,6 +12,7 @@ func genServerTable(f *schema.File, nm *names, lc *limitChecks, file *jen.File) 
 	file.Func().Id(nm.serverTable).Params(jen.Id("h").Id(nm.Handler)).Op("*").Qual(serverPkg, "Table").Block(
 		jen.Return(jen.Op("&").Qual(serverPkg, "Table").Values(jen.Dict{
 			jen.Id("Protocol"): jen.Lit(f.Package),
+			jen.Id("Schema"):   jen.Id(nm.Schema),
 			jen.Id("Methods"): jen.Index().Qual(serverPkg, "Method").ValuesFunc(func(g *jen.Group) {
 				for _, c := range f.Calls {
 					g.Line().Add(tableEntry(c, nm, lc))

@@ -51,6 +51,7 @@ func (p Pos) String() string {
 // File is one validated schema.
 type File struct {
 	Path    string // as given on the command line; goes into "// source:" lines
+	Source  []byte // the schema text parsed, verbatim (generated packages embed it)
 	Version int    // schema language version, currently 1
 	Package string // Go package name of the generated code
 	Doc     string // package doc comment

@@ -16,6 +16,7 @@
 package schema
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 )
@@ -44,5 +45,6 @@ func Parse(path string, src []byte) (*File, error) {
 	if err := r.errs.Err(); err != nil {
 		return nil, err
 	}
+	rs.f.Source = bytes.Clone(src)
 	return rs.f, nil
 }

@@ -15,6 +15,10 @@ import (
 type Table struct {
 	// Protocol names the protocol in logs, e.g. "mgmt".
 	Protocol string
+	// Schema is the text of the schema the table was generated from, as the
+	// generated package embeds it: what the server answers Describe with
+	// (with its SHA-256), on connections that negotiated the extensions.
+	Schema string
 	// Methods lists every request the server answers, keyed by Request.
 	Methods []Method
 	// ErrorResponse builds the protocol's error response carrying text. It
