@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -350,5 +351,14 @@ func TestDeadlineKeepsConnection(t *testing.T) {
 		if err != nil || resp.Entry.ID != id {
 			t.Fatalf("Status(%s) after the late answer = %+v, %v", id, resp, err)
 		}
+	}
+}
+
+// A server needs a handler: NewServer without one fails with an error of
+// this package.
+func TestNewServerNeedsHandler(t *testing.T) {
+	_, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: sockPath(t)})
+	if err == nil || !strings.HasPrefix(err.Error(), "mgmt: ") {
+		t.Errorf("NewServer without a handler = %v, want an mgmt: error", err)
 	}
 }

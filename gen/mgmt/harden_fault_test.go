@@ -296,35 +296,3 @@ func TestFaultSecondServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// TestFaultCloseWaitsForSlowCall: a unary call in flight when Close begins
-// is answered, and Close waits for it.
-func TestFaultCloseWaitsForSlowCall(t *testing.T) {
-	noLeaks(t)
-	srv, path, _ := hStart(t, mgmt.ServerOptions{})
-	cl, err := mgmt.Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	res := make(chan error, 1)
-	go func() {
-		s, err := cl.Status(context.Background(), &mgmt.StatusRequestPayload{ID: "slow"})
-		if err == nil && s.Entry.ID != "slow" {
-			err = fmt.Errorf("got %+v", s)
-		}
-		res <- err
-	}()
-	time.Sleep(30 * time.Millisecond)
-	start := time.Now()
-	if err := srv.Close(hCtx(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	if err := <-res; err != nil {
-		t.Errorf("slow call in flight at Close: %v", err)
-	}
-	if took < 40*time.Millisecond {
-		t.Errorf("Close returned after %v, before the slow call (100 ms) could finish", took)
-	}
-}

@@ -191,9 +191,20 @@ func TestNewChecksTable(t *testing.T) {
 	}
 }
 
+// Start creates the socket's missing directories 0700 and the socket
+// 0600.
 func TestSocketPermissions(t *testing.T) {
 	leakCheck(t)
-	_, path := startServer(t, server.Options{}, nil)
+	_, path := startServer(t, server.Options{SocketPath: filepath.Join(t.TempDir(), "run", "procd", "m.sock")}, nil)
+	for _, d := range []string{filepath.Dir(path), filepath.Dir(filepath.Dir(path))} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o700 {
+			t.Errorf("directory %s: mode %v, want 0700", d, got)
+		}
+	}
 	dir, err := os.Stat(filepath.Dir(path))
 	if err != nil {
 		t.Fatal(err)

@@ -31,32 +31,72 @@ func newServer(t *testing.T, opts server.Options, h *servertest.Handler) (*serve
 	return s, opts.SocketPath
 }
 
-// TestCloseLetsCallsFinish: calls in flight when Close starts complete and
-// are answered; idle connections are closed; the socket file is removed.
+// TestCloseLetsCallsFinish: when Close begins it removes the socket file,
+// closes idle connections and ends open streams at once (their clients read
+// EOF after the frames sent), but waits for a call in flight, which is
+// answered; then Close returns nil and the server cannot start again.
 func TestCloseLetsCallsFinish(t *testing.T) {
 	leakCheck(t)
-	s, path := newServer(t, server.Options{}, nil)
-	busy, idle := dialRaw(t, path), dialRaw(t, path)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	streamEnded := make(chan error, 1)
+	h := &servertest.Handler{
+		Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+			if req.ID == "inflight" {
+				entered <- struct{}{}
+				<-release // deaf to ctx: Close must wait for it
+			}
+			return servertest.DefaultEcho(ctx, req)
+		},
+		Tail: followUntilGone(streamEnded),
+	}
+	s, path := newServer(t, server.Options{}, h)
+	busy, idle, stream := dialRaw(t, path), dialRaw(t, path), dialRaw(t, path)
 	idle.send(servertest.MsgList, 1, nil)
 	idle.echo(1)
-	busy.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "inflight", Sleep: 300 * time.Millisecond})
-	time.Sleep(50 * time.Millisecond)
+	stream.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{Follow: true})
+	stream.tailFrame()
+	busy.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "inflight"})
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the in-flight call's handler never ran")
+	}
 
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close(context.Background()) }()
+	select {
+	case err := <-streamEnded:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("stream ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the open stream")
+	}
+	stream.expectClosed(2 * time.Second)
 	idle.expectClosed(2 * time.Second)
-	if got := busy.echo(1); got.ID != "inflight" {
-		t.Fatalf("got %+v", got)
-	}
-	busy.expectClosed(2 * time.Second)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: %v", err)
-	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("socket file left behind: %v", err)
+		t.Errorf("socket file once Close began: %v, want it removed", err)
 	}
 	if _, err := net.Dial("unix", path); err == nil {
-		t.Fatal("dial after Close succeeded")
+		t.Error("dial after Close began succeeded")
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v with a call in flight", err)
+	default:
+	}
+	close(release)
+	if got := busy.echo(1); got.ID != "inflight" {
+		t.Fatalf("in-flight call answered %+v", got)
+	}
+	busy.expectClosed(2 * time.Second)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return once the call was answered")
 	}
 	if err := s.Start(); !errors.Is(err, server.ErrServerClosed) {
 		t.Fatalf("Start after Close: %v", err)
@@ -70,15 +110,20 @@ func TestCloseLetsCallsFinish(t *testing.T) {
 // returning ctx.Err() and cutting the connection.
 func TestCloseDeadline(t *testing.T) {
 	leakCheck(t)
-	release := make(chan struct{})
+	entered, release := make(chan struct{}, 1), make(chan struct{})
 	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-		<-release
+		entered <- struct{}{}
+		<-release // hangs, deaf to its ctx
 		return &servertest.EchoResponse{}, nil
 	}}
 	s, path := newServer(t, server.Options{}, h)
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hanging handler never ran")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -89,6 +134,9 @@ func TestCloseDeadline(t *testing.T) {
 		t.Fatalf("Close took %v", d)
 	}
 	c.expectClosed(2 * time.Second)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file after Close gave up: %v, want it removed", err)
+	}
 	close(release)
 	// Calling Close again waits for the handler to return.
 	if err := s.Close(context.Background()); err != nil {
