@@ -145,7 +145,7 @@ func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -409,7 +409,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -653,7 +653,7 @@ func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -839,7 +839,7 @@ func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1096,7 +1096,7 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1115,7 +1115,7 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 				return
 			}
 		case "f":
-			z.Follow, bts, err = msgp.ReadBoolBytes(bts)
+			z.Follow, bts, err = msgpx.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Follow")
 				return
@@ -1304,7 +1304,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1350,7 +1350,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				bts = bts[zb0002:]
 			}
 		case "eof":
-			z.EOF, bts, err = msgp.ReadBoolBytes(bts)
+			z.EOF, bts, err = msgpx.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "EOF")
 				return
@@ -1454,7 +1454,7 @@ func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1565,7 +1565,7 @@ func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o 
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1699,7 +1699,7 @@ func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return
@@ -1816,7 +1816,7 @@ func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 	}
 	for zb0001 > 0 {
 		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+		field, bts, err = msgpx.ReadMapKeyZC(bts)
 		if err != nil {
 			err = msgp.WrapError(err)
 			return

@@ -70,6 +70,19 @@ var msgpReads = map[string]struct {
 	"nested.DecodeMsg":          {readContainer, ""},
 }
 
+// msgpFast are msgp's readers that msgpx reads faster, with the same
+// signature and results (runtime/msgpx/fast.go), spelled as in msgpReads:
+// every call in an UnmarshalMsg is routed to msgpx. They only make decoding
+// faster, so only the one that every UnmarshalMsg makes is counted: its
+// field-key read at the top level (keyRead).
+var msgpFast = map[string]string{
+	"msgp.ReadMapKeyZC":  "ReadMapKeyZC",
+	"msgp.ReadBoolBytes": "ReadBoolBytes",
+}
+
+// keyRead is the read of a struct's field keys in UnmarshalMsg.
+const keyRead = "msgp.ReadMapKeyZC"
+
 // shapeError is a difference between msgp's output and what the model
 // predicts.
 func shapeError(recv, method, field, format string, args ...any) string {
@@ -174,6 +187,7 @@ type decoder struct {
 	// count holds what was found per top-level field ("" for the struct's own
 	// map header).
 	count map[string]*[numReadKinds]int
+	keys  int // top-level field-key reads routed to msgpx (UnmarshalMsg)
 }
 
 func (m *decoder) errorf(field, format string, args ...any) {
@@ -202,6 +216,13 @@ func (m *decoder) stmts(list []ast.Stmt) {
 			continue
 		}
 		key, recv := m.callKey(call)
+		if to, ok := msgpFast[key]; ok && m.name == "UnmarshalMsg" {
+			call.Fun = msgpxSel(to)
+			if path, ok := wrapErrorPath(list[i+1 : min(i+1+wrapDistance, len(list))]); key == keyRead && ok && len(path) == 0 {
+				m.keys++
+			}
+			continue
+		}
 		r, ok := msgpReads[key]
 		if !ok {
 			continue
@@ -374,6 +395,9 @@ func (m *decoder) check() {
 		if _, ok := want[field]; !ok {
 			m.errorf(field, "reads of a field the struct does not have")
 		}
+	}
+	if m.name == "UnmarshalMsg" && m.keys != 1 {
+		m.errorf("", "found %d field-key reads (%s), the model predicts 1", m.keys, keyRead)
 	}
 }
 

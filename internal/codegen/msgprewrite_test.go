@@ -251,6 +251,8 @@ func TestMsgpShapeChange(t *testing.T) {
 			`ListEntry.DecodeMsg: field state: msgp.WrapError names ["state"], not a field path of the struct`},
 		{"method renamed", mgmtModel, "func (z *StopRequestPayload) DecodeMsg(", "func (z *StopRequestPayload) Decode(",
 			"StopRequestPayload.DecodeMsg: no such method in msgp's output"},
+		{"renamed key read", mgmtModel, "msgp.ReadMapKeyZC(bts)", "msgp.ReadMapKey(bts)",
+			"StopRequestPayload.UnmarshalMsg: found 0 field-key reads (msgp.ReadMapKeyZC), the model predicts 1"},
 		{"nested decode changed", everyModel, "bts, err = z.Inner.UnmarshalMsg(bts)", "bts, err = msgp.Decode(bts, &z.Inner)",
 			"Scalars.UnmarshalMsg: field Inner: found 0 list/map/bytes/struct reads, the model predicts 1"},
 	} {

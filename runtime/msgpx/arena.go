@@ -42,7 +42,30 @@ func NewArena(msg []byte) Arena { return Arena{msg: msg} }
 
 // ReadStringBytes is ReadStringBytes (the package function) returning a
 // string from a's chunks. b must be a suffix of the arena's message.
+//
+// The common case, a fixstr or str8 (up to 255 bytes) that fits the current
+// chunk, is read here without a call; anything else goes through
+// readString.
 func (a *Arena) ReadStringBytes(b []byte, n uint64) (string, []byte, error) {
+	var size, hdr int
+	switch {
+	case len(b) > 0 && b[0]&0xe0 == 0xa0: // fixstr: 101xxxxx
+		size, hdr = int(b[0]&0x1f), 1
+	case len(b) > 1 && b[0] == 0xd9: // str8
+		size, hdr = int(b[1]), 2
+	default:
+		return a.readString(b, n)
+	}
+	if off := len(a.buf); 0 < size && hdr+size <= len(b) && uint64(size) <= n && size <= cap(a.buf)-off {
+		a.buf = a.buf[:off+size]
+		copy(a.buf[off:], b[hdr:hdr+size])
+		return unsafe.String(&a.buf[off], size), b[hdr+size:], nil
+	}
+	return a.readString(b, n)
+}
+
+// readString is ReadStringBytes for any string header.
+func (a *Arena) readString(b []byte, n uint64) (string, []byte, error) {
 	v, o, err := readStringZC(b, n)
 	if err != nil {
 		return "", b, err
@@ -62,7 +85,8 @@ func (a *Arena) string(v []byte, rest int) string {
 		a.buf = make([]byte, 0, a.chunkSize(len(v), rest))
 	}
 	off := len(a.buf)
-	a.buf = append(a.buf, v...)
+	a.buf = a.buf[:off+len(v)]
+	copy(a.buf[off:], v)
 	// The bytes a.buf[off:off+len(v)] are never written again: later strings
 	// are appended after them, and a new chunk replaces a.buf when it is full.
 	return unsafe.String(&a.buf[off], len(v))

@@ -3,7 +3,7 @@
 // runtime/ipc is to framing. Generated code imports it; nothing here knows a
 // generated type.
 //
-// Three groups of helpers:
+// Four groups of helpers:
 //
 //   - Nil-tolerant readers (nil.go): msgp's list, map and bytes readers,
 //     reading a msgpack nil as an empty header (0 items) or nil bytes, as
@@ -12,6 +12,9 @@
 //     input cannot hold before the caller allocates for it.
 //   - Limit-checked string reads (strings.go): msgp's string readers refusing
 //     a string longer than the schema's max_len before it is allocated.
+//   - Fast paths (fast.go): msgp's readers with the common encoding (a fixstr
+//     map key, a bool) read without a call into msgp, returning exactly what
+//     msgp returns.
 //   - The string arena (arena.go): an UnmarshalMsg that decodes many strings
 //     takes them from a few shared chunks instead of one allocation each,
 //     while a retained string keeps at most max(its own length, ChunkSize)

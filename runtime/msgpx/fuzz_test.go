@@ -114,3 +114,21 @@ func FuzzReaders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFast: each fast path returns exactly what the msgp reader of the same
+// name returns (value, rest and error) on every input.
+func FuzzFast(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, ko, kerr := ReadMapKeyZC(b)
+		wk, wko, wkerr := msgp.ReadMapKeyZC(b)
+		if !bytes.Equal(k, wk) || !bytes.Equal(ko, wko) || (kerr == nil) != (wkerr == nil) || kerr != nil && kerr.Error() != wkerr.Error() {
+			t.Fatalf("ReadMapKeyZC(%x) = %q, %x, %v; msgp %q, %x, %v", b, k, ko, kerr, wk, wko, wkerr)
+		}
+		v, vo, verr := ReadBoolBytes(b)
+		wv, wvo, wverr := msgp.ReadBoolBytes(b)
+		if v != wv || !bytes.Equal(vo, wvo) || (verr == nil) != (wverr == nil) || verr != nil && verr.Error() != wverr.Error() {
+			t.Fatalf("ReadBoolBytes(%x) = %v, %x, %v; msgp %v, %x, %v", b, v, vo, verr, wv, wvo, wverr)
+		}
+	})
+}

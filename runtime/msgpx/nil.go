@@ -6,6 +6,12 @@ import "github.com/tinylib/msgp/msgp"
 // and refusing, before the caller allocates, a count the input cannot hold
 // (every item takes at least one byte).
 func ReadArrayHeaderBytes(b []byte) (uint32, []byte, error) {
+	if len(b) > 0 && b[0]&0xf0 == 0x90 { // fixarray: 1001xxxx
+		if n := uint32(b[0] & 0x0f); uint64(n) < uint64(len(b)) {
+			return n, b[1:], nil
+		}
+		return 0, b, msgp.ErrShortBytes
+	}
 	if msgp.IsNil(b) {
 		return 0, b[1:], nil
 	}
@@ -20,6 +26,12 @@ func ReadArrayHeaderBytes(b []byte) (uint32, []byte, error) {
 // refusing, before the caller allocates, a count the input cannot hold
 // (every pair takes at least two bytes).
 func ReadMapHeaderBytes(b []byte) (uint32, []byte, error) {
+	if len(b) > 0 && b[0]&0xf0 == 0x80 { // fixmap: 1000xxxx
+		if n := uint32(b[0] & 0x0f); 2*uint64(n) < uint64(len(b)) {
+			return n, b[1:], nil
+		}
+		return 0, b, msgp.ErrShortBytes
+	}
 	if msgp.IsNil(b) {
 		return 0, b[1:], nil
 	}
