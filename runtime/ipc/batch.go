@@ -36,6 +36,13 @@ import (
 // goroutine writing, which reports such frames, a batch at a time, to the
 // function set with SetWritten once they are written or have failed.
 //
+// A caller producing small frames back to back (SendMsg, such as a
+// stream's sender) need not do the writing: it queues its frame and, when
+// no goroutine is writing, starts the flush goroutine, which writes what is
+// queued, batch by batch, while the caller goes on encoding the next
+// frames, and ends when the queue is empty. There is at most one flush
+// goroutine at a time, and it is the goroutine writing.
+//
 // The first write error is sticky: the batch in progress and every later
 // call fail with it.
 type BatchWriter struct {
@@ -97,22 +104,71 @@ func (w *BatchWriter) SetWritten(f func(frames int, err error)) {
 // WriteMsg's, with nothing queued.
 func (w *BatchWriter) QueueMsg(h Header, m msgp.Marshaler) (queued bool, err error) {
 	w.mu.Lock()
-	if w.err != nil {
-		defer w.mu.Unlock()
-		return false, w.err
-	}
-	out, err := appendMsgSafe(w.pending, h, m)
-	if err != nil {
+	if err := w.appendLocked(h, m); err != nil {
 		w.mu.Unlock()
 		return false, err
 	}
-	w.pending = out
 	if w.writing && w.onDone != nil {
 		w.queued++
 		w.mu.Unlock()
 		return true, nil
 	}
 	return false, w.commitLocked()
+}
+
+// SendMsg queues m's frame (h and m as for WriteMsg, with the same encoding
+// errors) and returns without waiting for it to be written: the goroutine
+// writing writes it, or, when none is, the flush goroutine SendMsg starts;
+// except that with nobody writing, a queue of backlog bytes or more (such
+// as one large frame) is written by SendMsg itself, as WriteMsg does.
+// When more than backlog bytes are queued already, SendMsg first waits
+// until the writing goroutine takes them, so the queue holds at most
+// backlog bytes plus one frame besides the batch being written. A write
+// error is reported by the next call (it is sticky) and by Wait.
+func (w *BatchWriter) SendMsg(h Header, m msgp.Marshaler, backlog int) error {
+	w.mu.Lock()
+	for w.err == nil && w.writing && len(w.pending) > backlog {
+		w.waiters++
+		w.cond.Wait()
+		w.waiters--
+	}
+	if err := w.appendLocked(h, m); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	if !w.writing {
+		if len(w.pending) >= backlog {
+			// Worth a write of its own: no flush goroutine to wake.
+			return w.commitLocked()
+		}
+		w.writing = true
+		go w.flush()
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// flush is the flush goroutine: it writes batches until the queue is empty.
+func (w *BatchWriter) flush() {
+	w.mu.Lock()
+	w.writeBatchesLocked()
+	if w.waiters > 0 {
+		w.cond.Broadcast() // Wait waits for writing to end
+	}
+	w.mu.Unlock()
+}
+
+// Wait waits until every frame queued is written, or a write failed, and
+// returns the sticky write error (nil while the writer is healthy).
+func (w *BatchWriter) Wait() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.writing || len(w.pending) > 0 && w.err == nil {
+		w.waiters++
+		w.cond.Wait()
+		w.waiters--
+	}
+	return w.err
 }
 
 // ErrEncodePanic wraps the value a panicking MarshalMsg raised (such as a
@@ -126,17 +182,25 @@ var ErrEncodePanic = errors.New("ipc: encoding panicked")
 // writer stays usable.
 func (w *BatchWriter) WriteMsg(h Header, m msgp.Marshaler) error {
 	w.mu.Lock()
+	if err := w.appendLocked(h, m); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	return w.commitLocked()
+}
+
+// appendLocked appends m's frame to the queue, with w.mu held; after an
+// error (the sticky one, or m's encoding's) nothing is appended.
+func (w *BatchWriter) appendLocked(h Header, m msgp.Marshaler) error {
 	if w.err != nil {
-		defer w.mu.Unlock()
 		return w.err
 	}
 	out, err := appendMsgSafe(w.pending, h, m)
 	if err != nil {
-		w.mu.Unlock()
 		return err
 	}
 	w.pending = out
-	return w.commitLocked()
+	return nil
 }
 
 // appendMsgSafe is AppendMsgFrame turning a panic in MarshalMsg into an

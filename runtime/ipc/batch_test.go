@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,6 +211,93 @@ func TestBatchWriterQueueMsgFailure(t *testing.T) {
 	}
 	if q, err := w.QueueMsg(Header{MsgType: 0xA3}, &testMsg{}); q || err == nil {
 		t.Fatalf("after the failure: queued %v, %v; want the sticky error", q, err)
+	}
+}
+
+// SendMsg never writes a small frame itself: the flush goroutine does,
+// while the sender goes on queueing; frames queued meanwhile share the next
+// Write; past the backlog the sender waits; Wait returns once all is
+// written. A queue reaching the backlog with nobody writing is written by
+// SendMsg itself.
+func TestBatchWriterSendMsg(t *testing.T) {
+	g := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	w := NewBatchWriter(g)
+	frame := func(seq uint64) Header { return Header{MsgType: 0xA3, SeqNo: seq} }
+	const backlog = 100
+	if err := w.SendMsg(frame(1), &testMsg{Name: "one"}, backlog); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered // the flush goroutine writes frame 1, blocked
+	seq := uint64(1)
+	for {
+		w.mu.Lock()
+		queued := len(w.pending)
+		w.mu.Unlock()
+		if queued > backlog {
+			break
+		}
+		seq++
+		if err := w.SendMsg(frame(seq), &testMsg{Name: "more"}, backlog); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- w.SendMsg(frame(seq+1), &testMsg{Name: "waits"}, backlog) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		n := w.waiters
+		w.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SendMsg past the backlog did not wait")
+		}
+	}
+	close(g.gate)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	writes := g.all()
+	var got []uint64
+	for _, b := range writes {
+		for _, h := range readFrames(t, b) {
+			got = append(got, h.SeqNo)
+		}
+	}
+	if len(writes) < 2 || len(writes) > 3 || len(got) != int(seq+1) {
+		t.Fatalf("%d Writes carrying seqs %v; want frame 1, then the %d queued in at most two", len(writes), got, seq)
+	}
+	for i, s := range got {
+		if s != uint64(i+1) {
+			t.Fatalf("seqs %v out of order", got)
+		}
+	}
+	// Nobody writing, a frame of the backlog's size: written by SendMsg.
+	before := len(g.all())
+	if err := w.SendMsg(frame(99), &testMsg{Name: strings.Repeat("x", backlog)}, backlog); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.all()); n != before+1 {
+		t.Fatalf("%d Writes after a large SendMsg returned, want %d", n, before+1)
+	}
+}
+
+// A failed write of the flush goroutine is reported by Wait and by the
+// next SendMsg.
+func TestBatchWriterSendMsgFailure(t *testing.T) {
+	w := NewBatchWriter(&errWriter{})
+	if err := w.SendMsg(Header{MsgType: 0xA3}, &testMsg{}, 1<<10); err != nil {
+		t.Fatalf("SendMsg: %v, want nil (the write is the flush goroutine's)", err)
+	}
+	if err := w.Wait(); err == nil || err.Error() != "boom" {
+		t.Fatalf("Wait: %v, want boom", err)
+	}
+	if err := w.SendMsg(Header{MsgType: 0xA3}, &testMsg{}, 1<<10); err == nil || err.Error() != "boom" {
+		t.Fatalf("SendMsg after the failure: %v, want boom", err)
 	}
 }
 

@@ -42,6 +42,14 @@ package server
 //	          StreamSendTimeout while a stream runs. A failed write closes
 //	          the socket at once (it is broken anyway), which ends the
 //	          reader.
+//	flush     Started by a stream's Send (ipc.BatchWriter.SendMsg) that
+//	          finds no write in progress, at most one at a time: it is the
+//	          goroutine writing while the handler goes on encoding frames,
+//	          and writes the queued frames batch by batch (at most 32 KiB
+//	          queued behind the batch in flight). Ends when the queue is
+//	          empty; the stream's end waits for it (BatchWriter.Wait), so
+//	          none outlives its stream. An answer written meanwhile (the
+//	          stream's error answer) waits for it like any WriteMsg.
 //
 // Inline calls: handing a call to a handler goroutine wakes a second OS
 // thread, which is most of a round trip's cost on a Unix socket. So the

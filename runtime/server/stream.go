@@ -27,19 +27,22 @@ type Stream struct {
 	cancel context.CancelFunc
 
 	mu   sync.Mutex
-	sent int   // frames written
-	last bool  // the last frame was written
+	sent int   // frames queued or written
+	last bool  // the last frame was queued
 	err  error // sticky failure
 }
 
 // Send encodes m as one frame of type t. last marks the schema's last frame
 // (e.g. Logs with EOF true): after it the stream is over, further sends fail,
-// and the connection returns to request/response mode. Send fails once the
-// client has gone away or the server is shutting down, and blocks at most the
-// server's StreamSendTimeout for a slow reader; a send that fails that way
-// ends the stream and drops the connection. A frame that cannot be encoded
-// is not sent and the stream goes on. Stream frames carry seq 0, as
-// cliwrap's do.
+// and the connection returns to request/response mode (once every frame
+// is written). Send queues the frame and returns while the connection's
+// flush goroutine writes it (see conn.go), so frames sent back to back
+// share writes; it waits while 32 KiB of frames are queued. Send fails once
+// the client has gone away, the server is shutting down, or an earlier
+// frame's write failed, and blocks at most about the server's
+// StreamSendTimeout for a slow reader; a send that fails that way ends the
+// stream and drops the connection. A frame that cannot be encoded is not
+// sent and the stream goes on. Stream frames carry seq 0, as cliwrap's do.
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if s == nil || s.c == nil {
 		return errors.New("server: Send on a Stream the server did not create")
@@ -55,7 +58,7 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("server: stream ended: %w", err)
 	}
-	if err := s.c.bw.WriteMsg(ipc.Header{MsgType: t}, m); err != nil {
+	if err := s.c.bw.SendMsg(ipc.Header{MsgType: t}, m, streamBacklog); err != nil {
 		if errors.Is(err, ipc.ErrEncodePanic) || errors.Is(err, ipc.ErrFrameTooLarge) {
 			return fmt.Errorf("server: stream send: %w", err)
 		}
@@ -67,6 +70,12 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	s.last = last
 	return nil
 }
+
+// streamBacklog is how many bytes of a stream's frames Send queues for the
+// flush goroutine before it waits: enough to fill a write with small
+// frames, and with the batch being written two batch buffers at most
+// (ipc's keepBatchSize, 128 KiB, for frames up to 64 KiB).
+const streamBacklog = 32 << 10
 
 // refuse answers a frame over the schema's limits: instead of the frame the
 // client gets the error response naming the field and limit, and the stream
@@ -215,8 +224,13 @@ func (c *conn) streamResult(st *Stream, r *request) bool {
 	m, seq := r.m, r.h.SeqNo
 	stop := context.AfterFunc(st.ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
 	err := c.callStream(st, r)
+	werr := c.bw.Wait() // the frames Send queued are out, or failed
 	live := stop()
 	sent, last, failed := st.end()
+	if werr != nil {
+		failed = true
+		c.drop()
+	}
 	switch {
 	case failed || !live:
 		return false
