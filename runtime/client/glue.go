@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
 // What generated clients are built from: each generated unary method is one
@@ -16,27 +18,15 @@ import (
 // schema's last frame live here, once.
 
 // Encodable is the pointer type of a request: it encodes itself.
-type Encodable[T any] interface {
-	*T
-	msgp.Marshaler
-}
+type Encodable[T any] = ipc.Encodable[T]
 
 // Decodable is the pointer type of a response or stream frame.
-type Decodable[T any] interface {
-	*T
-	msgp.Unmarshaler
-}
+type Decodable[T any] = ipc.Decodable[T]
 
 // NoPayload is the type of a request, response or stream frame without a
-// payload: it encodes to nothing (an empty payload) and decodes by
-// ignoring what it is given.
-type NoPayload struct{}
-
-// MarshalMsg appends nothing.
-func (*NoPayload) MarshalMsg(b []byte) ([]byte, error) { return b, nil }
-
-// UnmarshalMsg consumes b without looking at it.
-func (*NoPayload) UnmarshalMsg(b []byte) ([]byte, error) { return b[len(b):], nil }
+// payload (ipc.NoPayload): it encodes to nothing (an empty payload) and
+// decodes an empty payload or one MessagePack value, which it ignores.
+type NoPayload = ipc.NoPayload
 
 // request is what a call sends for req: nil (an empty payload, and what
 // interceptors see) for NoPayload, else req or, for a nil req, the zero

@@ -15,27 +15,16 @@ import (
 // error-field mapping and outgoing limit checks live here, once.
 
 // Decodable is the pointer type of a request: it decodes itself.
-type Decodable[T any] interface {
-	*T
-	msgp.Unmarshaler
-}
+type Decodable[T any] = ipc.Decodable[T]
 
 // Encodable is the pointer type of a response or stream frame.
-type Encodable[T any] interface {
-	*T
-	msgp.Marshaler
-}
+type Encodable[T any] = ipc.Encodable[T]
 
-// NoPayload is the request type of a call whose request has no payload. It
-// decodes an empty body, or a body of exactly one MessagePack value (a
-// reflection client's nil), and ignores it; interceptors see a nil request.
-type NoPayload struct{}
-
-// UnmarshalMsg skips one MessagePack value.
-func (*NoPayload) UnmarshalMsg(b []byte) ([]byte, error) { return msgp.Skip(b) }
-
-// MarshalMsg appends nothing: the request travels with an empty payload.
-func (*NoPayload) MarshalMsg(b []byte) ([]byte, error) { return b, nil }
+// NoPayload is the request type of a call whose request has no payload
+// (ipc.NoPayload): it decodes an empty body, or a body of exactly one
+// MessagePack value (a reflection client's nil), and ignores it;
+// interceptors see a nil request.
+type NoPayload = ipc.NoPayload
 
 // UnaryCall describes a unary call for Unary.
 type UnaryCall[Req, Resp any] struct {
