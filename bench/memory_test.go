@@ -59,9 +59,10 @@ func dialer(spec string) error {
 	if err := raiseNOFILE(); err != nil {
 		return err
 	}
-	req := frameOf(mgmt.MsgStatusRequest, 1, StatusRequest())
+	req, want := frameOf(mgmt.MsgStatusRequest, 1, StatusRequest()), mgmt.MsgStatusResponse
 	if mode == "stream" {
 		req = frameOf(mgmt.MsgLogsRequest, 1, &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
+		want = mgmt.MsgLogsStream // the snapshot; an error response would mean a refused stream
 	}
 	conns := make([]net.Conn, 0, n)
 	for range n {
@@ -73,8 +74,12 @@ func dialer(spec string) error {
 		if _, err := nc.Write(req); err != nil {
 			return err
 		}
-		if _, _, err := ipc.NewFrameReader(nc, 0).ReadFrame(); err != nil {
+		h, _, err := ipc.NewFrameReader(nc, 0).ReadFrame()
+		if err != nil {
 			return err
+		}
+		if h.MsgType != want {
+			return fmt.Errorf("connection %d: got a %s, want a %s", len(conns), h.MsgType, want)
 		}
 	}
 	fmt.Println("ready")

@@ -89,6 +89,7 @@ func startMgmt(tb testing.TB, h mgmt.Handler) string {
 		Handler:     h,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxConns:    4096,
+		MaxStreams:  4096, // BenchmarkIdleConn holds 1,000 streams
 		IdleTimeout: -1,
 	})
 	if err != nil {
