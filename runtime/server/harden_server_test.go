@@ -15,11 +15,14 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
+// schedulingSlack is how late a round trip that waits for nothing may be
+// on a loaded 2-core machine under -race.
+const schedulingSlack = 100 * time.Millisecond
+
 // TestHardenUnreadResponses: a client that floods requests and never reads
 // a response is dropped once a response write has blocked WriteTimeout;
-// the server meanwhile answers others without waiting for that: each of
-// their calls takes well under WriteTimeout (half of it: slack for a
-// loaded machine, where 100 ms proved too tight).
+// the server meanwhile answers others without waiting for that: none of
+// their calls takes longer than a round trip plus schedulingSlack.
 func TestHardenUnreadResponses(t *testing.T) {
 	leakCheck(t)
 	const writeTimeout = time.Second
@@ -61,8 +64,13 @@ func TestHardenUnreadResponses(t *testing.T) {
 		t.Fatal("flooding client that never reads was not dropped within 10 s")
 	}
 	t.Logf("non-reading client dropped after %v (write timeout %v); other client's worst latency %v", d, writeTimeout, worst)
-	if worst > writeTimeout/2 {
-		t.Errorf("other client delayed: worst %v", worst)
+	// Nothing of the flooding connection is shared with another: its reader,
+	// its handlers (at most MaxCallsPerConn, their answers queued behind the
+	// blocked write, none of them waiting) and its writer are its own. So
+	// the other client's round trips wait for nothing but the CPU: the bound
+	// is slack for scheduling on a loaded 2-core machine under -race.
+	if worst > schedulingSlack {
+		t.Errorf("other client delayed: worst round trip %v, more than %v", worst, schedulingSlack)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
@@ -46,8 +47,19 @@ func TestBudgetRequestBytes(t *testing.T) {
 		all = append(all, f...)
 	}
 	base := liveHeap()
+	// Write until the socket takes no more, and at least the requests the
+	// budget admits (and the next header) are sent: on a loaded machine a
+	// write can stall for a while before the server has read them.
+	admitted := budget / int64(len(big))
+	need := int(admitted)*len(big) + ipc.HeaderSize
 	sent := writeUntilBlocked(t, c.nc, all, 1)
-	waitFor(t, "the admitted calls to start", func() bool { return b.running.Load() == budget/int64(len(big)) })
+	for deadline := time.Now().Add(10 * time.Second); sent < need; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server took %d bytes, not the %d of the requests its budget admits", sent, need)
+		}
+		sent += writeUntilBlocked(t, c.nc, all[sent:], 1)
+	}
+	waitFor(t, "the admitted calls to start", func() bool { return b.running.Load() == admitted })
 	grown := int64(liveHeap()) - int64(base)
 	t.Logf("%d bytes sent; %d calls admitted (budget %d, requests of %d bytes); server heap +%d bytes",
 		sent, b.running.Load(), budget, len(big), grown)
