@@ -49,9 +49,9 @@ var (
 	bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 )
 
-func getCall(ctx context.Context, name string) *call {
+func getCall(ctx context.Context, name string, start time.Time) *call {
 	cl := callPool.Get().(*call)
-	cl.ctx, cl.name, cl.start = ctx, name, time.Now()
+	cl.ctx, cl.name, cl.start = ctx, name, start
 	return cl
 }
 
@@ -122,11 +122,12 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	if err := ctx.Err(); err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
+	start := time.Now() // a StallError's Waited counts the encoding too
 	bp, frame, err := encode(t, req)
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	cl := getCall(ctx, name)
+	cl := getCall(ctx, name, start)
 	err = c.send(ctx, frame, cl)
 	recycle(bp, frame)
 	if err != nil { // cl was not registered
