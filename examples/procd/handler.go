@@ -13,8 +13,11 @@ import (
 )
 
 // handler serves the management protocol from a supervisor: each method maps
-// onto one supervisor call. Errors of unary calls travel in the response's
-// Err field (the generated glue puts them there).
+// onto one supervisor call. Errors carry a status code (coded: NotFound for
+// an unknown process id, InvalidArgument for a bad stream or filter, ...):
+// on an extended connection they travel as error frames with it; on a
+// legacy one their text travels in the response's Err field (the generated
+// glue puts it there), as a cliwrap manager answers.
 type handler struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger // nil: slog.Default()
@@ -53,7 +56,7 @@ func (h *handler) List(context.Context) (*mgmt.ListResponsePayload, error) {
 func (h *handler) Status(_ context.Context, req *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
 	e, err := h.sup.Status(req.ID)
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	return &mgmt.StatusResponsePayload{Entry: entry(e)}, nil
 }
@@ -76,7 +79,7 @@ func (h *handler) Start(ctx context.Context, req *mgmt.StartRequestPayload) (*mg
 		return nil, err
 	}
 	if err := h.sup.Start(req.ID); err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	return h.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
 }
@@ -86,7 +89,7 @@ func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt
 		return nil, err
 	}
 	if err := h.sup.Stop(ctx, req.ID); err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	return h.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})
 }
@@ -138,7 +141,7 @@ func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mg
 				return nil // the client went away or procd is shutting down
 			}
 			h.logger().Warn("logs follower dropped", "id", id, "stream", stream, "reason", err)
-			return fmt.Errorf("logs %q: %w", id, err)
+			return coded(fmt.Errorf("logs %q: %w", id, err))
 		}
 		if err := out.Send(frame(chunk, false)); err != nil {
 			return err
@@ -152,7 +155,7 @@ func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mg
 func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
 	sub, err := h.sup.Subscribe(req.ProcessIDs, req.Types, 0)
 	if err != nil {
-		return err
+		return coded(err)
 	}
 	defer sub.Close()
 	h.subscribers.Add(1)
