@@ -45,7 +45,7 @@ bench-ipc:
 
 ## fuzz: every fuzz target for $(FUZZTIME) each.
 FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
-	gen/mgmt:FuzzDecode gen/mgmt:FuzzMgmtServerConn internal/schema:FuzzParse \
+	gen/mgmt:FuzzDecode internal/schema:FuzzParse \
 	internal/msgjson:FuzzDecode \
 	runtime/msgpx:FuzzObjectEnd runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders
 ## A run that fails with nothing but "context deadline exceeded" and writes no

@@ -1,5 +1,8 @@
 package mgmt_test
 
+// Every unary call through the generated Client and Server: answers, remote errors (with and
+// without an error field), UnimplementedHandler, the untyped Call, concurrency, deadlines.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,7 @@
 package mgmt_test
 
+// The generated client against a fake cliwrap manager that speaks as the real one does.
+
 import (
 	"bytes"
 	"errors"

@@ -1,55 +1,25 @@
 package mgmt_test
 
+// Requests the generated server refuses: unknown request types, payloads
+// that do not decode into the mgmt request types (each answered with an
+// error naming the call, and the field where it can), and the bounds on
+// what an error answer echoes. The runtime's side of it (framing, hostile
+// bytes, panics) is tested in runtime/server.
+
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
-
-// A handler panic is recovered, answered with a clear error, logged, and the
-// connection stays usable.
-func TestHandlerPanic(t *testing.T) {
-	noLeaks(t)
-	h := fullHandler(nil)
-	h.status = func(context.Context, *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
-		panic("boom in status")
-	}
-	h.list = func(context.Context) (*mgmt.ListResponsePayload, error) {
-		panic("boom in list")
-	}
-	_, path, logs := startServer(t, h)
-	c := dial(t, path)
-	ctx := testCtx(t)
-	for _, tc := range []struct {
-		method string
-		call   func() error
-	}{
-		{"Status", func() error { _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "x"}); return err }},
-		{"List", func() error { _, err := c.List(ctx); return err }},
-	} {
-		err := tc.call()
-		var re *client.RemoteError
-		if !errors.As(err, &re) || re.Method != tc.method || !strings.Contains(re.Text, "panic") || !strings.Contains(re.Text, tc.method) {
-			t.Errorf("%s after a panic: %v, want RemoteError naming the panic and the method", tc.method, err)
-		}
-		if resp, err := c.Start(ctx, &mgmt.StartRequestPayload{ID: "ok"}); err != nil || resp.Entry.ID != "ok" {
-			t.Fatalf("Start after a %s panic = %+v, %v; connection not usable", tc.method, resp, err)
-		}
-	}
-	out := logs.String()
-	for _, want := range []string{"level=ERROR", "handler panic", "boom in status", "boom in list", "method=Status", "method=List"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("log lacks %q:\n%s", want, out)
-		}
-	}
-}
 
 // Unknown request ids, inside and outside the schema's id range, are
 // answered with StatusResponse "unknown request type 0xNN", echoing the seq;
@@ -60,14 +30,20 @@ func TestUnknownRequestType(t *testing.T) {
 	c := dial(t, path)
 	for i, tc := range []struct {
 		t    ipc.MsgType
+		body []byte
 		text string
 	}{
-		{0xAE, "unknown request type 0xae"},
-		{0x10, "unknown request type 0x10"},
-		{mgmt.MsgListResponse, "unknown request type 0xa1"}, // a response id is no request
-		{0x00, "unknown request type 0x00"},
+		{0xAE, nil, "unknown request type 0xae"},
+		{0x10, nil, "unknown request type 0x10"},
+		{mgmt.MsgListResponse, nil, "unknown request type 0xa1"}, // a response id is no request
+		{0x00, nil, "unknown request type 0x00"},
+		{0x00, []byte{0x80}, "unknown request type 0x00"},
+		{0xFF, []byte{0x80}, "unknown request type 0xff"},
+		{0x9F, []byte{0x80}, "unknown request type 0x9f"}, // just below the schema's ids
+		{0xB0, []byte{0x80}, "unknown request type 0xb0"}, // just above
+		{mgmt.MsgLogsStream, []byte{0x80}, "unknown request type 0xa5"},
 	} {
-		hdr, body, err := c.Call(tc.t, nil)
+		hdr, body, err := c.Call(tc.t, tc.body)
 		if err != nil {
 			t.Fatalf("Call(%s): %v", tc.t, err)
 		}
@@ -178,45 +154,109 @@ func TestMalformedStreamAndList(t *testing.T) {
 	}
 }
 
-// A stream handler panic is recovered and logged: before the first frame the
-// client's Recv fails, after it the stream ends; other connections go on.
-func TestStreamHandlerPanic(t *testing.T) {
+// wrongTypes gives every request field a value of the wrong msgpack type.
+var wrongTypes = []struct {
+	t     ipc.MsgType
+	key   string
+	field string
+	value []byte
+}{
+	{mgmt.MsgStatusRequest, "id", "ID", msgp.AppendInt(nil, 1)},
+	{mgmt.MsgStartRequest, "id", "ID", msgp.AppendBool(nil, true)},
+	{mgmt.MsgStopRequest, "id", "ID", msgp.AppendMapHeader(nil, 0)},
+	{mgmt.MsgStatusRequest, "id", "ID", msgp.AppendBytes(nil, []byte("a"))},
+	{mgmt.MsgLogsRequest, "id", "ID", msgp.AppendFloat64(nil, 1)},
+	{mgmt.MsgLogsRequest, "s", "Stream", msgp.AppendString(nil, "stdout")},
+	{mgmt.MsgLogsRequest, "s", "Stream", msgp.AppendInt(nil, 300)},
+	{mgmt.MsgLogsRequest, "s", "Stream", msgp.AppendInt(nil, -1)},
+	{mgmt.MsgLogsRequest, "f", "Follow", msgp.AppendInt(nil, 1)},
+	{mgmt.MsgLogsRequest, "sn", "SinceUnixNano", msgp.AppendString(nil, "yesterday")},
+	{mgmt.MsgLogsRequest, "ln", "Lines", msgp.AppendBool(nil, false)},
+	{mgmt.MsgEventsSubscribe, "pids", "ProcessIDs", msgp.AppendString(nil, "a")},
+	{mgmt.MsgEventsSubscribe, "pids", "ProcessIDs", msgp.AppendInt(msgp.AppendArrayHeader(nil, 1), 5)},
+	{mgmt.MsgEventsSubscribe, "types", "Types", msgp.AppendMapHeader(nil, 0)},
+}
+
+// Every request field given a value of the wrong msgpack type is a
+// malformed request naming the field, never served.
+func TestWrongTypes(t *testing.T) {
+	noLeaks(t)
+	_, path, _ := startServer(t, fullHandler(nil))
+	c := rawDial(t, path)
+	for _, w := range wrongTypes {
+		b := msgp.AppendMapHeader(nil, 1)
+		b = msgp.AppendString(b, w.key)
+		b = append(b, w.value...)
+		var st wStatusResponse
+		c.readAnswer(c.sendRaw(w.t, b), mgmt.MsgStatusResponse, &st)
+		if !strings.Contains(st.Err, "malformed") || !strings.Contains(st.Err, w.field) {
+			t.Errorf("%s %s=%x: Err %q, want a malformed-request error naming %s", w.t, w.key, w.value, st.Err, w.field)
+		}
+		if st.Entry != (wListEntry{}) {
+			t.Errorf("%s %s: served as %+v", w.t, w.key, st.Entry)
+		}
+	}
+	c.readAnswer(c.send(mgmt.MsgListRequest, nil), mgmt.MsgListResponse, &wListResponse{})
+}
+
+// Error answers stay bounded (256 bytes) where the schema's limits are
+// what is broken: a 1 MiB id over max_len, a 1 MiB string for the uint8
+// Stream, and a handler quoting an id over max_len (the generated glue
+// copies a handler's error into Err as it is: the decoder refuses the id
+// first). runtime/server's TestHostileBoundedErrorEcho covers the rest.
+func TestBoundedErrorEcho(t *testing.T) {
 	noLeaks(t)
 	h := fullHandler(nil)
-	h.events = func(_ context.Context, r *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
-		if len(r.ProcessIDs) > 0 {
-			if err := out.Send(&mgmt.EventsStreamPayload{ProcessID: r.ProcessIDs[0]}); err != nil {
-				return err
-			}
+	h.status = func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		return nil, fmt.Errorf("no process %q", r.ID)
+	}
+	_, path, _ := startServer(t, h)
+	c := rawDial(t, path)
+	huge := strings.Repeat("A", 1<<20)
+	mapOf := func(key string, value []byte) []byte {
+		b := msgp.AppendMapHeader(nil, 1)
+		b = msgp.AppendString(b, key)
+		return append(b, value...)
+	}
+	for _, cs := range []struct {
+		name string
+		t    ipc.MsgType
+		body []byte
+	}{
+		{"huge id over max_len", mgmt.MsgStatusRequest, mapOf("id", msgp.AppendString(nil, huge))},
+		{"huge string as stream", mgmt.MsgLogsRequest, mapOf("s", msgp.AppendString(nil, huge))},
+		{"id just over max_len", mgmt.MsgStatusRequest, mapOf("id", msgp.AppendString(nil, strings.Repeat("B", 4097)))},
+	} {
+		var st wStatusResponse
+		c.readAnswer(c.sendRaw(cs.t, cs.body), mgmt.MsgStatusResponse, &st)
+		if st.Err == "" {
+			t.Errorf("%s: no error", cs.name)
 		}
-		panic("boom in events")
+		if len(st.Err) > 256 || strings.Contains(st.Err, "AAAAAAAA") || strings.Contains(st.Err, "BBBBBBBB") {
+			t.Errorf("%s: Err echoes input (%d bytes): %.100q", cs.name, len(st.Err), st.Err)
+		}
+		t.Logf("%s: Err %q", cs.name, st.Err)
 	}
-	_, path, logs := startServer(t, h)
+}
+
+// emptyError is an error whose text is empty.
+type emptyError struct{}
+
+func (emptyError) Error() string { return "" }
+
+// A handler error on a call with an error field (Status) must reach the
+// client as an error even when its text is empty, never as success.
+// (runtime/server's TestEmptyErrorText covers the error response.)
+func TestEmptyErrorText(t *testing.T) {
+	noLeaks(t)
+	h := &handler{status: func(context.Context, *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		return nil, emptyError{}
+	}}
+	_, path, _ := startServer(t, h)
 	c := dial(t, path)
-	ctx := testCtx(t)
-	s, err := c.Events(ctx, nil)
-	if err != nil {
-		t.Fatalf("Events: %v", err)
-	}
-	if p, err := s.Recv(); err == nil || err == io.EOF {
-		t.Errorf("Recv from a stream whose handler panicked at once = %+v, %v; want an error", p, err)
-	}
-	s.Close()
-	s, err = c.Events(ctx, &mgmt.EventsSubscribePayload{ProcessIDs: []string{"a"}})
-	if err != nil {
-		t.Fatalf("Events: %v", err)
-	}
-	if p, err := s.Recv(); err != nil || p.ProcessID != "a" {
-		t.Fatalf("first event = %+v, %v", p, err)
-	}
-	if p, err := s.Recv(); err == nil {
-		t.Errorf("Recv after the handler panicked = %+v, want the stream ended", p)
-	}
-	s.Close()
-	if _, err := c.List(ctx); err != nil {
-		t.Errorf("List after stream panics: %v", err)
-	}
-	if out := logs.String(); strings.Count(out, "boom in events") != 2 || !strings.Contains(out, "method=Events") {
-		t.Errorf("stream panics not logged twice:\n%s", out)
+	resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "x"})
+	var re *client.RemoteError
+	if !errors.As(err, &re) || re.Text == "" {
+		t.Fatalf("Status whose handler failed with an empty text: %+v, %v; want a RemoteError with a text", resp, err)
 	}
 }

@@ -1,5 +1,8 @@
 package mgmt_test
 
+// The generated decoders against an independent codec: FuzzDecode, round trips, and the
+// allocation bounds of hostile claims.
+
 import (
 	"bytes"
 	"fmt"

@@ -1,31 +1,22 @@
 package mgmt_test
 
+// The schema's limits (max_len, max_items) and the frame limit on the generated answers.
+
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
-
-// MaxPayload refuses a larger request frame before reading it.
-func TestMaxPayload(t *testing.T) {
-	noLeaks(t)
-	_, path, _ := startServer(t, fullHandler(nil), func(o *mgmt.ServerOptions) { o.MaxPayload = 64 })
-	c := rawDial(t, path)
-	c.readAnswer(c.send(mgmt.MsgStatusRequest, wIDRequest{ID: strings.Repeat("x", 50)}), mgmt.MsgStatusResponse, &wStatusResponse{})
-	c.send(mgmt.MsgStatusRequest, wIDRequest{ID: strings.Repeat("x", 100)})
-	if h, _, err := c.fr.ReadFrame(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("oversized request: %+v, %v; want the connection closed", h, err)
-	}
-}
 
 // The schema's limits hold on the way out: a List of 65,537 entries
 // (max_items 65,536) is not sent, where every client would reject it; the
@@ -79,5 +70,87 @@ func TestOutgoingLimits(t *testing.T) {
 	var le *server.LimitError
 	if err := <-sendErr; !errors.As(err, &le) || le.Field != "ID" || le.Max != 4096 {
 		t.Fatalf("Send = %v, want a *server.LimitError for ID", err)
+	}
+}
+
+// Frames up to the 16 MiB limit travel; a larger stream frame fails its Send
+// with ipc.ErrFrameTooLarge and the stream goes on; a unary response over a
+// schema limit is answered with an error naming the field and the limit, and
+// one within the schema's limits but over the frame limit with an error
+// saying it is too large.
+func TestLargePayloads(t *testing.T) {
+	noLeaks(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), (int(ipc.MaxPayloadSize)-64)/16)
+	sendErr := make(chan error, 1)
+	h := fullHandler(nil)
+	h.logs = func(_ context.Context, r *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
+		if err := out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: big}); err != nil {
+			return err
+		}
+		sendErr <- out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: make([]byte, ipc.MaxPayloadSize)})
+		return out.Send(&mgmt.LogsStreamPayload{ID: r.ID, Data: []byte("end"), EOF: true})
+	}
+	var withinFields atomic.Bool
+	h.list = func(context.Context) (*mgmt.ListResponsePayload, error) {
+		if !withinFields.Load() {
+			return &mgmt.ListResponsePayload{Entries: []mgmt.ListEntry{{Name: strings.Repeat("n", int(ipc.MaxPayloadSize))}}}, nil
+		}
+		// 17 names of 1 MiB each: every field within max_len, the frame over 16 MiB.
+		name := strings.Repeat("n", 1<<20)
+		entries := make([]mgmt.ListEntry, 17)
+		for i := range entries {
+			entries[i].Name = name
+		}
+		return &mgmt.ListResponsePayload{Entries: entries}, nil
+	}
+	_, path, logs := startServer(t, h)
+	c := dial(t, path)
+	// 16 MiB frames under -race on a loaded 2-core machine take seconds:
+	// a bound far above testCtx's.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "w"})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Recv()
+	if err != nil {
+		t.Fatalf("large frame: %v", err)
+	}
+	if !bytes.Equal(p.Data, big) {
+		t.Fatalf("large frame: %d bytes, want %d", len(p.Data), len(big))
+	}
+	select {
+	case err := <-sendErr:
+		if !errors.Is(err, ipc.ErrFrameTooLarge) {
+			t.Errorf("oversized Send = %v, want ipc.ErrFrameTooLarge", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for the oversized Send")
+	}
+	if p, err = s.Recv(); err != nil || string(p.Data) != "end" || !p.EOF {
+		t.Errorf("frame after the oversized one = %+v, %v", p, err)
+	}
+
+	_, err = c.List(ctx)
+	var re *client.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Text, "field Entries[0].Name has 16777216 bytes, over the schema's max_len 1048576") {
+		t.Errorf("List response over max_len = %v, want a RemoteError naming the field and limit", err)
+	}
+	if !strings.Contains(logs.String(), "answer over the schema's limits not sent") {
+		t.Errorf("limit refusal not logged:\n%s", logs.String())
+	}
+	withinFields.Store(true)
+	_, err = c.List(ctx)
+	if !errors.As(err, &re) || !strings.Contains(re.Text, "too large") {
+		t.Errorf("oversized List response = %v, want a RemoteError saying it is too large", err)
+	}
+	if !strings.Contains(logs.String(), "cannot encode response") {
+		t.Errorf("encode failure not logged:\n%s", logs.String())
+	}
+	if _, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "after"}); err != nil {
+		t.Errorf("Status after an oversized response: %v", err)
 	}
 }

@@ -1,5 +1,11 @@
 package mgmt_test
 
+// TestMain and the helpers this package's tests share. The tests drive the
+// generated package end to end: the generated Client and Server over real
+// Unix sockets, and raw cliwrap-style frames encoded by the reflection codec
+// cliwrap uses. The runtime's own behaviour is tested in runtime/server and
+// runtime/client, on servertest's protocol.
+
 import (
 	"context"
 	"path/filepath"
@@ -11,10 +17,6 @@ import (
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
-
-// These tests drive the generated package end to end: the generated Client
-// and Server, over real Unix sockets, and raw cliwrap-style frames encoded by
-// the reflection codec cliwrap uses.
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)

@@ -1,5 +1,7 @@
 package mgmt_test
 
+// The generated typed streams (Logs, Events): Recv, RecvInto, All, errors, a client going away.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,8 @@
 package mgmt_test
 
+// The cliwrap wire byte for byte: a cliwrap-style client (reflection codec) against the
+// generated server.
+
 import (
 	"bytes"
 	"context"
@@ -107,6 +110,17 @@ func (c *rawConn) send(mt ipc.MsgType, v any) uint64 {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	if _, err := c.nc.Write(frame); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+	return c.seq
+}
+
+// sendRaw writes one request frame with raw payload bytes.
+func (c *rawConn) sendRaw(mt ipc.MsgType, body []byte) uint64 {
+	c.t.Helper()
+	c.seq++
+	frame, _ := ipc.AppendFrame(nil, ipc.Header{MsgType: mt, SeqNo: c.seq}, body)
 	if _, err := c.nc.Write(frame); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}

@@ -1,5 +1,7 @@
 package mgmt_test
 
+// docs/wire.md's byte examples are what the generated encoders and the framing write.
+
 import (
 	"bytes"
 	"encoding/hex"

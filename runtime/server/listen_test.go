@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
@@ -266,7 +267,8 @@ func TestListenUmaskWindow(t *testing.T) {
 	}
 }
 
-// TestSecondUserHelper is the second user's part of the tests above.
+// TestSecondUserHelper is the second user's part of the tests above and of
+// TestAuthorizeSecondUser.
 func TestSecondUserHelper(t *testing.T) {
 	path := os.Getenv("SOCK")
 	switch seconduser.Mode() {
@@ -280,6 +282,20 @@ func TestSecondUserHelper(t *testing.T) {
 			fmt.Println("listen:", errors.Unwrap(errors.Unwrap(err)))
 		} else {
 			l.Close()
+		}
+	case "echo":
+		nc, err := net.Dial("unix", path)
+		if err != nil {
+			fmt.Println("dial:", errors.Unwrap(errors.Unwrap(err)))
+			return
+		}
+		defer nc.Close()
+		nc.Write(seedFrame(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "theirs"}))
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := ipc.NewFrameReader(nc, 0).ReadFrame(); err != nil {
+			fmt.Println("read:", err)
+		} else {
+			fmt.Println("served")
 		}
 	case "dialloop":
 		fmt.Println("dialing")

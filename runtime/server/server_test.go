@@ -108,9 +108,19 @@ func TestMalformedPayloadKeepsConnection(t *testing.T) {
 	}
 }
 
+// Framing errors close the connection, are logged, and leave the other
+// connections served; a request within MaxPayload is served; request flags
+// are ignored (the answer carries none).
 func TestFramingErrorClosesConnection(t *testing.T) {
 	leakCheck(t)
-	_, path := startServer(t, server.Options{MaxPayload: 1024}, nil)
+	var logs logBuffer
+	_, path := startServer(t, server.Options{MaxPayload: 1024, Logger: logs.Logger()}, nil)
+	good := dialRaw(t, path)
+	big := strings.Repeat("x", 900)
+	good.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: big})
+	if r := good.echo(1); r.ID != big {
+		t.Fatalf("request within MaxPayload answered %.20q", r.ID)
+	}
 	for name, frame := range map[string][]byte{
 		"bad magic":   {0xC1, 0xDA, 0x01, 0xA2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
 		"bad version": {0xC1, 0xD9, 0x02, 0xA2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
@@ -121,7 +131,19 @@ func TestFramingErrorClosesConnection(t *testing.T) {
 			c := dialRaw(t, path)
 			c.write(frame)
 			c.expectClosed(2 * time.Second)
+			good.list(2)
 		})
+	}
+	if out := logs.String(); !strings.Contains(out, "framing error") {
+		t.Errorf("framing errors not logged:\n%s", out)
+	}
+	frame, err := ipc.AppendFrame(nil, ipc.Header{MsgType: servertest.MsgList, SeqNo: 99, Flags: ipc.FlagAckRequired | ipc.FlagIsReplay | ipc.FlagFileRef}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good.write(frame)
+	if h, _ := good.next(); h.SeqNo != 99 || h.Flags != 0 || h.MsgType != servertest.MsgEchoResponse {
+		t.Errorf("request with flags answered %+v, want seq 99 with flags 0", h)
 	}
 }
 
@@ -137,7 +159,7 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	c.sendMsg(servertest.MsgEcho, 2, &servertest.EchoRequest{ID: "ok"})
 	c.echo(2)
 	out := logs.String()
-	for _, want := range []string{"handler panic", "method=Echo", "asked to panic", "goroutine", "servertest.DefaultEcho"} {
+	for _, want := range []string{"level=ERROR", "handler panic", "method=Echo", "asked to panic", "goroutine", "servertest.DefaultEcho"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
@@ -221,9 +243,13 @@ func TestSocketPermissions(t *testing.T) {
 	}
 }
 
+// A second server at a live server's path is refused with an error naming
+// the path; the first keeps its socket and serves its connections and new
+// ones.
 func TestLiveSocketRefused(t *testing.T) {
 	leakCheck(t)
 	_, path := startServer(t, server.Options{}, nil)
+	before := dialRaw(t, path)
 	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +264,9 @@ func TestLiveSocketRefused(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("live socket file gone after the refused Start: %v", err)
 	}
-	// The first server still answers on its socket.
-	c := dialRaw(t, path)
-	c.send(servertest.MsgList, 1, nil)
-	c.echo(1)
+	// The first server still answers, on its connection and its socket.
+	before.list(1)
+	dialRaw(t, path).list(1)
 }
 
 func TestStaleSocketReplaced(t *testing.T) {
@@ -265,20 +290,45 @@ func TestStaleSocketReplaced(t *testing.T) {
 	c.echo(1)
 }
 
+// A regular file or a symlink at the socket path is refused and left
+// untouched; in a directory that already exists with looser permissions
+// (0755, left as it is), the socket is still 0600.
 func TestNonSocketRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "file")
+	leakCheck(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "file")
 	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{SocketPath: path}, servertest.Table(&servertest.Handler{}))
-	if err != nil {
+	link := filepath.Join(dir, "link.sock")
+	if err := os.Symlink(path, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
-		t.Fatalf("Start: %v", err)
+	for _, p := range []string{path, link} {
+		s, err := server.New(server.Options{SocketPath: p}, servertest.Table(&servertest.Handler{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+			t.Errorf("Start on %s: %v, want a not-a-socket error", filepath.Base(p), err)
+		}
+		s.Close(context.Background())
 	}
 	if b, _ := os.ReadFile(path); string(b) != "keep" {
 		t.Fatal("Start clobbered a regular file")
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode().Type() != os.ModeSymlink {
+		t.Errorf("symlink after the refused Start: %v, %v", fi, err)
+	}
+	_, sock := startServer(t, server.Options{SocketPath: filepath.Join(dir, "m.sock")}, nil)
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket in a pre-existing 0755 directory: %v, %v; want mode 0600", fi, err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Errorf("pre-existing directory changed to %v", fi.Mode().Perm())
 	}
 }
 
@@ -363,13 +413,37 @@ func TestIdleTimeout(t *testing.T) {
 	leakCheck(t)
 	_, path := startServer(t, server.Options{IdleTimeout: 200 * time.Millisecond}, nil)
 
+	// The idle clock starts when the server accepts, so the measurement
+	// starts before the dial: it can only overstate the time.
+	start := time.Now()
 	half := dialRaw(t, path)
 	half.write([]byte{0xC1, 0xD9, 0x01, 0xA2, 0, 0}) // half a header
-	start := time.Now()
 	half.expectClosed(3 * time.Second)
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("closed after %v, before the idle timeout", d)
+	if d := time.Since(start); d < 150*time.Millisecond || d > 200*time.Millisecond+time.Second {
+		t.Errorf("half-header client cut off after %v, idle timeout 200ms", d)
 	}
+
+	// A client trickling a header a byte every 50 ms is cut off too.
+	trickle := dialRaw(t, path)
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		hdr := ipc.AppendHeader(nil, ipc.Header{MsgType: servertest.MsgList, SeqNo: 1})
+		for i := range ipc.HeaderSize - 1 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := trickle.nc.Write(hdr[i : i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	trickle.expectClosed(3 * time.Second)
+	close(stop)
+	<-trickled
 
 	// A quiet stream outlives the timeout: its connection is not idle.
 	stream := dialRaw(t, path)
@@ -438,5 +512,43 @@ func TestDecodeErrorType(t *testing.T) {
 	err := error(&server.DecodeError{Method: "Status", Err: ipc.ErrTrailingBytes})
 	if !errors.Is(err, ipc.ErrTrailingBytes) || err.Error() != "malformed Status request: "+ipc.ErrTrailingBytes.Error() {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// emptyError is an error whose text is empty.
+type emptyError struct{}
+
+func (emptyError) Error() string { return "" }
+
+// A handler error must reach the client as an error answer with a text
+// even when its own text is empty, never as success.
+func TestEmptyErrorText(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Echo: func(context.Context, *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		return nil, emptyError{}
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
+	if text := c.status(1); text == "" {
+		t.Error("error answer with an empty text")
+	}
+}
+
+// An interceptor returning a response of the wrong type must not make the
+// call succeed with a zero response: the answer names the mistake.
+func TestInterceptorWrongResponseType(t *testing.T) {
+	leakCheck(t)
+	wrong := func(ctx context.Context, req any, info *server.CallInfo, next server.UnaryHandler) (any, error) {
+		if _, err := next(ctx, req); err != nil {
+			return nil, err
+		}
+		return "not a response", nil
+	}
+	_, path := startServer(t, server.Options{UnaryInterceptors: []server.UnaryInterceptor{wrong}}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "x"})
+	if text := c.status(1); !strings.Contains(text, "interceptor returned a string") {
+		t.Errorf("answer %q, want one naming the interceptor's mistake", text)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,7 +148,8 @@ func TestStreamClientGone(t *testing.T) {
 }
 
 // TestStreamSlowReader: a client that stops reading makes Send fail after
-// the send timeout, and the connection is dropped.
+// the send timeout, and the connection is dropped; other clients see no
+// delay meanwhile.
 func TestStreamSlowReader(t *testing.T) {
 	leakCheck(t)
 	errc := make(chan error, 1)
@@ -161,8 +163,11 @@ func TestStreamSlowReader(t *testing.T) {
 		}
 	}}
 	_, path := startServer(t, server.Options{StreamSendTimeout: 100 * time.Millisecond}, h)
+	other := dialRaw(t, path)
+	base := listLatency(other, 20, time.Millisecond)
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
+	during := listLatency(other, 20, 10*time.Millisecond)
 	select {
 	case err := <-errc:
 		if err == nil {
@@ -170,6 +175,10 @@ func TestStreamSlowReader(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Send still blocked on a client that does not read")
+	}
+	t.Logf("List worst latency %v before, %v while a reader stalls", base, during)
+	if during > base+100*time.Millisecond {
+		t.Errorf("other clients delayed: worst List %v during the stall", during)
 	}
 	// Drain what was buffered; the connection must end.
 	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -184,18 +193,37 @@ func TestStreamSlowReader(t *testing.T) {
 	}
 }
 
+// A stream handler's panic is recovered and logged: before its first frame
+// it is answered with the error response, after it the stream just ends;
+// either way the connection closes and others are served.
 func TestStreamPanicAnswered(t *testing.T) {
 	leakCheck(t)
+	var logs logBuffer
 	h := &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
+		if req.N > 0 {
+			if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 7}, false); err != nil {
+				return err
+			}
+		}
 		panic("tail boom")
 	}}
-	_, path := startServer(t, server.Options{}, h)
+	_, path := startServer(t, server.Options{Logger: logs.Logger()}, h)
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{})
 	if got := c.status(1); got != "server: panic in Tail handler" {
 		t.Fatalf("got %q", got)
 	}
 	c.expectClosed(2 * time.Second)
+	c = dialRaw(t, path)
+	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1})
+	if f := c.tailFrame(); f.I != 7 {
+		t.Fatalf("first frame %+v", f)
+	}
+	c.expectClosed(2 * time.Second)
+	dialRaw(t, path).list(1)
+	if out := logs.String(); strings.Count(out, "tail boom") != 2 || !strings.Contains(out, "method=Tail") {
+		t.Errorf("stream panics not logged twice:\n%s", out)
+	}
 }
 
 // TestRequestsOnStreamConnNotRead: requests piled onto a connection that a
@@ -237,4 +265,16 @@ func TestRequestsOnStreamConnNotRead(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("stream handler's context still live after the client left")
 	}
+}
+
+// listLatency runs n Lists on c, every apart, and returns the slowest.
+func listLatency(c *rawConn, n int, every time.Duration) time.Duration {
+	var worst time.Duration
+	for i := range n {
+		s := time.Now()
+		c.list(uint64(1000 + i))
+		worst = max(worst, time.Since(s))
+		time.Sleep(every)
+	}
+	return worst
 }

@@ -1,10 +1,11 @@
 package mgmt_test
 
+// Server and client interceptors on the generated calls: the CallInfo and typed requests they see.
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,46 +17,6 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
-
-// Handlers find the peer's credentials in their ctx, unary and streaming.
-func TestPeerFromContext(t *testing.T) {
-	noLeaks(t)
-	me := server.PeerCred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
-	peers := make(chan server.PeerCred, 2)
-	h := fullHandler(nil)
-	h.status = func(ctx context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
-		p, ok := server.PeerFromContext(ctx)
-		if !ok {
-			return nil, errors.New("no peer credentials")
-		}
-		peers <- p
-		return &mgmt.StatusResponsePayload{}, nil
-	}
-	h.events = func(ctx context.Context, _ *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
-		p, _ := server.PeerFromContext(ctx)
-		peers <- p
-		return out.Send(&mgmt.EventsStreamPayload{ProcessID: "x"})
-	}
-	_, path, _ := startServer(t, h)
-	c := dial(t, path)
-	if _, err := c.Status(testCtx(t), nil); err != nil {
-		t.Fatalf("Status: %v", err)
-	}
-	if got := recv(t, peers, "the unary peer"); got != me {
-		t.Errorf("PeerFromContext in Status = %+v, want %+v", got, me)
-	}
-	s, err := c.Events(testCtx(t), nil)
-	if err != nil {
-		t.Fatalf("Events: %v", err)
-	}
-	defer s.Close()
-	if got := recv(t, peers, "the stream peer"); got != me {
-		t.Errorf("PeerFromContext in Events = %+v, want %+v", got, me)
-	}
-	if _, ok := server.PeerFromContext(context.Background()); ok {
-		t.Error("PeerFromContext outside a handler reports a peer")
-	}
-}
 
 // Server interceptors see the call and its typed request, and can refuse.
 func TestServerInterceptors(t *testing.T) {
