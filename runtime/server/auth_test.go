@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
@@ -107,5 +109,55 @@ func TestAuthorizeSecondUser(t *testing.T) {
 	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "mine"})
 	if r := c.echo(1); r.ID != "mine" || r.UID != int(uid) {
 		t.Errorf("own uid answered %+v", r)
+	}
+}
+
+// Authorize sees the connecting process's credentials; refusing them closes
+// the connection before any call is served, and is logged.
+func TestAuthorize(t *testing.T) {
+	leakCheck(t)
+	me := server.PeerCred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
+	var mu sync.Mutex
+	var seen []server.PeerCred
+	refuse := true
+	var served atomic.Int32
+	var logs logBuffer
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		served.Add(1)
+		return servertest.DefaultEcho(ctx, req)
+	}}
+	_, path := startServer(t, server.Options{Logger: newLogger(&logs), Authorize: func(ctx context.Context, p server.PeerCred) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, p)
+		if refuse && p.UID == uint32(os.Getuid()) {
+			return fmt.Errorf("uid %d not allowed", p.UID)
+		}
+		return nil
+	}}, h)
+	c := dialRaw(t, path)
+	req, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: servertest.MsgEcho, SeqNo: 1}, &servertest.EchoRequest{ID: "refused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nc.Write(req) // may fail: the server closes a refused connection at once
+	c.expectClosed(2 * time.Second)
+	if served.Load() != 0 {
+		t.Error("a refused connection was served")
+	}
+	if out := logs.String(); !strings.Contains(out, "refused by Authorize") || !strings.Contains(out, "not allowed") {
+		t.Errorf("refusal not logged:\n%s", out)
+	}
+
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	c = dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "ok"})
+	c.echo(1)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != me || seen[1] != me {
+		t.Fatalf("Authorize saw %+v, want this process twice (%+v)", seen, me)
 	}
 }

@@ -1,5 +1,7 @@
 package server_test
 
+// FuzzServerConn: arbitrary bytes on a whole connection; the seeds' allocation bound.
+
 import (
 	"context"
 	"encoding/binary"

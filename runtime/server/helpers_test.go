@@ -1,5 +1,7 @@
 package server_test
 
+// Helpers of this package's tests; those other packages share are in servertest.
+
 import (
 	"errors"
 	"io"
@@ -175,4 +177,9 @@ func peakGoroutines(stop <-chan struct{}) <-chan int {
 		}
 	}()
 	return out
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,5 +1,7 @@
 package server_test
 
+// Attacks by one well-formed hostile connection, with the numbers the runtime promises.
+
 import (
 	"context"
 	"errors"
@@ -16,9 +18,6 @@ import (
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
-
-// The attacks of issue 10, each by one well-formed hostile connection,
-// with the numbers the runtime promises.
 
 // followUntilGone is a Tail handler for a followed stream that sends one
 // frame, then waits for its context and reports when it ended.

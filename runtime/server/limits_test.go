@@ -1,5 +1,7 @@
 package server_test
 
+// Answers over the protocol's limits are not sent; LimitError paths.
+
 import (
 	"context"
 	"errors"

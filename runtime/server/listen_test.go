@@ -1,7 +1,11 @@
 package server_test
 
+// The socket: a private bind linked into place, its permissions, live, stale and foreign files at
+// its path, unsafe directories, a second user, accept backoff.
+
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -320,4 +325,178 @@ func TestSecondUserHelper(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Start creates the socket's missing directories 0700 and the socket
+// 0600.
+func TestSocketPermissions(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{SocketPath: filepath.Join(t.TempDir(), "run", "procd", "m.sock")}, nil)
+	for _, d := range []string{filepath.Dir(path), filepath.Dir(filepath.Dir(path))} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o700 {
+			t.Errorf("directory %s: mode %v, want 0700", d, got)
+		}
+	}
+	dir, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dir.Mode().Perm(); got != 0o700 {
+		t.Errorf("directory mode %v, want 0700", got)
+	}
+	sock, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sock.Mode().Perm(); got != 0o600 || sock.Mode().Type() != os.ModeSocket {
+		t.Errorf("socket mode %v, want a 0600 socket", sock.Mode())
+	}
+}
+
+// A second server at a live server's path is refused with an error naming
+// the path; the first keeps its socket and serves its connections and new
+// ones.
+func TestLiveSocketRefused(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	before := dialRaw(t, path)
+	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s2.Start()
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "live server") {
+		t.Fatalf("second Start: %v, want a live-server error naming %s", err, path)
+	}
+	if err := s2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("live socket file gone after the refused Start: %v", err)
+	}
+	// The first server still answers, on its connection and its socket.
+	before.list(1)
+	dialRaw(t, path).list(1)
+}
+
+func TestStaleSocketReplaced(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "stale.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close() // the file stays, nobody answers
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("stale socket not left behind: %v", err)
+	}
+	_, path = startServer(t, server.Options{SocketPath: path}, nil)
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new socket: %v, %v; want mode 0600", fi, err)
+	}
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+}
+
+// A regular file or a symlink at the socket path is refused and left
+// untouched; in a directory that already exists with looser permissions
+// (0755, left as it is), the socket is still 0600.
+func TestNonSocketRefused(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "file")
+	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.sock")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, link} {
+		s, err := server.New(server.Options{SocketPath: p}, servertest.Table(&servertest.Handler{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+			t.Errorf("Start on %s: %v, want a not-a-socket error", filepath.Base(p), err)
+		}
+		s.Close(context.Background())
+	}
+	if b, _ := os.ReadFile(path); string(b) != "keep" {
+		t.Fatal("Start clobbered a regular file")
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode().Type() != os.ModeSymlink {
+		t.Errorf("symlink after the refused Start: %v, %v", fi, err)
+	}
+	_, sock := startServer(t, server.Options{SocketPath: filepath.Join(dir, "m.sock")}, nil)
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket in a pre-existing 0755 directory: %v, %v; want mode 0600", fi, err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Errorf("pre-existing directory changed to %v", fi.Mode().Perm())
+	}
+}
+
+// flakyListener fails its first Accept calls with a temporary error.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+// Serve takes a listener of the caller's; temporary accept errors are
+// retried with backoff and logged; Close ends Serve with ErrServerClosed.
+func TestAcceptBackoff(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "flaky.sock")
+	inner, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &flakyListener{Listener: inner}
+	l.fails.Store(3)
+	var logs logBuffer
+	s, err := server.New(server.Options{Logger: newLogger(&logs)}, servertest.Table(&servertest.Handler{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	c := dialRaw(t, path)
+	c.send(servertest.MsgList, 1, nil)
+	c.echo(1)
+	if n := strings.Count(logs.String(), "accept failed; retrying"); n != 3 {
+		t.Errorf("%d retries logged, want 3:\n%s", n, logs.String())
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func TestStartWithoutPath(t *testing.T) {
+	s, err := server.New(server.Options{}, servertest.Table(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil {
+		t.Fatal("Start without a socket path succeeded")
+	}
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
 }

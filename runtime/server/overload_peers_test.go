@@ -1,7 +1,8 @@
 package server_test
 
-// Overload by many peers: ten thousand connections against a server that
-// admits a thousand.
+// Overload by many or slow peers: ten thousand connections against a
+// server that admits a thousand; clients that send requests and never read
+// the answers.
 
 import (
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
 // raiseNoFile raises RLIMIT_NOFILE to at least want (root may raise the hard
@@ -116,5 +118,92 @@ func TestOverloadManyIdleConns(t *testing.T) {
 	})
 	if !strings.Contains(logs.String(), "too many connections") {
 		t.Error("refusals not logged")
+	}
+}
+
+// TestUnaryWriteTimeout: a client that sends requests but never reads the
+// answers is dropped after the write timeout.
+func TestUnaryWriteTimeout(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{WriteTimeout: 100 * time.Millisecond}, nil)
+	c := dialRaw(t, path)
+	big := strings.Repeat("x", 256<<10)
+	go func() {
+		for i := range 64 {
+			frame := seedFrame(servertest.MsgEcho, uint64(i+1), &servertest.EchoRequest{ID: big})
+			if _, err := c.nc.Write(frame); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := c.fr.ReadFrame(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection not dropped")
+			}
+			return
+		}
+	}
+}
+
+// schedulingSlack is how late a round trip that waits for nothing may be
+// on a loaded 2-core machine under -race.
+const schedulingSlack = 100 * time.Millisecond
+
+// TestHardenUnreadResponses: a client that floods requests and never reads
+// a response is dropped once a response write has blocked WriteTimeout;
+// the server meanwhile answers others without waiting for that: none of
+// their calls takes longer than a round trip plus schedulingSlack.
+func TestHardenUnreadResponses(t *testing.T) {
+	leakCheck(t)
+	const writeTimeout = time.Second
+	_, path := startServer(t, server.Options{WriteTimeout: writeTimeout}, nil)
+	flood := dialRaw(t, path)
+	var batch []byte
+	for i := range 1000 {
+		f, _ := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: servertest.MsgEcho, SeqNo: uint64(i + 1)},
+			&servertest.EchoRequest{ID: strings.Repeat("r", 1000)})
+		batch = append(batch, f...)
+	}
+	start := time.Now()
+	dropped := make(chan time.Duration, 1)
+	go func() {
+		for {
+			flood.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := flood.nc.Write(batch); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					dropped <- -1
+				} else {
+					dropped <- time.Since(start)
+				}
+				return
+			}
+		}
+	}()
+	other := dialRaw(t, path)
+	var worst time.Duration
+	for i := range 30 {
+		s := time.Now()
+		other.send(servertest.MsgList, uint64(i+1), nil)
+		other.echo(uint64(i + 1))
+		worst = max(worst, time.Since(s))
+		time.Sleep(10 * time.Millisecond)
+	}
+	d := <-dropped
+	if d < 0 {
+		t.Fatal("flooding client that never reads was not dropped within 10 s")
+	}
+	t.Logf("non-reading client dropped after %v (write timeout %v); other client's worst latency %v", d, writeTimeout, worst)
+	// Nothing of the flooding connection is shared with another: its reader,
+	// its handlers (at most MaxCallsPerConn, their answers queued behind the
+	// blocked write, none of them waiting) and its writer are its own. So
+	// the other client's round trips wait for nothing but the CPU: the bound
+	// is slack for scheduling on a loaded 2-core machine under -race.
+	if worst > schedulingSlack {
+		t.Errorf("other client delayed: worst round trip %v, more than %v", worst, schedulingSlack)
 	}
 }

@@ -1,5 +1,7 @@
 package server_test
 
+// Budgets per connection: request bytes queued, calls in flight, streams per server.
+
 import (
 	"context"
 	"runtime"

@@ -1,5 +1,7 @@
 package server_test
 
+// Connections over MaxConns: closed, or answered "server full" (a bounded number at once).
+
 import (
 	"errors"
 	"net"
@@ -75,4 +77,31 @@ func frameList(t *testing.T, seq uint64) []byte {
 		t.Fatal(err)
 	}
 	return frame
+}
+
+func TestMaxConns(t *testing.T) {
+	leakCheck(t)
+	var logs logBuffer
+	_, path := startServer(t, server.Options{MaxConns: 2, Logger: newLogger(&logs)}, nil)
+	a, b := dialRaw(t, path), dialRaw(t, path)
+	for _, c := range []*rawConn{a, b} {
+		c.send(servertest.MsgList, 1, nil)
+		c.echo(1)
+	}
+	extra := dialRaw(t, path)
+	extra.expectClosed(2 * time.Second)
+	if !strings.Contains(logs.String(), "too many connections") {
+		t.Errorf("refusal not logged:\n%s", logs.String())
+	}
+	b.send(servertest.MsgList, 2, nil) // the accepted ones keep working
+	b.echo(2)
+	a.nc.Close()
+	waitFor(t, "a free slot", func() bool {
+		c := dialRaw(t, path)
+		c.send(servertest.MsgList, 1, nil)
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, err := c.fr.ReadFrame()
+		c.nc.Close()
+		return err == nil
+	})
 }

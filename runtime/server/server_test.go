@@ -1,15 +1,15 @@
 package server_test
 
+// Requests and answers: unary calls, unknown and malformed requests, framing errors, handler
+// errors and panics, the dispatch table.
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,300 +213,6 @@ func TestNewChecksTable(t *testing.T) {
 	}
 }
 
-// Start creates the socket's missing directories 0700 and the socket
-// 0600.
-func TestSocketPermissions(t *testing.T) {
-	leakCheck(t)
-	_, path := startServer(t, server.Options{SocketPath: filepath.Join(t.TempDir(), "run", "procd", "m.sock")}, nil)
-	for _, d := range []string{filepath.Dir(path), filepath.Dir(filepath.Dir(path))} {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fi.Mode().Perm(); got != 0o700 {
-			t.Errorf("directory %s: mode %v, want 0700", d, got)
-		}
-	}
-	dir, err := os.Stat(filepath.Dir(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := dir.Mode().Perm(); got != 0o700 {
-		t.Errorf("directory mode %v, want 0700", got)
-	}
-	sock, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := sock.Mode().Perm(); got != 0o600 || sock.Mode().Type() != os.ModeSocket {
-		t.Errorf("socket mode %v, want a 0600 socket", sock.Mode())
-	}
-}
-
-// A second server at a live server's path is refused with an error naming
-// the path; the first keeps its socket and serves its connections and new
-// ones.
-func TestLiveSocketRefused(t *testing.T) {
-	leakCheck(t)
-	_, path := startServer(t, server.Options{}, nil)
-	before := dialRaw(t, path)
-	s2, err := server.New(server.Options{SocketPath: path, Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s2.Start()
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "live server") {
-		t.Fatalf("second Start: %v, want a live-server error naming %s", err, path)
-	}
-	if err := s2.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("live socket file gone after the refused Start: %v", err)
-	}
-	// The first server still answers, on its connection and its socket.
-	before.list(1)
-	dialRaw(t, path).list(1)
-}
-
-func TestStaleSocketReplaced(t *testing.T) {
-	leakCheck(t)
-	path := filepath.Join(t.TempDir(), "stale.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.SetUnlinkOnClose(false)
-	l.Close() // the file stays, nobody answers
-	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
-		t.Fatalf("stale socket not left behind: %v", err)
-	}
-	_, path = startServer(t, server.Options{SocketPath: path}, nil)
-	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("new socket: %v, %v; want mode 0600", fi, err)
-	}
-	c := dialRaw(t, path)
-	c.send(servertest.MsgList, 1, nil)
-	c.echo(1)
-}
-
-// A regular file or a symlink at the socket path is refused and left
-// untouched; in a directory that already exists with looser permissions
-// (0755, left as it is), the socket is still 0600.
-func TestNonSocketRefused(t *testing.T) {
-	leakCheck(t)
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "file")
-	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link.sock")
-	if err := os.Symlink(path, link); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{path, link} {
-		s, err := server.New(server.Options{SocketPath: p}, servertest.Table(&servertest.Handler{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(); err == nil || !strings.Contains(err.Error(), "not a socket") {
-			t.Errorf("Start on %s: %v, want a not-a-socket error", filepath.Base(p), err)
-		}
-		s.Close(context.Background())
-	}
-	if b, _ := os.ReadFile(path); string(b) != "keep" {
-		t.Fatal("Start clobbered a regular file")
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode().Type() != os.ModeSymlink {
-		t.Errorf("symlink after the refused Start: %v, %v", fi, err)
-	}
-	_, sock := startServer(t, server.Options{SocketPath: filepath.Join(dir, "m.sock")}, nil)
-	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("socket in a pre-existing 0755 directory: %v, %v; want mode 0600", fi, err)
-	}
-	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
-		t.Errorf("pre-existing directory changed to %v", fi.Mode().Perm())
-	}
-}
-
-// Authorize sees the connecting process's credentials; refusing them closes
-// the connection before any call is served, and is logged.
-func TestAuthorize(t *testing.T) {
-	leakCheck(t)
-	me := server.PeerCred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
-	var mu sync.Mutex
-	var seen []server.PeerCred
-	refuse := true
-	var served atomic.Int32
-	var logs logBuffer
-	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-		served.Add(1)
-		return servertest.DefaultEcho(ctx, req)
-	}}
-	_, path := startServer(t, server.Options{Logger: newLogger(&logs), Authorize: func(ctx context.Context, p server.PeerCred) error {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, p)
-		if refuse && p.UID == uint32(os.Getuid()) {
-			return fmt.Errorf("uid %d not allowed", p.UID)
-		}
-		return nil
-	}}, h)
-	c := dialRaw(t, path)
-	req, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: servertest.MsgEcho, SeqNo: 1}, &servertest.EchoRequest{ID: "refused"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.nc.Write(req) // may fail: the server closes a refused connection at once
-	c.expectClosed(2 * time.Second)
-	if served.Load() != 0 {
-		t.Error("a refused connection was served")
-	}
-	if out := logs.String(); !strings.Contains(out, "refused by Authorize") || !strings.Contains(out, "not allowed") {
-		t.Errorf("refusal not logged:\n%s", out)
-	}
-
-	mu.Lock()
-	refuse = false
-	mu.Unlock()
-	c = dialRaw(t, path)
-	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "ok"})
-	c.echo(1)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 2 || seen[0] != me || seen[1] != me {
-		t.Fatalf("Authorize saw %+v, want this process twice (%+v)", seen, me)
-	}
-}
-
-func TestMaxConns(t *testing.T) {
-	leakCheck(t)
-	var logs logBuffer
-	_, path := startServer(t, server.Options{MaxConns: 2, Logger: newLogger(&logs)}, nil)
-	a, b := dialRaw(t, path), dialRaw(t, path)
-	for _, c := range []*rawConn{a, b} {
-		c.send(servertest.MsgList, 1, nil)
-		c.echo(1)
-	}
-	extra := dialRaw(t, path)
-	extra.expectClosed(2 * time.Second)
-	if !strings.Contains(logs.String(), "too many connections") {
-		t.Errorf("refusal not logged:\n%s", logs.String())
-	}
-	b.send(servertest.MsgList, 2, nil) // the accepted ones keep working
-	b.echo(2)
-	a.nc.Close()
-	waitFor(t, "a free slot", func() bool {
-		c := dialRaw(t, path)
-		c.send(servertest.MsgList, 1, nil)
-		c.nc.SetReadDeadline(time.Now().Add(time.Second))
-		_, _, err := c.fr.ReadFrame()
-		c.nc.Close()
-		return err == nil
-	})
-}
-
-func TestIdleTimeout(t *testing.T) {
-	leakCheck(t)
-	_, path := startServer(t, server.Options{IdleTimeout: 200 * time.Millisecond}, nil)
-
-	// The idle clock starts when the server accepts, so the measurement
-	// starts before the dial: it can only overstate the time.
-	start := time.Now()
-	half := dialRaw(t, path)
-	half.write([]byte{0xC1, 0xD9, 0x01, 0xA2, 0, 0}) // half a header
-	half.expectClosed(3 * time.Second)
-	if d := time.Since(start); d < 150*time.Millisecond || d > 200*time.Millisecond+time.Second {
-		t.Errorf("half-header client cut off after %v, idle timeout 200ms", d)
-	}
-
-	// A client trickling a header a byte every 50 ms is cut off too.
-	trickle := dialRaw(t, path)
-	stop := make(chan struct{})
-	trickled := make(chan struct{})
-	go func() {
-		defer close(trickled)
-		hdr := ipc.AppendHeader(nil, ipc.Header{MsgType: servertest.MsgList, SeqNo: 1})
-		for i := range ipc.HeaderSize - 1 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := trickle.nc.Write(hdr[i : i+1]); err != nil {
-				return
-			}
-		}
-	}()
-	trickle.expectClosed(3 * time.Second)
-	close(stop)
-	<-trickled
-
-	// A quiet stream outlives the timeout: its connection is not idle.
-	stream := dialRaw(t, path)
-	stream.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
-	stream.next()
-	idle := dialRaw(t, path)
-	idle.expectClosed(3 * time.Second) // the timeout has passed for the stream too
-	stream.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if _, _, err := stream.fr.ReadFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("quiet stream after the idle timeout: %v, want it open (a read timeout)", err)
-	}
-
-	// A call in flight longer than the timeout keeps the connection.
-	busy := dialRaw(t, path)
-	busy.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "slow", Sleep: 500 * time.Millisecond})
-	busy.echo(1)
-	busy.send(servertest.MsgList, 2, nil)
-	busy.echo(2)
-	busy.expectClosed(3 * time.Second)
-}
-
-func TestInterceptorsOutermostFirst(t *testing.T) {
-	leakCheck(t)
-	var mu sync.Mutex
-	var trace []string
-	mark := func(s string) {
-		mu.Lock()
-		trace = append(trace, s)
-		mu.Unlock()
-	}
-	unary := func(name string) server.UnaryInterceptor {
-		return func(ctx context.Context, req any, info *server.CallInfo, next server.UnaryHandler) (any, error) {
-			mark(name + ">" + info.Protocol + "." + info.Method + "/" + info.Request.String())
-			resp, err := next(ctx, req)
-			mark(name + "<")
-			return resp, err
-		}
-	}
-	stream := func(name string) server.StreamInterceptor {
-		return func(ctx context.Context, req any, s *server.Stream, info *server.CallInfo, next server.StreamHandler) error {
-			mark(name + ">" + info.Method)
-			return next(ctx, req, s)
-		}
-	}
-	_, path := startServer(t, server.Options{
-		UnaryInterceptors:  []server.UnaryInterceptor{unary("a"), unary("b")},
-		StreamInterceptors: []server.StreamInterceptor{stream("c"), stream("d")},
-	}, nil)
-	c := dialRaw(t, path)
-	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "i"})
-	c.echo(1)
-	c.sendMsg(servertest.MsgTail, 2, &servertest.TailRequest{N: 1})
-	if h, _ := c.next(); h.MsgType != servertest.MsgTailFrame {
-		t.Fatalf("got %s", h.MsgType)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := "a>test.Echo/0xa0 b>test.Echo/0xa0 b< a< c>Tail d>Tail"
-	if got := strings.Join(trace, " "); got != want {
-		t.Fatalf("trace %q, want %q", got, want)
-	}
-}
-
 // TestDecodeErrorType checks the DecodeError text and unwrapping.
 func TestDecodeErrorType(t *testing.T) {
 	err := error(&server.DecodeError{Method: "Status", Err: ipc.ErrTrailingBytes})
@@ -535,20 +241,111 @@ func TestEmptyErrorText(t *testing.T) {
 	}
 }
 
-// An interceptor returning a response of the wrong type must not make the
-// call succeed with a zero response: the answer names the mistake.
-func TestInterceptorWrongResponseType(t *testing.T) {
+// TestUnaryContextEndsWithConnection: a unary handler's context is
+// cancelled when the client goes away.
+func TestUnaryContextEndsWithConnection(t *testing.T) {
 	leakCheck(t)
-	wrong := func(ctx context.Context, req any, info *server.CallInfo, next server.UnaryHandler) (any, error) {
-		if _, err := next(ctx, req); err != nil {
-			return nil, err
-		}
-		return "not a response", nil
-	}
-	_, path := startServer(t, server.Options{UnaryInterceptors: []server.UnaryInterceptor{wrong}}, nil)
+	done := make(chan error, 1)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		<-ctx.Done()
+		done <- ctx.Err()
+		return nil, ctx.Err()
+	}}
+	_, path := startServer(t, server.Options{}, h)
 	c := dialRaw(t, path)
-	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "x"})
-	if text := c.status(1); !strings.Contains(text, "interceptor returned a string") {
-		t.Errorf("answer %q, want one naming the interceptor's mistake", text)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
+	time.Sleep(50 * time.Millisecond)
+	c.nc.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("handler context not cancelled")
+	}
+}
+
+func TestErrorTexts(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{server.ErrServerClosed, "server: closed"},
+		{server.ErrStreamEnded, "server: stream already ended"},
+	} {
+		if got := fmt.Sprint(c.err); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+// TestSlowCallDoesNotHoldUpLater: a slow call, even alone on the wire,
+// runs on its own handler goroutine: the reader goes on reading, so a later
+// request on the same connection is not held up.
+func TestSlowCallDoesNotHoldUpLater(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	for round := range 3 {
+		seq := uint64(10 * round)
+		c.sendMsg(servertest.MsgEcho, seq+1, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+		time.Sleep(20 * time.Millisecond) // alone on the wire
+		start := time.Now()
+		c.sendMsg(servertest.MsgEcho, seq+2, &servertest.EchoRequest{ID: "fast"})
+		if got := c.echo(seq + 2); got.ID != "fast" {
+			t.Fatalf("got %+v", got)
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("fast call waited %v behind the slow one", d)
+		}
+		if got := c.echo(seq + 1); got.ID != "slow" {
+			t.Fatalf("got %+v", got)
+		}
+	}
+}
+
+// TestNilResponseAnswered: a handler returning a nil response pointer (and
+// no error) is answered with the zero response, as generated handlers
+// document.
+func TestNilResponseAnswered(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		return nil, nil
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "x", N: 7})
+	if got := c.echo(1); *got != (servertest.EchoResponse{}) {
+		t.Fatalf("got %+v, want the zero response", got)
+	}
+	c.send(servertest.MsgList, 2, nil)
+	c.echo(2)
+}
+
+// TestHardenPipelineBurst: 10,000 requests in one write are each answered
+// exactly once, with their own seq and payload.
+func TestHardenPipelineBurst(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	const n = 10000
+	var burst []byte
+	for i := range n {
+		burst, _ = ipc.AppendMsgFrame(burst, ipc.Header{MsgType: servertest.MsgEcho, SeqNo: uint64(i + 1)},
+			&servertest.EchoRequest{ID: fmt.Sprint(i + 1)})
+	}
+	go c.nc.Write(burst)
+	seen := make([]bool, n+1)
+	for range n {
+		h, body := c.next()
+		var r servertest.EchoResponse
+		if err := ipc.DecodePayload(body, &r); err != nil || h.MsgType != servertest.MsgEchoResponse {
+			t.Fatalf("frame %s: %v", h.MsgType, err)
+		}
+		if h.SeqNo == 0 || h.SeqNo > n || seen[h.SeqNo] || r.ID != fmt.Sprint(h.SeqNo) {
+			t.Fatalf("seq %d answered with %q (seen before: %v)", h.SeqNo, r.ID, h.SeqNo <= n && seen[h.SeqNo])
+		}
+		seen[h.SeqNo] = true
 	}
 }

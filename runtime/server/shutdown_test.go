@@ -1,5 +1,7 @@
 package server_test
 
+// Close: in-flight calls finish, streams end, the socket file is removed; giving up at ctx's end.
+
 import (
 	"context"
 	"errors"
@@ -160,30 +162,6 @@ func TestCloseEndsStreams(t *testing.T) {
 	c.expectClosed(2 * time.Second)
 }
 
-func TestServeOwnListener(t *testing.T) {
-	leakCheck(t)
-	path := filepath.Join(t.TempDir(), "own.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(server.Options{Logger: newLogger(&logBuffer{})}, servertest.Table(&servertest.Handler{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	c := dialRaw(t, path)
-	c.send(servertest.MsgList, 1, nil)
-	c.echo(1)
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-		t.Fatalf("Serve: %v", err)
-	}
-}
-
 // TestCloseEndsInOrderWithUnreadRequests: requests a client sent during a
 // followed stream stay unread (more than the read buffer takes in); Close
 // still ends the connection in order, the client reading EOF after the
@@ -211,4 +189,31 @@ func TestCloseEndsInOrderWithUnreadRequests(t *testing.T) {
 	if h, _, err := c.fr.ReadFrame(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after Close: frame %s, err %v; want io.EOF", h.MsgType, err)
 	}
+}
+
+// TestCloseKeepsForeignSocket: the socket file removed under a running
+// server: its connections keep working, new dials find nothing; another
+// server may then start at the path, and the first one's Close never
+// removes the second one's socket.
+func TestCloseKeepsForeignSocket(t *testing.T) {
+	leakCheck(t)
+	s1, path := newServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.list(1)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	c.list(2)
+	if _, err := net.Dial("unix", path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dial after removal: %v, want ENOENT", err)
+	}
+	_, _ = startServer(t, server.Options{SocketPath: path}, nil)
+	c.list(3) // the first server still answers its connection
+	if err := s1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("first server's Close removed the second server's socket: %v", err)
+	}
+	dialRaw(t, path).list(1)
 }

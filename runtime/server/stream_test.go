@@ -1,5 +1,7 @@
 package server_test
 
+// Streams: the last frame, a client gone or not reading, panics, requests sent during a stream.
+
 import (
 	"context"
 	"errors"
@@ -277,4 +279,20 @@ func listLatency(c *rawConn, n int, every time.Duration) time.Duration {
 		time.Sleep(every)
 	}
 	return worst
+}
+
+// TestStreamWaitsForInflightCalls: a stream request starts only once the
+// connection's in-flight calls are answered.
+func TestStreamWaitsForInflightCalls(t *testing.T) {
+	leakCheck(t)
+	_, path := startServer(t, server.Options{}, nil)
+	c := dialRaw(t, path)
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "first", Sleep: 200 * time.Millisecond})
+	c.sendMsg(servertest.MsgTail, 2, &servertest.TailRequest{N: 1})
+	if got := c.echo(1); got.ID != "first" {
+		t.Fatalf("got %+v", got)
+	}
+	if f := c.tailFrame(); !f.EOF {
+		t.Fatalf("got %+v", f)
+	}
 }
