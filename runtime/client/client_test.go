@@ -1,15 +1,15 @@
 package client_test
 
+// Calls on one Conn: answers matched by seq, deadlines, contexts, mismatched answers,
+// interceptors, the response size limit, the untyped cliwrap API, dial errors.
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +17,6 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
-	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
@@ -98,150 +97,6 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
-// TestBrokenConnection: when the server goes away every pending call fails
-// promptly with an error saying so, and later calls fail fast.
-func TestBrokenConnection(t *testing.T) {
-	leakCheck(t)
-	s, path := start(t, &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}})
-	c := dial(t, path, client.Options{})
-	errc := make(chan error, 8)
-	for range 8 {
-		go func() {
-			_, err := echo(context.Background(), c, &servertest.EchoRequest{})
-			errc <- err
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	s.Close(ctx) // gives up on the blocked calls and cuts the connection
-	for range 8 {
-		select {
-		case err := <-errc:
-			var ce *client.ConnError
-			if !errors.As(err, &ce) || !errors.Is(err, client.ErrClosed) || !strings.HasPrefix(err.Error(), "client: connection closed: ") {
-				t.Fatalf("pending call: %v", err)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatal("pending call not failed")
-		}
-	}
-	begin := time.Now()
-	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err == nil || time.Since(begin) > 100*time.Millisecond {
-		t.Fatalf("call on a broken connection: %v after %v", err, time.Since(begin))
-	}
-	if c.Err() == nil {
-		t.Fatal("Err nil on a broken connection")
-	}
-}
-
-// TestCloseFailsPending: Close fails the calls in flight and later ones
-// with ErrClosed saying the client closed it, and leaves the streams it
-// opened (each on its own connection) alone.
-func TestCloseFailsPending(t *testing.T) {
-	leakCheck(t)
-	release := make(chan struct{})
-	defer close(release)
-	entered := make(chan struct{}, 1)
-	more := make(chan int)
-	_, path := start(t, &servertest.Handler{
-		Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
-			entered <- struct{}{}
-			<-release
-			return &servertest.EchoResponse{}, nil
-		},
-		Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
-			for {
-				select {
-				case i := <-more:
-					if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: i}, false); err != nil {
-						return err
-					}
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		},
-	})
-	c, err := client.Dial(path, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := echo(context.Background(), c, &servertest.EchoRequest{})
-		errc <- err
-	}()
-	<-entered
-	c.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, client.ErrClosed) || err.Error() != "client: connection closed: "+path+": closed by client" {
-			t.Fatalf("pending call after Close: %v", err)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("pending call not failed by Close")
-	}
-	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); !errors.Is(err, client.ErrClosed) || !strings.Contains(err.Error(), "closed by client") {
-		t.Fatalf("after Close: %v, want ErrClosed saying the client closed it", err)
-	}
-	for i := range 2 {
-		more <- i
-		var f servertest.TailFrame
-		if err := st.RecvInto(&f); err != nil || f.I != i {
-			t.Fatalf("stream after Conn.Close: frame %+v, %v", f, err)
-		}
-	}
-}
-
-// TestCloseDuringCalls: closing a Conn while 32 goroutines call on it
-// fails their calls with ErrClosed, without a race or a hang.
-func TestCloseDuringCalls(t *testing.T) {
-	leakCheck(t)
-	_, path := start(t, nil)
-	c, err := client.Dial(path, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, 32)
-	var calls atomic.Int64
-	for range 32 {
-		wg.Go(func() {
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-				var resp servertest.EchoResponse
-				err := c.Invoke(ctx, listInfo, nil, &resp)
-				cancel()
-				if err != nil {
-					if !errors.Is(err, client.ErrClosed) {
-						errc <- err
-					}
-					return
-				}
-				calls.Add(1)
-			}
-		})
-	}
-	for deadline := time.Now().Add(waitFor); calls.Load() < 64 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	c.Close()
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Errorf("call cut by Close: %v, want ErrClosed", err)
-	}
-}
-
 func TestResponseTypeMismatch(t *testing.T) {
 	leakCheck(t)
 	_, path := start(t, nil)
@@ -294,157 +149,6 @@ func TestInterceptors(t *testing.T) {
 	st.Close()
 	if got := strings.Join(trace, " "); got != "a>Echo b>Echo b< a< s>Tail" {
 		t.Fatalf("trace %q", got)
-	}
-}
-
-func TestOpenStream(t *testing.T) {
-	leakCheck(t)
-	_, path := start(t, nil)
-	c := dial(t, path, client.Options{})
-	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{N: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for i := range 4 {
-		var f servertest.TailFrame
-		if err := st.RecvInto(&f); err != nil || f.I != i || f.EOF != (i == 3) {
-			t.Fatalf("frame %d: %+v, %v", i, f, err)
-		}
-	}
-	// The conn itself is not dedicated to the stream.
-	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestStreamEndsWithEOF(t *testing.T) {
-	leakCheck(t)
-	_, path := start(t, &servertest.Handler{Tail: func(ctx context.Context, req *servertest.TailRequest, s *server.Stream) error {
-		return s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 9}, false) // then the server closes
-	}})
-	c := dial(t, path, client.Options{})
-	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var f servertest.TailFrame
-	if err := st.RecvInto(&f); err != nil || f.I != 9 {
-		t.Fatalf("%+v, %v", f, err)
-	}
-	if err := st.RecvInto(&f); err != io.EOF {
-		t.Fatalf("after the server ended the stream: %v, want io.EOF", err)
-	}
-}
-
-// followOne is a Tail handler that sends one frame, then nothing, until the
-// client goes away; it reports its context's end on gone.
-func followOne(gone chan<- error) func(ctx context.Context, _ *servertest.TailRequest, s *server.Stream) error {
-	return func(ctx context.Context, _ *servertest.TailRequest, s *server.Stream) error {
-		if err := s.Send(servertest.MsgTailFrame, &servertest.TailFrame{I: 1}, false); err != nil {
-			return err
-		}
-		<-ctx.Done()
-		gone <- ctx.Err()
-		return ctx.Err()
-	}
-}
-
-// TestStreamContext: the context given to OpenStream bounds the stream: a
-// Recv waiting for a frame that never comes stays blocked (200 ms) until
-// the context ends, then fails with its error; the server handler sees the
-// client go away.
-func TestStreamContext(t *testing.T) {
-	leakCheck(t)
-	gone := make(chan error, 1)
-	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
-	c := dial(t, path, client.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := c.OpenStream(ctx, tailInfo, &servertest.TailRequest{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if f := (servertest.TailFrame{}); st.RecvInto(&f) != nil || f.I != 1 {
-		t.Fatalf("first frame %+v", f)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
-	select {
-	case err := <-errc:
-		t.Fatalf("RecvInto returned %v with no frame sent", err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("RecvInto: %v, want context.Canceled", err)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("RecvInto not unblocked by the context")
-	}
-	select {
-	case err := <-gone:
-		if err == nil {
-			t.Error("handler context ended without an error")
-		}
-	case <-time.After(waitFor):
-		t.Fatal("server handler did not see the client go away")
-	}
-}
-
-// TestStreamCloseUnblocksRecv: Close from another goroutine ends a Recv
-// blocked on a stream whose next frame never comes, with an error; the
-// server handler sees the client go away.
-func TestStreamCloseUnblocksRecv(t *testing.T) {
-	leakCheck(t)
-	gone := make(chan error, 1)
-	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
-	c := dial(t, path, client.Options{})
-	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RecvInto(&servertest.TailFrame{}); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
-	time.Sleep(50 * time.Millisecond)
-	st.Close()
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Error("RecvInto after Close: nil, want an error")
-		}
-	case <-time.After(waitFor):
-		t.Fatal("RecvInto still blocked after Close")
-	}
-	select {
-	case err := <-gone:
-		if err == nil {
-			t.Error("handler context ended without an error")
-		}
-	case <-time.After(waitFor):
-		t.Fatal("server handler did not see the client go away")
-	}
-}
-
-func TestStreamFrameTypeMismatch(t *testing.T) {
-	leakCheck(t)
-	_, path := start(t, nil)
-	c := dial(t, path, client.Options{})
-	st, err := c.OpenStream(context.Background(), tailInfo, msgpRaw{0xC1}) // malformed: error response
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var te *client.ResponseTypeError
-	if err := st.RecvInto(&servertest.TailFrame{}); !errors.As(err, &te) || te.Got != servertest.MsgStatus {
-		t.Fatalf("got %v", err)
 	}
 }
 
@@ -514,30 +218,6 @@ func TestOversizedResponse(t *testing.T) {
 	_, err := echo(context.Background(), c, &servertest.EchoRequest{ID: strings.Repeat("x", 100)})
 	if !errors.Is(err, ipc.ErrFrameTooLarge) || !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("got %v, want a broken connection (ErrClosed) wrapping ipc.ErrFrameTooLarge", err)
-	}
-}
-
-// TestServerClosesConnection: a peer closing the socket fails calls with
-// an error naming the cause.
-func TestServerClosesConnection(t *testing.T) {
-	leakCheck(t)
-	path := filepath.Join(t.TempDir(), "raw.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		nc, err := l.Accept()
-		if err == nil {
-			var hdr [ipc.HeaderSize]byte
-			io.ReadFull(nc, hdr[:])
-			nc.Close()
-		}
-	}()
-	c := dial(t, path, client.Options{})
-	if _, err := echo(context.Background(), c, &servertest.EchoRequest{}); err == nil || !strings.Contains(err.Error(), "client: connection closed: ") {
-		t.Fatalf("got %v", err)
 	}
 }
 
