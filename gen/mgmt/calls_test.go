@@ -10,7 +10,6 @@ import (
 	"io"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -270,90 +269,6 @@ func TestListErrorIsErrorResponse(t *testing.T) {
 	cancel()
 	if _, _, err := c.CallContext(ctx, mgmt.MsgListRequest, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("CallContext with an ended context = %v", err)
-	}
-}
-
-// 64 goroutines share one Client; every answer matches its request.
-func TestConcurrentCalls(t *testing.T) {
-	noLeaks(t)
-	h := &handler{status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
-		return &mgmt.StatusResponsePayload{Entry: mgmt.ListEntry{ID: r.ID, Name: r.ID + "!"}}, nil
-	}}
-	_, path, _ := startServer(t, h)
-	c := dial(t, path)
-	// Typically 1-2 s under -race; generous for a loaded machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	const goroutines, calls = 64, 200
-	errs := make(chan error, goroutines)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range calls {
-				id := fmt.Sprintf("g%d-c%d", g, i)
-				resp, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id})
-				if err != nil {
-					errs <- fmt.Errorf("Status(%s): %w", id, err)
-					return
-				}
-				if resp.Entry.ID != id || resp.Entry.Name != id+"!" {
-					errs <- fmt.Errorf("Status(%s) answered %+v", id, resp.Entry)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-}
-
-// A deadline on a slow call returns promptly; the connection stays usable,
-// also once the slow answer arrives late.
-func TestDeadlineKeepsConnection(t *testing.T) {
-	noLeaks(t)
-	release := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	done := make(chan struct{})
-	h := &handler{
-		status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
-			if r.ID == "slow" {
-				entered <- struct{}{}
-				<-release
-				defer close(done)
-			}
-			return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, nil
-		},
-	}
-	_, path, _ := startServer(t, h)
-	c := dial(t, path)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "slow"})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("slow Status error = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > prompt {
-		t.Errorf("deadline took %v to fire", d)
-	}
-	recv(t, entered, "the slow handler")
-	// The slow handler still runs: the next call on the connection is served.
-	resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "fast"})
-	if err != nil || resp.Entry.ID != "fast" {
-		t.Fatalf("Status after a deadline = %+v, %v", resp, err)
-	}
-	close(release)
-	recv(t, done, "the slow handler to return")
-	for i := range 3 { // the late answer is dropped, not mistaken for these
-		id := fmt.Sprintf("after-%d", i)
-		resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: id})
-		if err != nil || resp.Entry.ID != id {
-			t.Fatalf("Status(%s) after the late answer = %+v, %v", id, resp, err)
-		}
 	}
 }
 

@@ -247,7 +247,7 @@ func (emptyError) Error() string { return "" }
 // A handler error on a call with an error field (Status) must reach the
 // client as an error even when its text is empty, never as success.
 // (runtime/server's TestEmptyErrorText covers the error response.)
-func TestEmptyErrorText(t *testing.T) {
+func TestEmptyErrorTextInErrorField(t *testing.T) {
 	noLeaks(t)
 	h := &handler{status: func(context.Context, *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
 		return nil, emptyError{}

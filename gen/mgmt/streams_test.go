@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"testing"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
@@ -34,8 +33,9 @@ func blockedLogs(started, ended chan<- struct{}) *handler {
 }
 
 // A client going away mid-stream ends the handler's ctx promptly, whichever
-// way it goes: closing the typed stream, cancelling its ctx, or a raw
-// connection being cut.
+// way the generated client goes: closing the typed stream, cancelling its
+// ctx, or closing the Client of an untyped stream. (A raw connection cut:
+// runtime/server's TestStreamClientGone.)
 func TestStreamClientGoesAway(t *testing.T) {
 	cases := map[string]func(t *testing.T, path string) (stop func()){
 		"Close": func(t *testing.T, path string) func() {
@@ -68,18 +68,6 @@ func TestStreamClientGoesAway(t *testing.T) {
 				t.Fatalf("Stream: %v", err)
 			}
 			return func() { c.Close() }
-		},
-		"raw": func(t *testing.T, path string) func() {
-			nc, err := net.Dial("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := (&mgmt.LogsRequestPayload{ID: "w", Follow: true}).MarshalMsg(nil)
-			frame, _ := ipc.AppendFrame(nil, ipc.Header{MsgType: mgmt.MsgLogsRequest, SeqNo: 1}, body)
-			if _, err := nc.Write(frame); err != nil {
-				t.Fatal(err)
-			}
-			return func() { nc.Close() }
 		},
 	}
 	for name, open := range cases {

@@ -66,28 +66,49 @@ func TestConcurrentCalls(t *testing.T) {
 }
 
 // TestDeadline: a call past its deadline returns DeadlineExceeded promptly;
-// the late answer is discarded and the connection stays usable.
+// the connection stays usable while the slow call runs, and its late answer
+// is discarded, not mistaken for a later call's; a cancelled context fails
+// before sending.
 func TestDeadline(t *testing.T) {
 	leakCheck(t)
-	_, path := start(t, nil)
+	entered, release, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	_, path := start(t, &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		if req.ID == "slow" {
+			entered <- struct{}{}
+			<-release // deaf to ctx: its answer comes late
+			defer close(done)
+		}
+		return servertest.DefaultEcho(ctx, req)
+	}})
 	c := dial(t, path, client.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
-	_, err := echo(ctx, c, &servertest.EchoRequest{ID: "slow", Sleep: 300 * time.Millisecond})
+	_, err := echo(ctx, c, &servertest.EchoRequest{ID: "slow"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
 	if d := time.Since(begin); d > 200*time.Millisecond {
 		t.Fatalf("returned after %v", d)
 	}
-	// Other calls go on, during and after the slow one's late answer.
-	for i := range 5 {
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("the slow handler never ran")
+	}
+	// Other calls go on during the slow one, and after its late answer.
+	next := func(i int) {
+		t.Helper()
 		resp, err := echo(context.Background(), c, &servertest.EchoRequest{ID: "next", N: i})
 		if err != nil || resp.ID != "next" || resp.N != i {
-			t.Fatalf("after deadline: %+v, %v", resp, err)
+			t.Fatalf("call %d after the deadline: %+v, %v", i, resp, err)
 		}
-		time.Sleep(80 * time.Millisecond)
+	}
+	next(0)
+	close(release)
+	<-done
+	for i := range 5 {
+		next(i + 1)
 	}
 	// A cancelled context fails before sending.
 	cctx, ccancel := context.WithCancel(context.Background())
