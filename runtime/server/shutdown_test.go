@@ -8,30 +8,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
-
-func newServer(t *testing.T, opts server.Options, h *servertest.Handler) (*server.Server, string) {
-	t.Helper()
-	opts.SocketPath = filepath.Join(t.TempDir(), "s.sock")
-	opts.Logger = newLogger(&logBuffer{})
-	if h == nil {
-		h = &servertest.Handler{}
-	}
-	s, err := server.New(opts, servertest.Table(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return s, opts.SocketPath
-}
 
 // TestCloseLetsCallsFinish: when Close begins it removes the socket file,
 // closes idle connections and ends open streams at once (their clients read
@@ -51,7 +33,7 @@ func TestCloseLetsCallsFinish(t *testing.T) {
 		},
 		Tail: followUntilGone(streamEnded),
 	}
-	s, path := newServer(t, server.Options{}, h)
+	s, path := startServer(t, server.Options{}, h)
 	busy, idle, stream := dialRaw(t, path), dialRaw(t, path), dialRaw(t, path)
 	idle.send(servertest.MsgList, 1, nil)
 	idle.echo(1)
@@ -118,7 +100,7 @@ func TestCloseDeadline(t *testing.T) {
 		<-release // hangs, deaf to its ctx
 		return &servertest.EchoResponse{}, nil
 	}}
-	s, path := newServer(t, server.Options{}, h)
+	s, path := startServer(t, server.Options{}, h)
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{})
 	select {
@@ -150,7 +132,7 @@ func TestCloseDeadline(t *testing.T) {
 // connection.
 func TestCloseEndsStreams(t *testing.T) {
 	leakCheck(t)
-	s, path := newServer(t, server.Options{}, nil)
+	s, path := startServer(t, server.Options{}, nil)
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
 	c.tailFrame()
@@ -170,7 +152,7 @@ func TestCloseEndsStreams(t *testing.T) {
 func TestCloseEndsInOrderWithUnreadRequests(t *testing.T) {
 	leakCheck(t)
 	ended := make(chan error, 1)
-	s, path := newServer(t, server.Options{}, &servertest.Handler{Tail: followUntilGone(ended)})
+	s, path := startServer(t, server.Options{}, &servertest.Handler{Tail: followUntilGone(ended)})
 	c := dialRaw(t, path)
 	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{Follow: true})
 	c.tailFrame()
@@ -197,7 +179,7 @@ func TestCloseEndsInOrderWithUnreadRequests(t *testing.T) {
 // removes the second one's socket.
 func TestCloseKeepsForeignSocket(t *testing.T) {
 	leakCheck(t)
-	s1, path := newServer(t, server.Options{}, nil)
+	s1, path := startServer(t, server.Options{}, nil)
 	c := dialRaw(t, path)
 	c.list(1)
 	if err := os.Remove(path); err != nil {
