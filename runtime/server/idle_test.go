@@ -6,8 +6,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -52,16 +50,10 @@ func TestIdleTimeout(t *testing.T) {
 	close(stop)
 	<-trickled
 
-	// A quiet stream outlives the timeout: its connection is not idle.
-	stream := dialRaw(t, path)
-	stream.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
-	stream.next()
+	// A connection that never sends is closed. (A quiet stream is not idle:
+	// TestQuietStreamOutlivesIdleTimeout.)
 	idle := dialRaw(t, path)
-	idle.expectClosed(3 * time.Second) // the timeout has passed for the stream too
-	stream.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if _, _, err := stream.fr.ReadFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("quiet stream after the idle timeout: %v, want it open (a read timeout)", err)
-	}
+	idle.expectClosed(3 * time.Second)
 
 	// A call in flight longer than the timeout keeps the connection.
 	busy := dialRaw(t, path)
@@ -91,10 +83,10 @@ func TestIdleTimeoutCountsFromLastRequest(t *testing.T) {
 	}
 }
 
-// TestHardenQuietStreamOutlivesIdleTimeout: a stream with nothing to send
+// TestQuietStreamOutlivesIdleTimeout: a stream with nothing to send
 // for longer than IdleTimeout is not cut; its handler's context ends when
 // the client leaves.
-func TestHardenQuietStreamOutlivesIdleTimeout(t *testing.T) {
+func TestQuietStreamOutlivesIdleTimeout(t *testing.T) {
 	leakCheck(t)
 	ended := make(chan struct{})
 	h := &servertest.Handler{Tail: func(ctx context.Context, _ *servertest.TailRequest, s *server.Stream) error {
@@ -127,11 +119,11 @@ func TestHardenQuietStreamOutlivesIdleTimeout(t *testing.T) {
 	}
 }
 
-// TestHardenHeaderOnlyFlood: many connections each sending a header that
+// TestHeaderOnlyFlood: many connections each sending a header that
 // declares the maximum payload and nothing else; the declared bodies are
 // allocated up front (see the report), and every such connection is cut
 // by IdleTimeout.
-func TestHardenHeaderOnlyFlood(t *testing.T) {
+func TestHeaderOnlyFlood(t *testing.T) {
 	leakCheck(t)
 	const idle = 200 * time.Millisecond
 	_, path := startServer(t, server.Options{IdleTimeout: idle, MaxPayload: 1 << 20}, nil)

@@ -153,11 +153,11 @@ func TestUnaryWriteTimeout(t *testing.T) {
 // on a loaded 2-core machine under -race.
 const schedulingSlack = 100 * time.Millisecond
 
-// TestHardenUnreadResponses: a client that floods requests and never reads
+// TestUnreadResponsesDropped: a client that floods requests and never reads
 // a response is dropped once a response write has blocked WriteTimeout;
 // the server meanwhile answers others without waiting for that: none of
 // their calls takes longer than a round trip plus schedulingSlack.
-func TestHardenUnreadResponses(t *testing.T) {
+func TestUnreadResponsesDropped(t *testing.T) {
 	leakCheck(t)
 	const writeTimeout = time.Second
 	_, path := startServer(t, server.Options{WriteTimeout: writeTimeout}, nil)

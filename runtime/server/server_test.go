@@ -323,9 +323,9 @@ func TestNilResponseAnswered(t *testing.T) {
 	c.echo(2)
 }
 
-// TestHardenPipelineBurst: 10,000 requests in one write are each answered
+// TestPipelineBurst: 10,000 requests in one write are each answered
 // exactly once, with their own seq and payload.
-func TestHardenPipelineBurst(t *testing.T) {
+func TestPipelineBurst(t *testing.T) {
 	leakCheck(t)
 	_, path := startServer(t, server.Options{}, nil)
 	c := dialRaw(t, path)
