@@ -68,41 +68,31 @@ func TestStreamEndsWithEOF(t *testing.T) {
 	}
 }
 
-// TestStreamContext: the context given to OpenStream bounds the stream: a
-// Recv waiting for a frame that never comes stays blocked (200 ms) until
-// the context ends, then fails with its error; the server handler sees the
-// client go away.
-func TestStreamContext(t *testing.T) {
-	leakCheck(t)
-	gone := make(chan error, 1)
-	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
+// blockedRecv opens a followed Tail stream with ctx whose handler sends one
+// frame and then nothing, reads that frame, and starts a RecvInto that
+// blocks; its result arrives on recvd, and the handler's context end on
+// gone.
+func blockedRecv(t *testing.T, ctx context.Context) (st *client.Stream, recvd, gone <-chan error) {
+	t.Helper()
+	g := make(chan error, 1)
+	_, path := start(t, &servertest.Handler{Tail: followOne(g)})
 	c := dial(t, path, client.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	st, err := c.OpenStream(ctx, tailInfo, &servertest.TailRequest{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if f := (servertest.TailFrame{}); st.RecvInto(&f) != nil || f.I != 1 {
 		t.Fatalf("first frame %+v", f)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
-	select {
-	case err := <-errc:
-		t.Fatalf("RecvInto returned %v with no frame sent", err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("RecvInto: %v, want context.Canceled", err)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("RecvInto not unblocked by the context")
-	}
+	r := make(chan error, 1)
+	go func() { r <- st.RecvInto(&servertest.TailFrame{}) }()
+	return st, r, g
+}
+
+// expectGone waits for the server handler's context to end with an error.
+func expectGone(t *testing.T, gone <-chan error) {
+	t.Helper()
 	select {
 	case err := <-gone:
 		if err == nil {
@@ -113,41 +103,49 @@ func TestStreamContext(t *testing.T) {
 	}
 }
 
+// TestStreamContext: the context given to OpenStream bounds the stream: a
+// Recv waiting for a frame that never comes stays blocked (200 ms) until
+// the context ends, then fails with its error; the server handler sees the
+// client go away.
+func TestStreamContext(t *testing.T) {
+	leakCheck(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, recvd, gone := blockedRecv(t, ctx)
+	select {
+	case err := <-recvd:
+		t.Fatalf("RecvInto returned %v with no frame sent", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-recvd:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RecvInto: %v, want context.Canceled", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("RecvInto not unblocked by the context")
+	}
+	expectGone(t, gone)
+}
+
 // TestStreamCloseUnblocksRecv: Close from another goroutine ends a Recv
 // blocked on a stream whose next frame never comes, with an error; the
 // server handler sees the client go away.
 func TestStreamCloseUnblocksRecv(t *testing.T) {
 	leakCheck(t)
-	gone := make(chan error, 1)
-	_, path := start(t, &servertest.Handler{Tail: followOne(gone)})
-	c := dial(t, path, client.Options{})
-	st, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RecvInto(&servertest.TailFrame{}); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- st.RecvInto(&servertest.TailFrame{}) }()
-	time.Sleep(50 * time.Millisecond)
+	st, recvd, gone := blockedRecv(t, context.Background())
+	time.Sleep(50 * time.Millisecond) // let RecvInto block (it may also start after Close)
 	st.Close()
 	select {
-	case err := <-errc:
+	case err := <-recvd:
 		if err == nil {
 			t.Error("RecvInto after Close: nil, want an error")
 		}
 	case <-time.After(waitFor):
 		t.Fatal("RecvInto still blocked after Close")
 	}
-	select {
-	case err := <-gone:
-		if err == nil {
-			t.Error("handler context ended without an error")
-		}
-	case <-time.After(waitFor):
-		t.Fatal("server handler did not see the client go away")
-	}
+	expectGone(t, gone)
 }
 
 func TestStreamFrameTypeMismatch(t *testing.T) {
