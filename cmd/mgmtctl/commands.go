@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // newFlags is the flag set of a command; --json may also follow the command.
@@ -169,9 +171,30 @@ func (e *env) reportStartStop(cmd string, ids []string, entries []mgmt.ListEntry
 	case failed == 0:
 		return nil
 	case len(ids) == 1:
-		return errSilent // the one failure is reported above
+		return silently(errs[0]) // the one failure is reported above
 	}
-	return fmt.Errorf("%s: %d of %d failed", cmd, failed, len(ids))
+	msg := fmt.Sprintf("%s: %d of %d failed", cmd, failed, len(ids))
+	if c, same := commonCode(errs); same {
+		return status.Errorf(c, "%s", msg)
+	}
+	return errors.New(msg)
+}
+
+// commonCode is the status code every failure in errs (nil: success)
+// shares, if they share one.
+func commonCode(errs []error) (status.Code, bool) {
+	var code status.Code
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		c := status.CodeOf(err)
+		if code != status.OK && c != code {
+			return status.OK, false
+		}
+		code = c
+	}
+	return code, code != status.OK
 }
 
 // stateText is a process's state for humans: "running (pid 42, rss 1.5MiB)".

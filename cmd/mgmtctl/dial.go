@@ -17,6 +17,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/internal/sockperm"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // dial checks the socket's path, connects, and checks the manager's uid,
@@ -84,13 +85,17 @@ func bound(ctx context.Context, c *mgmt.Client) func() bool {
 }
 
 // timedOut turns err into a message naming --timeout when ctx's deadline
-// ended the call.
+// ended the call, or saying it was interrupted when Ctrl-C did (the
+// connection's closing error would only confuse).
 func (e *env) timedOut(ctx context.Context, what string, err error) error {
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && e.ctx.Err() == nil {
-		if what != "" {
-			what += ": "
-		}
-		return fmt.Errorf("%sno answer from the manager at %s within %v (--timeout)", what, e.socket, e.timeout)
+	if what != "" {
+		what += ": "
+	}
+	if err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("%sinterrupted: %w", what, context.Canceled)
+	}
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return status.Errorf(status.DeadlineExceeded, "%sno answer from the manager at %s within %v (--timeout)", what, e.socket, e.timeout)
 	}
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // fakeManager is a hostile manager: answer decides, frame by frame, what
@@ -238,8 +239,8 @@ func TestTimeoutHolds(t *testing.T) {
 		r := ctl(t, append([]string{"--socket", m.socket, "--timeout", timeout.String()}, tc.args...)...)
 		took := time.Since(start)
 		want := fmt.Sprintf(tc.msg, m.socket)
-		if r.code != 1 || r.stderr != want {
-			t.Errorf("%q: %v\nwant stderr %q", tc.args, r, want)
+		if r.code != 64+int(status.DeadlineExceeded) || r.stderr != want {
+			t.Errorf("%q: %v\nwant exit 68 (DeadlineExceeded), stderr %q", tc.args, r, want)
 		}
 		t.Logf("%q with --timeout %v: ended after %v", tc.args, timeout, took.Round(time.Millisecond))
 		if took > timeout+5*time.Second {

@@ -44,11 +44,29 @@
 // --server-uid UID trusts that user too.
 //
 // Standard output receives the results (and a process's stdout logs);
-// standard error receives its stderr logs and every message. Exit status: 0
-// on success, 1 when an operation failed (unknown id, no manager, remote
-// error, a follow or events stream ended by the manager), 2 on usage errors;
-// help (-h) prints the usage on standard output, status 0. Ctrl-C ends logs
-// -f and events cleanly (status 0).
+// standard error receives its stderr logs and every message. Exit status:
+//
+//	0        success; help (-h) prints the usage on standard output
+//	1        an operation failed without a status code: no manager, the
+//	         connection broke, a follow or events stream ended by the manager,
+//	         or a manager that speaks only the base protocol (a cliwrap
+//	         manager, or procd on a legacy connection) answered with an
+//	         error text
+//	2        usage error
+//	64+N     the manager answered with status code N (runtime/status), on a
+//	         connection that negotiated the protocol extensions:
+//	         65 Canceled, 67 InvalidArgument, 68 DeadlineExceeded (also
+//	         --timeout expiring), 69 NotFound (procd: unknown process id),
+//	         70 AlreadyExists, 71 PermissionDenied, 72 ResourceExhausted (the
+//	         manager is full), 73 FailedPrecondition (procd: already running,
+//	         stopping), 74 Aborted, 75 OutOfRange, 76 Unimplemented, 77
+//	         Internal, 78 Unavailable (shutting down), 79 DataLoss, 80
+//	         Unauthenticated; a plain error without a code (Unknown) is 1
+//	130      interrupted: Ctrl-C (or SIGTERM) ended a call before it finished
+//
+// start and stop of several ids exit with the code all their failures
+// share, else 1. Ctrl-C ends logs -f and events cleanly (status 0); during
+// any other call it cancels the call (status 130).
 package main
 
 import (

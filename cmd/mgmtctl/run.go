@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mgmtgen/mgmtgen/internal/exitcode"
 )
 
 // Exit statuses.
@@ -27,9 +29,19 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-// errSilent is a failure already reported on stderr: exit status 1, no
-// further message.
+// errSilent is a failure already reported on stderr: no further message;
+// the exit status is that of the error it wraps (silently), else 1.
 var errSilent = errors.New("")
+
+// silently is err, already reported on stderr: it matches errSilent and
+// keeps err's status code for the exit status.
+func silently(err error) error { return &silentError{err} }
+
+type silentError struct{ err error }
+
+func (e *silentError) Error() string        { return "" }
+func (e *silentError) Unwrap() error        { return e.err }
+func (e *silentError) Is(target error) bool { return target == errSilent }
 
 // errHelp asks for the usage text on stdout and exit status 0.
 var errHelp = errors.New("help")
@@ -62,7 +74,9 @@ else $MGMTCTL_RUNTIME_DIR/manager.sock, else $XDG_RUNTIME_DIR/procd/manager.sock
 else /run/procd/manager.sock for root, $HOME/.procd/manager.sock for others.
 A socket (or its directory) of another user than root or you is refused,
 and so is a manager running as one, unless --server-uid names that user.
-exit status: 0 ok, 1 failed operation, 2 usage error. Ctrl-C ends -f and events.
+exit status: 0 ok, 1 failed operation, 2 usage error, 64+N a call failed with
+status code N (69 NotFound, 71 PermissionDenied, ...), 130 interrupted.
+Ctrl-C ends -f and events (status 0).
 `
 
 // run is the whole command; it returns the exit status.
@@ -77,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case errors.Is(err, errSilent):
-		return exitFail
+		return e.exitStatus(err)
 	case errors.As(err, &ue):
 		if ue.msg != "" {
 			fmt.Fprintln(stderr, "mgmtctl:", esc(ue.msg))
@@ -88,8 +102,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, line := range strings.Split(e.explain(err).Error(), "\n") { // errors.Join's lines
 			fmt.Fprintln(stderr, "mgmtctl:", esc(line))
 		}
-		return exitFail
+		return e.exitStatus(err)
 	}
+}
+
+// exitStatus is the exit status of a failed command: 130 when Ctrl-C (or
+// SIGTERM) ended it, else by err's status code (internal/exitcode: 64+N for
+// a code, 1 without one).
+func (e *env) exitStatus(err error) int {
+	if e.ctx.Err() != nil {
+		return exitcode.Interrupted
+	}
+	return exitcode.For(err)
 }
 
 func (e *env) dispatch(args []string) error {

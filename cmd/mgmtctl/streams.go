@@ -10,6 +10,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 func asRemote(err error) string {
@@ -148,7 +149,7 @@ var errNoSnapshot = errors.New("no snapshot")
 // logsErr reports a logs stream failure, naming --timeout when it ended it.
 func (e *env) logsErr(ctx context.Context, req *mgmt.LogsRequestPayload, err error) error {
 	if errors.Is(context.Cause(ctx), errNoSnapshot) && e.ctx.Err() == nil {
-		return fmt.Errorf("logs %s: the manager at %s sent no snapshot within %v (--timeout)", req.ID, e.socket, e.timeout)
+		return status.Errorf(status.DeadlineExceeded, "logs %s: the manager at %s sent no snapshot within %v (--timeout)", req.ID, e.socket, e.timeout)
 	}
 	return e.streamErr("logs "+req.ID, err)
 }

@@ -59,7 +59,8 @@ func TestGeneratedCode(t *testing.T) {
 	}
 	cmd := exec.Command(goBin, append(args, "./...")...)
 	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	// MGMTGEN_WIRE_DOC: every_wiredoc_test.go checks docs/wire.md's value examples.
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "MGMTGEN_WIRE_DOC="+filepath.Join(root, "docs", "wire.md"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test in generated module: %v\n%s", err, out)
