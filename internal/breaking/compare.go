@@ -346,29 +346,31 @@ func (c *comparer) errorsConv() {
 	if desc(oe) == desc(ne) {
 		return
 	}
-	pos := schema.Pos{File: c.new.Path, Line: 1, Col: 1}
+	var pos schema.Pos
 	if ne != nil {
-		pos = ne.Message.Pos
+		pos = ne.Pos
+	} else {
+		pos = oe.Pos // removed: where the old schema declared it
 	}
 	c.add(pos, "ERRORS_CHANGED", "the error response changed from %s to %s", desc(oe), desc(ne))
 }
 
 // reservations reports what the old schema reserved and the new one does not.
 func (c *comparer) reservations() {
-	for _, id := range c.old.Reserved.IDs {
+	for i, id := range c.old.Reserved.IDs {
 		if !c.new.Reserved.HasID(id) && c.new.MessageByID(id) == nil {
-			c.add(schema.Pos{File: c.new.Path, Line: 1, Col: 1}, "RESERVATION_REMOVED", "id 0x%02x is no longer in reserved.ids", id)
+			c.add(c.old.Reserved.IDPos[i], "RESERVATION_REMOVED", "id 0x%02x is no longer in reserved.ids", id)
 		}
 	}
 	for _, rk := range c.old.Reserved.Keys {
-		for _, k := range rk.Keys {
+		for i, k := range rk.Keys {
 			if c.new.Reserved.HasKey(rk.Struct, k) {
 				continue
 			}
 			if s := c.new.Struct(rk.Struct); s != nil && fieldByKey(s, k) != nil {
 				continue // FIELD_KEY_REUSED reports it
 			}
-			c.add(schema.Pos{File: c.new.Path, Line: 1, Col: 1}, "RESERVATION_REMOVED", "key %q of %s is no longer in reserved.keys", k, rk.Struct)
+			c.add(rk.KeyPos[i], "RESERVATION_REMOVED", "key %q of %s is no longer in reserved.keys", k, rk.Struct)
 		}
 	}
 }

@@ -196,6 +196,6 @@ func (rs *resolver) errorConv(raw *rawErrors) {
 		return
 	}
 	if f := rs.payloadField(m, raw.Field, "errors.field", KindString); f != nil {
-		rs.f.Errors = &ErrorConv{Message: m, Field: f}
+		rs.f.Errors = &ErrorConv{Message: m, Field: f, Pos: raw.Message.Pos}
 	}
 }

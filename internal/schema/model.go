@@ -207,4 +207,5 @@ type Call struct {
 type ErrorConv struct {
 	Message *Message
 	Field   *Field // a string field of Message.Payload
+	Pos     Pos    // where errors.message names the message
 }

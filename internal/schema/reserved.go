@@ -18,14 +18,16 @@ import (
 
 // Reserved is what a schema retired.
 type Reserved struct {
-	IDs  []uint8        // message ids, in schema order
-	Keys []ReservedKeys // per struct (which may itself be gone), in schema order
+	IDs   []uint8        // message ids, in schema order
+	IDPos []Pos          // IDPos[i] is where IDs[i] is listed
+	Keys  []ReservedKeys // per struct (which may itself be gone), in schema order
 }
 
 // ReservedKeys are the retired msgpack keys of one struct.
 type ReservedKeys struct {
 	Struct string
 	Keys   []string
+	KeyPos []Pos // KeyPos[i] is where Keys[i] is listed
 	Pos    Pos
 }
 
@@ -100,6 +102,7 @@ func (rs *resolver) reserved(raw *rawReserved) {
 			rs.r.errorf(id.Pos, "reserved id 0x%02x is outside the declared range 0x%02x..0x%02x", v, rs.f.IDs.Min, rs.f.IDs.Max)
 		default:
 			res.IDs = append(res.IDs, v)
+			res.IDPos = append(res.IDPos, id.Pos)
 		}
 	}
 	for _, rk := range raw.Keys {
@@ -113,6 +116,7 @@ func (rs *resolver) reserved(raw *rawReserved) {
 				rs.r.errorf(k.Pos, "reserved key %q of %s listed twice", k.V, keys.Struct)
 			default:
 				keys.Keys = append(keys.Keys, k.V)
+				keys.KeyPos = append(keys.KeyPos, k.Pos)
 			}
 		}
 		res.Keys = append(res.Keys, keys)
