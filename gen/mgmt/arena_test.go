@@ -1,8 +1,8 @@
 package mgmt_test
 
-// Tests of the string arena of the generated UnmarshalMsg methods
-// (internal/codegen/arena.go, runtime/msgpx): the strings of a message are
-// packed into a few chunks of msgpx.ChunkSize bytes.
+// Tests of the arena of the generated UnmarshalMsg methods
+// (internal/codegen/arena.go, runtime/msgpx): the strings and bytes of a
+// message are packed into a few chunks of msgpx.ChunkSize bytes.
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
 	"github.com/vmihailenco/msgpack/v5"
@@ -80,6 +81,8 @@ func TestArenaDecodeAllocs(t *testing.T) {
 		{"ListResponse 1000", arenaList(1000), func() msgp.Unmarshaler { return new(mgmt.ListResponsePayload) }, 2 + listChunks(arenaList(1000))},
 		{"EventsSubscribe", &mgmt.EventsSubscribePayload{ProcessIDs: []string{"web", "db", "cache"}, Types: []string{"process.crashed"}},
 			func() msgp.Unmarshaler { return new(mgmt.EventsSubscribePayload) }, 4},
+		{"LogsStream 64 B", arenaLogs(64), func() msgp.Unmarshaler { return new(mgmt.LogsStreamPayload) }, 2},       // ID and Data in one chunk
+		{"LogsStream 4 KiB", arenaLogs(4 << 10), func() msgp.Unmarshaler { return new(mgmt.LogsStreamPayload) }, 3}, // Data of ChunkSize: its own
 	} {
 		b := arenaMarshal(t, tc.in)
 		n := testing.AllocsPerRun(50, func() {
@@ -96,6 +99,56 @@ func TestArenaDecodeAllocs(t *testing.T) {
 		if !reflect.DeepEqual(arenaSink, tc.in) {
 			t.Errorf("%s: decoded %+v, want %+v", tc.name, arenaSink, tc.in)
 		}
+	}
+}
+
+func arenaLogs(n int) *mgmt.LogsStreamPayload {
+	return &mgmt.LogsStreamPayload{ID: "proc-0007", Stream: 1, Data: bytes.Repeat([]byte("log line\n"), n/9+1)[:n]}
+}
+
+// The arena allocates what the strings and bytes of a message need, not
+// what the message holds: a 4 KiB Data gets an allocation of its own and
+// the ID a chunk of its own size, not a 4 KiB chunk.
+func TestArenaDecodeBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   *mgmt.LogsStreamPayload
+		max  uint64 // bytes allocated per decode, the struct included
+	}{
+		{"64 B", arenaLogs(64), 64 + 16 + 96},
+		{"4 KiB", arenaLogs(4 << 10), 4<<10 + 16 + 96},
+		{"64 KiB", arenaLogs(64 << 10), 64<<10 + 16 + 96},
+	} {
+		b := arenaMarshal(t, tc.in)
+		var z *mgmt.LogsStreamPayload
+		n := memtest.Allocated(func() {
+			z = new(mgmt.LogsStreamPayload)
+			if _, err := z.UnmarshalMsg(b); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Logf("LogsStream %s: %d bytes allocated per decode", tc.name, n)
+		if n > tc.max {
+			t.Errorf("LogsStream %s: %d bytes allocated per decode, want <= %d", tc.name, n, tc.max)
+		}
+		if !reflect.DeepEqual(z, tc.in) || cap(z.Data) != len(z.Data) {
+			t.Errorf("LogsStream %s: decoded %q (cap %d), want %q", tc.name, z.Data, cap(z.Data), tc.in.Data)
+		}
+	}
+	// Data before ID in the map: an append to Data must not write over the ID
+	// that follows it in the chunk.
+	b := msgp.AppendMapHeader(nil, 2)
+	b = msgp.AppendString(b, "d")
+	b = msgp.AppendBytes(b, []byte("out"))
+	b = msgp.AppendString(b, "id")
+	b = msgp.AppendString(b, "web")
+	var z mgmt.LogsStreamPayload
+	if _, err := z.UnmarshalMsg(b); err != nil {
+		t.Fatal(err)
+	}
+	d := append(z.Data, "put"...)
+	if z.ID != "web" || string(d) != "output" || string(z.Data) != "out" {
+		t.Errorf("after an append to Data: ID %q, Data %q, appended %q", z.ID, z.Data, d)
 	}
 }
 
@@ -126,6 +179,18 @@ func TestArenaRetention(t *testing.T) {
 				t.Fatal(err)
 			}
 			return z.ID
+		}, msgpx.ChunkSize + 1024},
+		{"Logs frame's Data (64 B), 1 MiB padding", func(i int) string {
+			b := msgp.AppendMapHeader(nil, 2)
+			b = msgp.AppendString(b, "d")
+			b = msgp.AppendBytes(b, bytes.Repeat([]byte{byte(i)}, 64))
+			b = msgp.AppendString(b, "padding")
+			b = msgp.AppendBytes(b, make([]byte, 1<<20))
+			var z mgmt.LogsStreamPayload
+			if _, err := z.UnmarshalMsg(b); err != nil {
+				t.Fatal(err)
+			}
+			return unsafe.String(unsafe.SliceData(z.Data), len(z.Data)) // keeps what z.Data keeps
 		}, msgpx.ChunkSize + 1024},
 		{"one entry of a 1000-entry list", func(i int) string {
 			var z mgmt.ListResponsePayload

@@ -126,14 +126,15 @@ func (z *EventsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -390,14 +391,15 @@ func (z *EventsSubscribePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -634,14 +636,15 @@ func (z *ListEntry) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *ListEntry) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -820,14 +823,15 @@ func (z *ListResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *ListResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *ListResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -1077,14 +1081,15 @@ func (z *LogsRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -1292,8 +1297,16 @@ func (z *LogsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler
-func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
+func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
+	a := msgpx.NewArena(bts)
+	return z.unmarshalMsgArena(bts, &a)
+}
+
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
+func (z *LogsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
 	var zb0001 uint32
@@ -1311,7 +1324,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = msgpx.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1338,7 +1351,7 @@ func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 				if z.Data == nil || uint32(cap(z.Data)) < zb0002 {
-					z.Data = make([]byte, zb0002)
+					z.Data = a.Bytes(bts, zb0002)
 				} else {
 					z.Data = z.Data[:zb0002]
 				}
@@ -1435,14 +1448,15 @@ func (z StartRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *StartRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -1546,14 +1560,15 @@ func (z StatusRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -1680,14 +1695,15 @@ func (z *StatusResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field
@@ -1797,14 +1813,15 @@ func (z StopRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive.
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
+// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
+// alive.
 func (z *StopRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
 	a := msgpx.NewArena(bts)
 	return z.unmarshalMsgArena(bts, &a)
 }
 
-// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
 	var field []byte
 	_ = field

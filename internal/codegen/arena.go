@@ -10,12 +10,12 @@ import (
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 )
 
-// msgp's UnmarshalMsg allocates one string per string it decodes: a
-// ListResponse of 1000 entries costs 3000 allocations for its strings alone.
-// For the structs chosen by arenaStructs, the strings of a whole message are
-// instead packed into the chunks of one msgpx.Arena (runtime/msgpx), which
-// bounds what a retained string keeps alive to max(its own length,
-// msgpx.ChunkSize):
+// msgp's UnmarshalMsg allocates one string per string and one slice per
+// bytes value it decodes: a ListResponse of 1000 entries costs 3000
+// allocations for its strings alone. For the structs chosen by arenaStructs,
+// the strings and bytes of a whole message are instead packed into the
+// chunks of one msgpx.Arena (runtime/msgpx), which bounds what a retained
+// string or bytes keeps alive to max(its own length, msgpx.ChunkSize):
 //
 //	// UnmarshalMsg implements msgp.Unmarshaler. [...]
 //	func (z *T) UnmarshalMsg(bts []byte) ([]byte, error) {
@@ -23,31 +23,32 @@ import (
 //		return z.unmarshalMsgArena(bts, &a)
 //	}
 //
-//	// unmarshalMsgArena is UnmarshalMsg taking its strings from a.
+//	// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 //	func (z *T) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
-//		... msgp's body, with a.ReadStringBytes(bts, MaxLen) for every string
+//		... msgp's body, with a.ReadStringBytes(bts, MaxLen) for every string,
+//		... a.Bytes(bts, n) for msgp's make([]byte, n) of every bytes value
 //		... and x.unmarshalMsgArena(bts, a) for nested arena structs
 //	}
 //
-// The string reads and nested calls are rewritten on msgp's syntax tree
-// (msgprewrite.go); this file chooses the structs and writes the wrappers.
-// Structs holding bytes keep msgp's per-string decoding: their messages are
-// mostly bytes, which the arena would not help. DecodeMsg (msgp.Reader) is
-// unchanged.
+// The reads, allocations and nested calls are rewritten on msgp's syntax
+// tree (msgprewrite.go); this file chooses the structs and writes the
+// wrappers. A struct that holds neither strings nor bytes keeps msgp's
+// UnmarshalMsg; every struct that holds a struct with strings or bytes is
+// an arena struct itself, so a nested struct always shares its parent's
+// arena. DecodeMsg (msgp.Reader) is unchanged.
 
 // arenaParam is the name of the arena parameter of unmarshalMsgArena.
 const arenaParam = "a"
 
-// arenaStructs returns the names of the structs whose UnmarshalMsg uses a
-// string arena: those whose value, through nested structs, lists, maps and
-// pointers, holds no bytes and at least one string (a string, a string enum
-// or a map key).
+// arenaStructs returns the names of the structs whose UnmarshalMsg uses an
+// arena: those whose value, through nested structs, lists, maps and
+// pointers, holds a string (a string, a string enum or a map key) or bytes.
 func arenaStructs(f *schema.File) map[string]bool {
 	set := make(map[string]bool)
 	for _, s := range f.Structs {
 		var c contents
 		c.addStruct(s, make(map[*schema.Struct]bool))
-		if c.strings && !c.bytes {
+		if c.strings || c.bytes {
 			set[s.Name] = true
 		}
 	}
@@ -91,7 +92,7 @@ func useArena(fd *ast.FuncDecl, recv string, n *names) ([]byte, error) {
 		Names: []*ast.Ident{ast.NewIdent(arenaParam)},
 		Type:  &ast.StarExpr{X: msgpxSel("Arena")},
 	})
-	doc := fmt.Sprintf("// %s is UnmarshalMsg taking its strings from %s.", n.unmarshalArena, arenaParam)
+	doc := fmt.Sprintf("// %s is UnmarshalMsg taking its strings and bytes from %s.", n.unmarshalArena, arenaParam)
 	if fd.Doc == nil || len(fd.Doc.List) == 0 {
 		return nil, fmt.Errorf("%s", shapeError(recv, "UnmarshalMsg", "", "no doc comment"))
 	}
@@ -99,8 +100,8 @@ func useArena(fd *ast.FuncDecl, recv string, n *names) ([]byte, error) {
 	// text would reach into the method and be printed twice.
 	fd.Doc = &ast.CommentGroup{List: []*ast.Comment{{Slash: fd.Doc.Pos(), Text: doc}}}
 
-	wrapper := jen.Comment(comment(fmt.Sprintf("UnmarshalMsg implements msgp.Unmarshaler. The strings of the message "+
-		"come from one msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string keeps alive."))).Line().
+	wrapper := jen.Comment(comment(fmt.Sprintf("UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message "+
+		"come from one msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps alive."))).Line().
 		Func().Params(jen.Id("z").Op("*").Id(recv)).Id("UnmarshalMsg").
 		Params(jen.Id("bts").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.Id(arenaParam).Op(":=").Qual(msgpxPkg, "NewArena").Call(jen.Id("bts")),

@@ -24,9 +24,10 @@ import (
 //   - string limits: msgp's limit= tag bounds list, map and bin headers but
 //     not strings, so every string read is routed to msgpx.ReadStringBytes or
 //     msgpx.ReadString with its field's MaxLen, checked before allocating.
-//   - the string arena (arena.go): in the UnmarshalMsg of an arena struct,
-//     strings come from a *msgpx.Arena, and nested arena structs decode into
-//     the same arena.
+//   - the arena (arena.go): in the UnmarshalMsg of an arena struct, strings
+//     and bytes come from a *msgpx.Arena (a.ReadStringBytes, a.Bytes for
+//     msgp's make([]byte, n) after a bytes header), and nested arena structs
+//     decode into the same arena.
 //
 // Every read is attributed to its field from the msgp.WrapError call that
 // follows it ("if err != nil { err = msgp.WrapError(err, "Field", i,
@@ -188,6 +189,11 @@ type decoder struct {
 	// map header).
 	count map[string]*[numReadKinds]int
 	keys  int // top-level field-key reads routed to msgpx (UnmarshalMsg)
+
+	// In an arena UnmarshalMsg, every bytes header read (msgp.ReadBytesHeader)
+	// is followed by the allocation of its bytes, make([]byte, n), which
+	// becomes a.Bytes(bts, n).
+	bytesReads, bytesMakes int
 }
 
 func (m *decoder) errorf(field, format string, args ...any) {
@@ -215,7 +221,16 @@ func (m *decoder) stmts(list []ast.Stmt) {
 		if !ok {
 			continue
 		}
+		if m.arena && isBytesMake(call) { // make([]byte, n) -> a.Bytes(bts, n)
+			call.Fun = &ast.SelectorExpr{X: ast.NewIdent(arenaParam), Sel: ast.NewIdent("Bytes")}
+			call.Args = []ast.Expr{ast.NewIdent("bts"), call.Args[1]}
+			m.bytesMakes++
+			continue
+		}
 		key, recv := m.callKey(call)
+		if key == "msgp.ReadBytesHeader" && m.arena {
+			m.bytesReads++
+		}
 		if to, ok := msgpFast[key]; ok && m.name == "UnmarshalMsg" {
 			call.Fun = msgpxSel(to)
 			if path, ok := wrapErrorPath(list[i+1 : min(i+1+wrapDistance, len(list))]); key == keyRead && ok && len(path) == 0 {
@@ -304,6 +319,22 @@ func (m *decoder) limitString(call *ast.CallExpr, recv ast.Expr, fl *schema.Fiel
 		call.Fun = msgpxSel("ReadStringBytes")
 		call.Args = append(call.Args, lit)
 	}
+}
+
+// isBytesMake reports whether call is make([]byte, n) for an identifier n,
+// the allocation msgp makes for a bytes value once its header is read.
+func isBytesMake(call *ast.CallExpr) bool {
+	fn, ok := call.Fun.(*ast.Ident)
+	if !ok || fn.Name != "make" || len(call.Args) != 2 {
+		return false
+	}
+	at, ok := call.Args[0].(*ast.ArrayType)
+	if !ok || at.Len != nil {
+		return false
+	}
+	elt, ok := at.Elt.(*ast.Ident)
+	_, isIdent := call.Args[1].(*ast.Ident)
+	return ok && elt.Name == "byte" && isIdent
 }
 
 // msgpxSel is the expression msgpx.name.
@@ -395,6 +426,9 @@ func (m *decoder) check() {
 		if _, ok := want[field]; !ok {
 			m.errorf(field, "reads of a field the struct does not have")
 		}
+	}
+	if m.bytesMakes != m.bytesReads {
+		m.errorf("", "found %d allocations of bytes (make([]byte, n)) for %d bytes reads (msgp.ReadBytesHeader)", m.bytesMakes, m.bytesReads)
 	}
 	if m.name == "UnmarshalMsg" && m.keys != 1 {
 		m.errorf("", "found %d field-key reads (%s), the model predicts 1", m.keys, keyRead)

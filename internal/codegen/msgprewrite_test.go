@@ -103,10 +103,10 @@ func rewriteMethod(t *testing.T, f *schema.File, recv, src string) (string, []st
 func TestLimitStrings(t *testing.T) {
 	out := generatedMsgp(t, kvModel())
 	for _, tc := range []struct{ recv, method, want string }{
-		{"Item", "UnmarshalMsg", "z.Key, bts, err = msgpx.ReadStringBytes(bts, 1024)"},
+		{"Item", "unmarshalMsgArena", "z.Key, bts, err = a.ReadStringBytes(bts, 1024)"},
 		{"Item", "DecodeMsg", "z.Key, err = msgpx.ReadString(dc, 1024)"},
 		{"GetRequestPayload", "DecodeMsg", "z.Keys[za0001], err = msgpx.ReadString(dc, 1024)"},
-		{"GetResponsePayload", "UnmarshalMsg", "za0001, bts, err = msgpx.ReadStringBytes(bts, 16777216)"},
+		{"GetResponsePayload", "unmarshalMsgArena", "za0001, bts, err = a.ReadStringBytes(bts, 16777216)"},
 		{"GetResponsePayload", "DecodeMsg", "za0001, err = msgpx.ReadString(dc, 16777216)"},
 		{"Consistency", "DecodeMsg", "zb0001, err = dc.ReadString()"},
 	} {
@@ -171,8 +171,9 @@ func TestLimitStringsInlined(t *testing.T) {
 // TestUseArenas checks the arena rewrite on the shapes msgp emits: the
 // UnmarshalMsg of an arena struct becomes a wrapper, its strings come from
 // the arena with their limits, nested arena structs share the arena (by
-// value, in lists and behind pointers, in maps); other structs keep msgp's
-// UnmarshalMsg, and DecodeMsg never takes an arena.
+// value, in lists and behind pointers, in maps), bytes are allocated from
+// it; a struct without strings or bytes keeps msgp's UnmarshalMsg, and
+// DecodeMsg never takes an arena.
 func TestUseArenas(t *testing.T) {
 	out := generatedMsgp(t, everyModel())
 	texts := methodSource(t, out, "Texts", "unmarshalMsgArena")
@@ -196,15 +197,20 @@ func TestUseArenas(t *testing.T) {
 	if !strings.Contains(wrapper, "a := msgpx.NewArena(bts)\n\treturn z.unmarshalMsgArena(bts, &a)") {
 		t.Errorf("Texts.UnmarshalMsg is not the arena wrapper:\n%s", wrapper)
 	}
-	comp := methodSource(t, out, "Composites", "UnmarshalMsg")
-	if !strings.Contains(comp, "bts, err = z.Inners[za0004].UnmarshalMsg(bts)") || strings.Contains(comp, "Arena") {
-		t.Errorf("Composites (holds bytes) must keep msgp's UnmarshalMsg:\n%s", comp)
+	// Composites holds bytes in every shape: each allocation of bytes comes
+	// from the arena, and its nested structs share it.
+	comp := methodSource(t, out, "Composites", "unmarshalMsgArena")
+	if n, want := strings.Count(comp, "= a.Bytes(bts, zb"), strings.Count(comp, "msgpx.ReadBytesHeader(bts)"); n == 0 || n != want {
+		t.Errorf("Composites: %d a.Bytes allocations for %d bytes reads:\n%s", n, want, comp)
+	}
+	if strings.Contains(comp, "make([]byte") || strings.Contains(comp, ".UnmarshalMsg(bts)") || !strings.Contains(comp, ".unmarshalMsgArena(bts, a)") {
+		t.Errorf("Composites: bytes or a nested struct outside the arena:\n%s", comp)
 	}
 	if dec := methodSource(t, out, "Texts", "DecodeMsg"); strings.Contains(dec, "Arena") || dec == "" {
 		t.Errorf("Texts.DecodeMsg uses the arena:\n%s", dec)
 	}
-	if methodSource(t, out, "Composites", "unmarshalMsgArena") != "" {
-		t.Error("Composites has an arena method")
+	if methodSource(t, out, "Nothing", "unmarshalMsgArena") != "" || methodSource(t, out, "Nothing", "UnmarshalMsg") == "" {
+		t.Error("Nothing (no strings, no bytes) has an arena method, or no UnmarshalMsg")
 	}
 }
 
@@ -251,6 +257,8 @@ func TestMsgpShapeChange(t *testing.T) {
 			`ListEntry.DecodeMsg: field state: msgp.WrapError names ["state"], not a field path of the struct`},
 		{"method renamed", mgmtModel, "func (z *StopRequestPayload) DecodeMsg(", "func (z *StopRequestPayload) Decode(",
 			"StopRequestPayload.DecodeMsg: no such method in msgp's output"},
+		{"bytes allocated differently", mgmtModel, "z.Data = make([]byte, zb0002)", "z.Data = msgp.MakeBytes(zb0002)",
+			"LogsStreamPayload.UnmarshalMsg: found 0 allocations of bytes (make([]byte, n)) for 1 bytes reads (msgp.ReadBytesHeader)"},
 		{"renamed key read", mgmtModel, "msgp.ReadMapKeyZC(bts)", "msgp.ReadMapKey(bts)",
 			"StopRequestPayload.UnmarshalMsg: found 0 field-key reads (msgp.ReadMapKeyZC), the model predicts 1"},
 		{"nested decode changed", everyModel, "bts, err = z.Inner.UnmarshalMsg(bts)", "bts, err = msgp.Decode(bts, &z.Inner)",

@@ -7,37 +7,44 @@ import "unsafe"
 const ChunkSize = 4 << 10
 
 // smallRest is the input size up to which a first chunk takes all the input
-// left without looking for the end of the message: finding it costs more
-// than the bytes it could save.
+// left without counting what the message needs: counting costs more than
+// the bytes it could save.
 const smallRest = 256
 
-// An Arena hands out the strings decoded from one message packed into
-// shared chunks of at most ChunkSize bytes: decoding a message costs one
-// allocation per ChunkSize bytes of strings instead of one per string. Only
-// string bytes are copied, never the rest of the message.
+// An Arena hands out the strings and bytes decoded from one message packed
+// into shared chunks of at most ChunkSize bytes: decoding a message costs
+// one allocation per ChunkSize bytes of strings and bytes instead of one per
+// value. Only their bytes are copied, never the rest of the message.
 //
-// Retention: a string shorter than ChunkSize shares its chunk with strings
-// decoded just before and after it, so a retained string keeps at most
-// ChunkSize bytes alive (less for a message that holds less); a string of
+// Retention: a string or bytes shorter than ChunkSize shares its chunk with
+// those decoded just before and after it, so a retained one keeps at most
+// ChunkSize bytes alive (less for a message that holds less); one of
 // ChunkSize bytes or more gets an allocation of its own and keeps only
-// itself alive. Whatever else the message held (bytes, unknown fields,
+// itself alive. Whatever else the message held (long bytes, unknown fields,
 // padding, the messages after it in the same buffer) is never retained.
+// Bytes have a capacity of their own length, so an append copies them and
+// never writes over a neighbour; strings are never written again.
 //
-// Size: the first chunk is no larger than the rest of the message from its
-// first string (found with a scan of at most ChunkSize bytes past it, when
-// more than 256 bytes of input are left), a later one no larger than the
-// input left, so a message with few strings allocates little for them
-// whatever follows it in its buffer.
+// Allocations: the first chunk holds exactly the strings and bytes shorter
+// than ChunkSize of the whole message (map keys counted too), up to
+// ChunkSize, counted by a scan of the message that stops once ChunkSize is
+// reached (none when at most 256 bytes of input are left: the chunk then
+// takes them all); a later chunk is ChunkSize, or the input left if that is
+// less. A message whose short strings and bytes total S bytes thus takes
+// one chunk when S <= ChunkSize, and about S/ChunkSize chunks otherwise
+// (a value that does not fit what is left of a chunk starts the next one),
+// plus one allocation per value of ChunkSize bytes or more.
 //
 // An Arena is not safe for concurrent use; the strings it returns are
 // ordinary immutable strings, safe to share and to keep after the input is
 // overwritten.
 type Arena struct {
 	msg []byte // the encoded message, from its first byte
-	buf []byte // the current chunk; bytes below len(buf) are handed out, never written again
+	buf []byte // the current chunk; bytes below len(buf) are handed out, never written by the arena again
 }
 
-// NewArena returns an arena for the strings of the message msg starts with.
+// NewArena returns an arena for the strings and bytes of the message msg
+// starts with.
 func NewArena(msg []byte) Arena { return Arena{msg: msg} }
 
 // ReadStringBytes is ReadStringBytes (the package function) returning a
@@ -92,46 +99,65 @@ func (a *Arena) string(v []byte, rest int) string {
 	return unsafe.String(&a.buf[off], len(v))
 }
 
-// chunkSize is the size of a new chunk for a string of n bytes followed by
-// rest bytes of input: the strings still to come fit in them.
+// Bytes returns the n bytes of a bytes field, for the caller to copy from
+// b (the input after the field's header): from a's chunks when shorter than
+// ChunkSize, else an allocation of their own. Its capacity is n, so an
+// append never writes into the chunk, and it holds no string. It is nil,
+// with nothing allocated, when b holds fewer than n bytes: the caller then
+// reports msgp.ErrShortBytes.
+func (a *Arena) Bytes(b []byte, n uint32) []byte {
+	size := int(n)
+	switch {
+	case uint64(n) > uint64(len(b)):
+		return nil
+	case size == 0 || size >= ChunkSize:
+		return make([]byte, size)
+	case size > cap(a.buf)-len(a.buf):
+		a.buf = make([]byte, 0, a.chunkSize(size, len(b)-size))
+	}
+	off := len(a.buf)
+	a.buf = a.buf[:off+size]
+	return a.buf[off : off+size : off+size]
+}
+
+// chunkSize is the size of a new chunk for a string or bytes of n bytes
+// followed by rest bytes of input: the strings and bytes still to come fit
+// in them. The first chunk, when more than smallRest bytes of input are
+// left, holds exactly the strings and bytes shorter than ChunkSize of the
+// message (map keys included), up to ChunkSize: smallTotal counts them.
 func (a *Arena) chunkSize(n, rest int) int {
 	size := min(ChunkSize, n+rest)
 	if a.buf != nil || n+rest <= smallRest {
 		return size
 	}
-	// The first chunk: no larger than the message from this string on.
-	start := len(a.msg) - rest - n // offset of the string in the message
-	if start < 0 || rest > len(a.msg) {
-		return size // b is not a suffix of msg: cannot happen in generated code
-	}
-	if end := objectEnd(a.msg, start+size); end >= start+n {
-		size = min(size, end-start)
-	}
-	return size
+	return max(n, min(size, smallTotal(a.msg, size)))
 }
 
-// objectEnd returns the length of the msgpack object b starts with, or a
-// number larger than limit as soon as it is known to end beyond limit, or
-// len(b) if b does not hold a whole object. It is msgp.Skip without
-// recursion, checking nothing but lengths.
-func objectEnd(b []byte, limit int) int {
-	i := 0
-	for pending := uint64(1); pending > 0; pending-- {
+// smallTotal returns the total length of the strings and bins shorter than
+// ChunkSize in the msgpack object b starts with (map keys included), or a
+// number of at least max as soon as the total reaches max. Like objectEnd
+// it checks nothing but lengths, and stops at the end of the input.
+func smallTotal(b []byte, max int) int {
+	i, total := 0, 0
+	for pending := uint64(1); pending > 0 && total < max; pending-- {
 		if i >= len(b) || pending > uint64(len(b)-i) {
-			return len(b) // every object takes a byte at least
-		}
-		if i > limit {
-			return i
+			return total
 		}
 		c := b[i]
 		if t := tokens[c]; t.size != 0 {
+			if int(t.size) > len(b)-i {
+				return total
+			}
+			if c&0xe0 == 0xa0 { // fixstr
+				total += int(c & 0x1f)
+			}
 			i += int(t.size)
 			pending += uint64(t.kids)
 			continue
 		}
 		fixed, count, items, ok := lead(c)
-		if !ok || len(b)-i-1 < count {
-			return len(b)
+		if !ok || len(b)-i-1 < fixed {
+			return total
 		}
 		var n uint64
 		for _, d := range b[i+1 : i+1+count] {
@@ -140,14 +166,19 @@ func objectEnd(b []byte, limit int) int {
 		switch {
 		case items > 0:
 			pending += items * n
-		case n > uint64(len(b)):
-			return len(b)
+		case n > uint64(len(b)-i-1-fixed): // past the end of the input
+			return total
 		default:
+			if c >= 0xc4 && c <= 0xc6 || c >= 0xd9 && c <= 0xdb { // bin, str
+				if n < ChunkSize {
+					total += int(n)
+				}
+			}
 			fixed += int(n)
 		}
 		i += 1 + fixed
 	}
-	return min(i, len(b))
+	return total
 }
 
 // tokens gives, for every lead byte that tells the size of its token, that

@@ -1,19 +1,21 @@
 package msgpx
 
 import (
+	"math"
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
 )
 
-// BenchmarkObjectEnd compares the message-end scanner with msgp.Skip on a
+// BenchmarkSmallTotal compares the first chunk's scan with msgp.Skip on a
 // map of 1000 strings.
-func BenchmarkObjectEnd(b *testing.B) {
+func BenchmarkSmallTotal(b *testing.B) {
 	msg := message(repeat(1000, 20), 0, 0)
-	b.Run("impl=objectEnd", func(b *testing.B) {
+	want := smallTotal(msg, math.MaxInt)
+	b.Run("impl=smallTotal", func(b *testing.B) {
 		for b.Loop() {
-			if objectEnd(msg, len(msg)) != len(msg) {
-				b.Fatal("wrong end")
+			if smallTotal(msg, math.MaxInt) != want {
+				b.Fatal("wrong total")
 			}
 		}
 	})

@@ -15,9 +15,9 @@
 //   - Fast paths (fast.go): msgp's readers with the common encoding (a fixstr
 //     map key, a bool) read without a call into msgp, returning exactly what
 //     msgp returns.
-//   - The string arena (arena.go): an UnmarshalMsg that decodes many strings
-//     takes them from a few shared chunks instead of one allocation each,
-//     while a retained string keeps at most max(its own length, ChunkSize)
+//   - The arena (arena.go): an UnmarshalMsg takes the strings and bytes of a
+//     message from a few shared chunks instead of one allocation each, while
+//     a retained string or bytes keeps at most max(its own length, ChunkSize)
 //     bytes alive.
 //
 // Every function is safe on hostile input: errors, never panics.

@@ -3,6 +3,7 @@ package msgpx
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
@@ -30,25 +31,72 @@ func seeds(f *testing.F) {
 	}
 }
 
-// FuzzObjectEnd checks the message-end scanner against msgp.Skip: the same
-// end for every input Skip accepts, never outside the input, and with a
-// limit either that end or a number past the limit.
-func FuzzObjectEnd(f *testing.F) {
+// FuzzSmallTotal checks the first chunk's scan against a walk of the
+// object with msgp's readers: the same total of strings and bins shorter
+// than ChunkSize for every input msgp reads as one object, and with a
+// smaller max either that total or a number of at least max.
+func FuzzSmallTotal(f *testing.F) {
 	seeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		end := objectEnd(b, len(b))
-		if rest, err := msgp.Skip(b); err == nil && end != len(b)-len(rest) {
-			t.Fatalf("objectEnd(%x) = %d, msgp.Skip leaves %d of %d bytes", b, end, len(rest), len(b))
+		got := smallTotal(b, math.MaxInt)
+		if got < 0 || got > len(b) {
+			t.Fatalf("smallTotal(%x) = %d, outside the input", b, got)
 		}
-		if end < 0 || end > len(b) {
-			t.Fatalf("objectEnd(%x) = %d, outside the input", b, end)
+		want, _, err := walkSmall(b)
+		if err != nil {
+			return
 		}
-		for _, limit := range []int{0, 1, len(b) / 2} {
-			if got := objectEnd(b, limit); got != end && got <= limit {
-				t.Fatalf("objectEnd(%x, %d) = %d, end %d", b, limit, got, end)
+		if got != want {
+			t.Fatalf("smallTotal(%x) = %d, msgp's readers count %d", b, got, want)
+		}
+		for _, max := range []int{0, 1, want / 2, want} {
+			if g := smallTotal(b, max); g != want && g < max {
+				t.Fatalf("smallTotal(%x, %d) = %d, total %d", b, max, g, want)
 			}
 		}
 	})
+}
+
+// walkSmall is smallTotal written with msgp's readers, recursively.
+func walkSmall(b []byte) (int, []byte, error) {
+	small := func(n int) int {
+		if n < ChunkSize {
+			return n
+		}
+		return 0
+	}
+	switch msgp.NextType(b) {
+	case msgp.StrType:
+		v, o, err := msgp.ReadStringZC(b)
+		return small(len(v)), o, err
+	case msgp.BinType:
+		v, o, err := msgp.ReadBytesZC(b)
+		return small(len(v)), o, err
+	case msgp.ArrayType, msgp.MapType:
+		var sz uint32
+		var o []byte
+		var err error
+		n := uint64(1) // objects per count
+		if msgp.NextType(b) == msgp.ArrayType {
+			sz, o, err = msgp.ReadArrayHeaderBytes(b)
+		} else {
+			sz, o, err = msgp.ReadMapHeaderBytes(b)
+			n = 2
+		}
+		n *= uint64(sz)
+		total := 0
+		for range n {
+			if err != nil {
+				break
+			}
+			var k int
+			k, o, err = walkSmall(o)
+			total += k
+		}
+		return total, o, err
+	}
+	o, err := msgp.Skip(b)
+	return 0, o, err
 }
 
 // FuzzArena reads every string it finds in the input through an arena (and

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
@@ -333,4 +334,49 @@ func TestArenaRetention(t *testing.T) {
 		t.Errorf("%d bytes live per retained 64 KiB string, want its length", per)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// TestArenaBytes: bytes come from the chunks with a capacity of their own
+// length (an append copies, never writing over a string), long ones get
+// their own allocation, empty ones are empty and not nil, and a count the
+// input cannot hold is refused with nothing allocated.
+func TestArenaBytes(t *testing.T) {
+	msg := message([]string{"ab", "cd"}, 0, 0)
+	a := NewArena(msg)
+	s, _, err := a.ReadStringBytes(msg[3:], 10) // "ab", after the map header and key "a"
+	if err != nil || s != "ab" {
+		t.Fatalf("string: %q, %v", s, err)
+	}
+	d := a.Bytes(msg[9:], 2) // as if "cd" were bytes: the 2 bytes after its header
+	if len(d) != 2 || cap(d) != 2 {
+		t.Fatalf("bytes: len %d cap %d, want 2 2", len(d), cap(d))
+	}
+	copy(d, "xy")
+	s2, _, err := a.ReadStringBytes(msg[8:], 10) // "cd" as a string, after d in the same chunk
+	if err != nil || s2 != "cd" {
+		t.Fatalf("string: %q, %v", s2, err)
+	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(d)))+2 != uintptr(unsafe.Pointer(unsafe.StringData(s2))) {
+		t.Fatal("the string after the bytes is not next to them in the chunk")
+	}
+	d = append(d, "zzzz"...)
+	if s != "ab" || s2 != "cd" || string(d) != "xyzzzz" {
+		t.Errorf("after an append to the bytes: strings %q %q, bytes %q", s, s2, d)
+	}
+	if e := a.Bytes(msg, 0); e == nil || len(e) != 0 {
+		t.Errorf("0 bytes: %#v, want empty, not nil", e)
+	}
+	long := make([]byte, ChunkSize+10)
+	if n := testing.AllocsPerRun(10, func() {
+		if b := a.Bytes(long, ChunkSize); len(b) != ChunkSize {
+			t.Fatalf("long bytes: %d", len(b))
+		}
+	}); n != 1 {
+		t.Errorf("bytes of ChunkSize: %v allocations, want their own 1", n)
+	}
+	var got []byte
+	fresh := NewArena(msg)
+	if n := memtest.Allocated(func() { got = fresh.Bytes(msg[:3], 1<<20) }); got != nil || n != 0 {
+		t.Errorf("1 MiB of bytes in 3 bytes of input: %d bytes, %d allocated; want nil, none", len(got), n)
+	}
 }
