@@ -6,11 +6,6 @@ import "unsafe"
 // string decoded from one keeps alive beyond its own bytes.
 const ChunkSize = 4 << 10
 
-// smallRest is the input size up to which a first chunk takes all the input
-// left without counting what the message needs: counting costs more than
-// the bytes it could save.
-const smallRest = 256
-
 // An Arena hands out the strings and bytes decoded from one message packed
 // into shared chunks of at most ChunkSize bytes: decoding a message costs
 // one allocation per ChunkSize bytes of strings and bytes instead of one per
@@ -28,9 +23,9 @@ const smallRest = 256
 // Allocations: the first chunk holds exactly the strings and bytes shorter
 // than ChunkSize of the whole message (map keys counted too), up to
 // ChunkSize, counted by a scan of the message that stops once ChunkSize is
-// reached (none when at most 256 bytes of input are left: the chunk then
-// takes them all); a later chunk is ChunkSize, or the input left if that is
-// less. A message whose short strings and bytes total S bytes thus takes
+// reached; when at most ChunkSize bytes of input are left, the chunk takes
+// them all without a scan. A later chunk is ChunkSize, or the input left if
+// that is less. A message whose short strings and bytes total S bytes thus takes
 // one chunk when S <= ChunkSize, and about S/ChunkSize chunks otherwise
 // (a value that does not fit what is left of a chunk starts the next one),
 // plus one allocation per value of ChunkSize bytes or more.
@@ -122,12 +117,14 @@ func (a *Arena) Bytes(b []byte, n uint32) []byte {
 
 // chunkSize is the size of a new chunk for a string or bytes of n bytes
 // followed by rest bytes of input: the strings and bytes still to come fit
-// in them. The first chunk, when more than smallRest bytes of input are
+// in them. The first chunk, when more than ChunkSize bytes of input are
 // left, holds exactly the strings and bytes shorter than ChunkSize of the
 // message (map keys included), up to ChunkSize: smallTotal counts them.
+// With less input left, counting would cost more time than the bytes it
+// could save.
 func (a *Arena) chunkSize(n, rest int) int {
 	size := min(ChunkSize, n+rest)
-	if a.buf != nil || n+rest <= smallRest {
+	if a.buf != nil || n+rest <= ChunkSize {
 		return size
 	}
 	return max(n, min(size, smallTotal(a.msg, size)))
