@@ -11,13 +11,15 @@ import (
 
 // Client is a connection to a mgmt server. It is safe for concurrent use: calls share one
 // connection and are matched by sequence number; each stream opens a connection of its own. A
-// broken connection fails every call in flight and later ones; the client does not redial: Dial
-// again.
+// broken connection fails every call in flight; a later call redials, once, and so does a call
+// that failed before any byte of it was written, but a call already written is never sent again
+// (see client.Redialer for the rules and the back-off). ClientOptions.NoRedial turns redialing
+// off.
 type Client struct {
-	conn *client.Conn
+	conn *client.Redialer
 }
 
-// ClientOptions configure DialOptions: payload limit, dial timeout, interceptors.
+// ClientOptions configure DialOptions: payload limit, dial timeout, redialing, interceptors.
 type ClientOptions = client.Options
 
 // Dial connects to the server listening on the Unix socket socketPath.
@@ -33,7 +35,7 @@ func DialContext(ctx context.Context, socketPath string) (*Client, error) {
 // DialOptions is DialContext with options.
 func DialOptions(ctx context.Context, socketPath string, opts ClientOptions) (*Client, error) {
 	opts.ErrorText = errorText
-	conn, err := client.DialContext(ctx, socketPath, opts)
+	conn, err := client.NewRedialer(ctx, socketPath, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +62,10 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// Conn returns the runtime connection underneath, for code working at that level.
+// Conn returns the runtime connection underneath, for code working at that level; a later call
+// may replace it with a new one (redialing).
 func (c *Client) Conn() *client.Conn {
-	return c.conn
+	return c.conn.Conn()
 }
 
 // Call is cliwrap's untyped exchange: payload is nil, a msgp.Marshaler or raw msgpack

@@ -30,10 +30,11 @@ func genClientType(f *schema.File, nm *names, file *jen.File) {
 	ctx := jen.Id("ctx").Qual("context", "Context")
 	file.Comment(comment(nm.Client + " is a connection to a " + f.Package + " server. It is safe for concurrent " +
 		"use: calls share one connection and are matched by sequence number; each stream opens a connection of " +
-		"its own. A broken connection fails every call in flight and later ones; the client does not redial: " +
-		nm.Dial + " again."))
-	file.Type().Id(nm.Client).Struct(jen.Id("conn").Op("*").Qual(clientPkg, "Conn")).Line()
-	file.Comment(comment(nm.ClientOptions + " configure " + nm.DialOptions + ": payload limit, dial timeout, interceptors."))
+		"its own. A broken connection fails every call in flight; a later call redials, once, and so does a call " +
+		"that failed before any byte of it was written, but a call already written is never sent again (see " +
+		"client.Redialer for the rules and the back-off). ClientOptions.NoRedial turns redialing off."))
+	file.Type().Id(nm.Client).Struct(jen.Id("conn").Op("*").Qual(clientPkg, "Redialer")).Line()
+	file.Comment(comment(nm.ClientOptions + " configure " + nm.DialOptions + ": payload limit, dial timeout, redialing, interceptors."))
 	file.Type().Id(nm.ClientOptions).Op("=").Qual(clientPkg, "Options").Line()
 	file.Comment(comment(nm.Dial + " connects to the server listening on the Unix socket socketPath."))
 	file.Func().Id(nm.Dial).Params(jen.Id("socketPath").String()).Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
@@ -47,7 +48,7 @@ func genClientType(f *schema.File, nm *names, file *jen.File) {
 	file.Func().Id(nm.DialOptions).Params(ctx.Clone(), jen.Id("socketPath").String(), jen.Id("opts").Id(nm.ClientOptions)).
 		Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
 		jen.Id("opts").Dot("ErrorText").Op("=").Id(nm.errorText),
-		jen.List(jen.Id("conn"), jen.Err()).Op(":=").Qual(clientPkg, "DialContext").Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id("opts")),
+		jen.List(jen.Id("conn"), jen.Err()).Op(":=").Qual(clientPkg, "NewRedialer").Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id("opts")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Op("&").Id(nm.Client).Values(jen.Dict{jen.Id("conn"): jen.Id("conn")}), jen.Nil()),
 	).Line()
@@ -78,8 +79,9 @@ func genUntyped(nm *names, file *jen.File) {
 	frame := []jen.Code{jen.Qual(ipcPkg, "Header"), jen.Index().Byte(), jen.Error()}
 	file.Comment("Close closes the connection; calls in flight fail. Open streams are not affected.")
 	file.Func().Add(recv()).Id(nm.Untyped.Close).Params().Error().Block(jen.Return(conn().Dot("Close").Call())).Line()
-	file.Comment("Conn returns the runtime connection underneath, for code working at that level.")
-	file.Func().Add(recv()).Id(nm.Untyped.Conn).Params().Op("*").Qual(clientPkg, "Conn").Block(jen.Return(conn())).Line()
+	file.Comment("Conn returns the runtime connection underneath, for code working at that level; a later call")
+	file.Comment("may replace it with a new one (redialing).")
+	file.Func().Add(recv()).Id(nm.Untyped.Conn).Params().Op("*").Qual(clientPkg, "Conn").Block(jen.Return(conn().Dot("Conn").Call())).Line()
 	file.Comment("Call is cliwrap's untyped exchange: payload is nil, a msgp.Marshaler or raw msgpack")
 	file.Comment("bytes; it returns the response frame as read.")
 	file.Func().Add(recv()).Id(nm.Untyped.Call).Params(jen.Id("t").Qual(ipcPkg, "MsgType"), jen.Id("payload").Any()).Params(frame...).

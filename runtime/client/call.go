@@ -130,8 +130,11 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	cl := getCall(ctx, name, start)
 	err = c.send(ctx, frame, cl)
 	recycle(bp, frame)
-	if err != nil { // cl was not registered
+	if err != nil { // cl was not registered: nothing was written
 		releaseCall(cl)
+		if errors.Is(err, ErrClosed) {
+			err = &notSentError{err}
+		}
 		return nil, result{}, callErr(ctx, name, err)
 	}
 	r, err := c.await(ctx, cl)

@@ -39,6 +39,9 @@
 //   - a Stream's context.AfterFunc: closes the stream's own connection when
 //     OpenStream's context ends.
 //
+// A Redialer (redial.go) starts none: a call that needs a new connection
+// dials it in its own goroutine, and the others wait for it.
+//
 // # Budgets (Options, with defaults)
 //
 //   - MaxPendingCalls (DefaultMaxPendingCalls, 1024): calls in flight on one
@@ -70,7 +73,8 @@
 // another call's answer passes the role and the partial frame to that call,
 // which carries on (and decides by its own context).
 //
-// A Conn never redials. Once its connection breaks (the server closed it, a
+// A Conn never redials (a Redialer, which generated clients hold, does:
+// see redial.go for its rules). Once its connection breaks (the server closed it, a
 // read or write failed, the Conn was poisoned, or Close was called) every
 // pending call fails promptly with an error reading "client: connection
 // closed: <cause>", and every later call fails at once with the same error;
@@ -121,7 +125,10 @@ type Options struct {
 	// ServerUID is the uid the server must run as, besides root; nil: the
 	// client's own uid. Dial checks it (SO_PEERCRED, on Linux) and fails
 	// with a *ServerUIDError naming the socket's owner otherwise.
-	ServerUID          *uint32
+	ServerUID *uint32
+	// NoRedial turns a Redialer's redialing off (see redial.go): its first
+	// connection is the only one. A Conn never redials.
+	NoRedial           bool
 	UnaryInterceptors  []UnaryInterceptor
 	StreamInterceptors []StreamInterceptor
 
@@ -370,15 +377,25 @@ func (c *Conn) Err() error {
 // promotion), waiters for a slot wake, and the socket is closed, which
 // makes the role holders' blocked reads and writes fail. A call whose
 // answer is being read hears it from the reader.
-func (c *Conn) fail(cause error) {
+func (c *Conn) fail(cause error) { c.failWrite(cause, nil, 0) }
+
+// failWrite is fail for a write of batch b that got n bytes out (nil: the
+// cause is not a write): the calls whose frames no write began get an
+// error matching ErrNotSent (unsent.go).
+func (c *Conn) failWrite(cause error, b []byte, n int) {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		return
 	}
 	c.err = &ConnError{Path: c.path, Cause: describeCause(c.path, cause)}
-	for _, cl := range c.pending {
-		cl.ch <- result{err: c.err}
+	unsent := c.firstUnsentLocked(b, n)
+	for seq, cl := range c.pending {
+		if seq >= unsent {
+			cl.ch <- result{err: &notSentError{c.err}}
+		} else {
+			cl.ch <- result{err: c.err}
+		}
 	}
 	c.pending = nil
 	c.freeLocked()

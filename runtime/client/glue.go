@@ -50,9 +50,10 @@ type UnaryCall[Resp any] struct {
 	ErrorField func(resp *Resp) string
 }
 
-// Unary makes the call c on conn with req (nil: the zero value) and
-// returns the decoded response; see Conn.Invoke for errors and ctx.
-func Unary[Req, Resp any, PReq Encodable[Req], PResp Decodable[Resp]](ctx context.Context, conn *Conn, c *UnaryCall[Resp], req *Req) (*Resp, error) {
+// Unary makes the call c on conn (a *Conn or a *Redialer) with req (nil:
+// the zero value) and returns the decoded response; see Conn.Invoke for
+// errors and ctx.
+func Unary[Req, Resp any, PReq Encodable[Req], PResp Decodable[Resp]](ctx context.Context, conn Caller, c *UnaryCall[Resp], req *Req) (*Resp, error) {
 	resp := new(Resp)
 	var out msgp.Unmarshaler = PResp(resp)
 	if _, none := out.(*NoPayload); none {
@@ -82,7 +83,7 @@ type StreamCall[Frame any] struct {
 
 // OpenTyped opens the stream c with req (nil: the zero value) on a
 // connection of its own; see Conn.OpenStream.
-func OpenTyped[Req, Frame any, PReq Encodable[Req], PFrame Decodable[Frame]](ctx context.Context, conn *Conn, c *StreamCall[Frame], req *Req) (*TypedStream[Frame, PFrame], error) {
+func OpenTyped[Req, Frame any, PReq Encodable[Req], PFrame Decodable[Frame]](ctx context.Context, conn Caller, c *StreamCall[Frame], req *Req) (*TypedStream[Frame, PFrame], error) {
 	s, err := conn.OpenStream(ctx, &c.Info, request[Req, PReq](req))
 	if err != nil {
 		return nil, err

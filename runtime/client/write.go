@@ -252,9 +252,9 @@ func (c *Conn) writeOut(b []byte, cl *call) int {
 	if aborted {
 		se := stallOf(cl, cl.ctx)
 		se.Part, se.Done, se.Size = partWrite, n, len(b)
-		c.fail(se)
+		c.failWrite(se, b, n)
 	} else {
-		c.fail(fmt.Errorf("write: %w", err))
+		c.failWrite(fmt.Errorf("write: %w", err), b, n)
 	}
 	c.mu.Lock()
 	c.leaveWriterLocked(cl)
