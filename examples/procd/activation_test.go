@@ -79,17 +79,22 @@ func TestSocketActivatedBySystemdTool(t *testing.T) {
 	}
 	dir := shortDir(t)
 	sock := filepath.Join(dir, "procd.sock")
+	// "--": nothing after it is the tool's option, whatever its getopt does.
 	cmd := exec.Command(tool, "-l", sock, "--fdname=procd",
-		"-E", execAsProcd+"=1", "-E", "GORACE=atexit_sleep_ms=0",
+		"-E", execAsProcd+"=1", "-E", "GORACE=atexit_sleep_ms=0", "--",
 		os.Args[0], "-config", activationConfig(t, dir), "-shutdown-timeout", "5s")
-	runActivated(t, cmd, sock, filepath.Join(dir, "procd.log"))
-	deadline := time.Now().Add(10 * time.Second)
+	log := filepath.Join(dir, "procd.log")
+	runActivated(t, cmd, sock, log)
+	// The socket file appears at bind, before listen: a connection then is
+	// refused. The tool says "Listening on ..." once it listens.
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := os.Lstat(sock); err == nil {
+		if out, _ := os.ReadFile(log); strings.Contains(string(out), "Listening on") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("systemd-socket-activate made no socket at %s within 10 s", sock)
+			out, _ := os.ReadFile(log)
+			t.Fatalf("systemd-socket-activate %q did not listen within 20 s:\n%s", cmd.Args, out)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
