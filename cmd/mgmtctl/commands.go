@@ -53,6 +53,10 @@ func (e *env) list(args []string) error {
 		if e.json {
 			return e.printJSON(entriesJSON(resp.Entries))
 		}
+		if e.listRows != nil { // one host of a fleet: printed with the others
+			e.listRows(resp.Entries)
+			return nil
+		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPID\tRSS")
 		for _, en := range resp.Entries {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/internal/sockperm"
+	"github.com/mgmtgen/mgmtgen/internal/sshdial"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/status"
@@ -23,6 +24,9 @@ import (
 // dial checks the socket's path, connects, and checks the manager's uid,
 // turning the usual failures into messages that say what to do.
 func (e *env) dial() (*mgmt.Client, error) {
+	if e.target != nil {
+		return e.dialSSH()
+	}
 	if err := e.checkPath(); err != nil {
 		return nil, err
 	}
@@ -32,29 +36,51 @@ func (e *env) dial() (*mgmt.Client, error) {
 	if err == nil {
 		return c, nil
 	}
+	return nil, e.dialError(err)
+}
+
+// dialSSH connects to the --host manager through ssh (internal/sshdial).
+// What is checked there: the host's key (known_hosts) and the login, by
+// ssh; the manager sees the login user as its peer. The local client
+// cannot check the remote manager's uid (a remote dial-stdio does).
+func (e *env) dialSSH() (*mgmt.Client, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	t := *e.target
+	c, err := mgmt.DialOptions(ctx, e.socket, mgmt.ClientOptions{
+		Dial: func(ctx context.Context, _ string) (net.Conn, error) { return e.ssh.Dial(ctx, t) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", e.socket, err)
+	}
+	return c, nil
+}
+
+// dialError explains why dialing the local socket failed.
+func (e *env) dialError(err error) error {
 	var ue *client.ServerUIDError
 	if errors.As(err, &ue) {
 		trusted := "root"
 		if ue.Want != 0 {
 			trusted = "root or " + userName(ue.Want)
 		}
-		return nil, fmt.Errorf("refusing %s: the manager runs as %s, not as %s (--server-uid %d trusts it)",
+		return fmt.Errorf("refusing %s: the manager runs as %s, not as %s (--server-uid %d trusts it)",
 			e.socket, userName(ue.UID), trusted, ue.UID)
 	}
 	fi, statErr := os.Stat(e.socket)
 	switch {
 	case errors.Is(statErr, os.ErrNotExist):
-		return nil, fmt.Errorf("no manager socket at %s (is the manager running? see --socket, --runtime-dir)", e.socket)
+		return fmt.Errorf("no manager socket at %s (is the manager running? see --socket, --runtime-dir)", e.socket)
 	case statErr == nil && fi.Mode()&os.ModeSocket == 0:
-		return nil, fmt.Errorf("%s is not a socket", e.socket)
+		return fmt.Errorf("%s is not a socket", e.socket)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return nil, fmt.Errorf("nothing is listening on %s (a stale socket: the manager is not running)", e.socket)
+		return fmt.Errorf("nothing is listening on %s (a stale socket: the manager is not running)", e.socket)
 	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("permission denied on %s (the socket is private to the manager's user)", e.socket)
+		return fmt.Errorf("permission denied on %s (the socket is private to the manager's user)", e.socket)
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, fmt.Errorf("connecting to %s: no answer within %v (--timeout)", e.socket, e.timeout)
+		return fmt.Errorf("connecting to %s: no answer within %v (--timeout)", e.socket, e.timeout)
 	}
-	return nil, fmt.Errorf("connecting to %s: %w", e.socket, err)
+	return fmt.Errorf("connecting to %s: %w", e.socket, err)
 }
 
 // checkPath refuses a socket that another user than root, us or the
@@ -114,6 +140,11 @@ func userName(uid uint32) string {
 func (e *env) explain(err error) error {
 	if err == nil || errors.Is(err, errSilent) {
 		return err
+	}
+	var se *sshdial.Error
+	if errors.As(err, &se) { // ssh's own message says what went wrong
+		what, _, _ := strings.Cut(err.Error(), ":")
+		return fmt.Errorf("%s: %v", what, se)
 	}
 	var re *client.RemoteError
 	if errors.As(err, &re) && strings.HasPrefix(re.Text, server.FullText+": ") {

@@ -3,7 +3,8 @@
 //
 // Usage:
 //
-//	mgmtctl [--socket PATH | --runtime-dir DIR] [--server-uid UID] [--json] [--timeout DUR] COMMAND [ARGS]
+//	mgmtctl [--socket PATH | --runtime-dir DIR | --host ADDR... | --hosts FILE] [--server-uid UID]
+//	        [--json] [--timeout DUR] [--remote-mgmtctl CMD] COMMAND [ARGS]
 //
 // Commands:
 //
@@ -19,6 +20,8 @@
 //	                             an unknown process id is an error);
 //	                             procd's types: process.registered, starting, started,
 //	                             stopping, stopped, crashed, restarting, failed
+//	dial-stdio                   pipe stdin and stdout to the socket, until the manager
+//	                             closes the connection (what --host runs on the remote side)
 //
 // --json may also follow the command ("mgmtctl list --json"). It
 // prints JSON: an array for list, start and stop, an object for status, one
@@ -42,6 +45,28 @@
 // a directory on its path, that belongs to another user than root or the
 // caller is refused, and so is a manager running as one (SO_PEERCRED);
 // --server-uid UID trusts that user too.
+//
+// --host ssh://[user@]host[:port][/path/to/socket] (repeatable) or --hosts
+// FILE (one address a line, # comments) reach managers on other hosts
+// through the system ssh (internal/sshdial): ssh -W /path/to/socket with a
+// local OpenSSH 9.4 or later, else (and when the remote sshd refuses
+// forwarding) "mgmtctl --socket PATH dial-stdio" run on the remote host,
+// which --remote-mgmtctl CMD (or $MGMT_SSH_REMOTE_MGMTCTL) names. ssh runs
+// with BatchMode=yes and ControlMaster=auto/ControlPersist=60s (control
+// sockets in $MGMT_SSH_CONTROL_DIR, default /tmp/mgmt-ssh-UID), so repeated
+// calls do not pay a handshake; $MGMT_SSH_COMMAND replaces "ssh" (split at
+// spaces). ssh's standard error becomes part of the error. Over ssh, ssh
+// checks the host key and the login; the manager sees the login user as
+// its peer; a remote dial-stdio checks the manager's uid as a local
+// command does, ssh -W checks nothing on the remote side.
+//
+// With several hosts, list, status, start and stop run on all of them at
+// once and print in the order given: list as one table with a HOST column,
+// the others with each line prefixed by "HOST: "; --json prints one array
+// whose objects have a "host" field first. A failing host is reported as
+// "mgmtctl: HOST: ..." without stopping the others, then "mgmtctl: CMD: N
+// of M hosts failed", and the exit status is 1. logs, events and
+// dial-stdio take one host.
 //
 // Standard output receives the results (and a process's stdout logs);
 // standard error receives its stderr logs and every message. Exit status:

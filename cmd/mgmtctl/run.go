@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/internal/exitcode"
+	"github.com/mgmtgen/mgmtgen/internal/sshdial"
 )
 
 // Exit statuses.
@@ -52,13 +54,20 @@ type env struct {
 	socket     string
 	json       bool
 	timeout    time.Duration
-	timeoutSet bool    // --timeout given: it also bounds start and stop
-	serverUID  *uint32 // --server-uid: the manager's uid, besides root; nil: ours
+	timeoutSet bool      // --timeout given: it also bounds start and stop
+	serverUID  *uint32   // --server-uid: the manager's uid, besides root; nil: ours
+	stdin      io.Reader // dial-stdio's; nil: os.Stdin
 	stdout     io.Writer
 	stderr     io.Writer
+
+	hosts    []sshdial.Target       // --host, --hosts: several: a fleet (fleet.go)
+	target   *sshdial.Target        // the one host this env talks to; nil: the local socket
+	ssh      *sshdial.Dialer        // how to reach target
+	listRows func([]mgmt.ListEntry) // set for a fleet's host: list hands its rows over
 }
 
-const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR] [--server-uid UID] [--json] [--timeout DUR] COMMAND [ARGS]
+const usageText = `usage: mgmtctl [--socket PATH | --runtime-dir DIR | --host ssh://[user@]host[:port][/socket]... | --hosts FILE]
+               [--server-uid UID] [--json] [--timeout DUR] COMMAND [ARGS]
 
 commands:
   list                                   list processes: ID, NAME, STATE, PID, RSS
@@ -68,12 +77,19 @@ commands:
   logs [--stream stdout|stderr|all] [-f] [--since DUR] [-n N] ID
                                          buffered output; -f follows new output
   events [--process IDS] [--type TYPES]  watch lifecycle events (comma-separated filters)
+  dial-stdio                             pipe stdin/stdout to the socket (what --host runs remotely
+                                         when ssh cannot forward to the socket itself)
 
 socket: --socket, else --runtime-dir DIR/manager.sock, else $MGMTCTL_SOCKET,
 else $MGMTCTL_RUNTIME_DIR/manager.sock, else $XDG_RUNTIME_DIR/procd/manager.sock,
 else /run/procd/manager.sock for root, $HOME/.procd/manager.sock for others.
 A socket (or its directory) of another user than root or you is refused,
 and so is a manager running as one, unless --server-uid names that user.
+--host (repeatable) or --hosts FILE (one address a line, # comments) reach managers
+on other hosts through ssh (BatchMode, shared connections; $MGMT_SSH_COMMAND replaces
+"ssh"; --remote-mgmtctl CMD is the remote mgmtctl, default mgmtctl). With several
+hosts, list, status, start and stop run on all at once, output gains a HOST column
+(--json: a "host" field), and a failing host does not stop the others (exit 1).
 exit status: 0 ok, 1 failed operation, 2 usage error, 64+N a call failed with
 status code N (69 NotFound, 71 PermissionDenied, ...), 130 interrupted.
 Ctrl-C ends -f and events (status 0).
@@ -124,6 +140,10 @@ func (e *env) dispatch(args []string) error {
 	fs.BoolVar(&e.json, "json", false, "JSON output")
 	fs.DurationVar(&e.timeout, "timeout", 10*time.Second, "timeout of each unary call")
 	serverUID := fs.Int64("server-uid", -1, "trust a manager running as this `UID`")
+	var hostFlags hostsFlag
+	fs.Var(&hostFlags, "host", "manager at ssh://[user@]host[:port][/socket] (repeatable)")
+	hostsFile := fs.String("hosts", "", "`file` of ssh:// manager addresses, one a line")
+	remote := fs.String("remote-mgmtctl", "", "remote `command` for dial-stdio (default mgmtctl)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -137,7 +157,22 @@ func (e *env) dispatch(args []string) error {
 	if e.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	e.socket = resolveSocket(*socket, *runtimeDir, os.Geteuid(), os.Getenv)
+	hosts, err := parseHosts(hostFlags, *hostsFile)
+	if err != nil {
+		return err
+	}
+	if len(hosts) > 0 && (*socket != "" || *runtimeDir != "") {
+		return usagef("--host and --hosts exclude --socket and --runtime-dir: give the socket in the ssh:// address")
+	}
+	e.ssh = &sshdial.Dialer{Remote: *remote}
+	switch len(hosts) {
+	case 0:
+		e.socket = resolveSocket(*socket, *runtimeDir, os.Geteuid(), os.Getenv)
+	case 1:
+		e.target, e.socket = &hosts[0], hosts[0].Raw
+	default:
+		e.hosts, e.socket = hosts, "(several hosts)"
+	}
 	if e.socket == "" {
 		return errors.New("no default socket path without $HOME: give --socket or --runtime-dir")
 	}
@@ -152,6 +187,14 @@ func (e *env) dispatch(args []string) error {
 		return usagef("no command")
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if len(e.hosts) > 1 {
+		return e.fleet(cmd, rest)
+	}
+	return e.command(cmd, rest)
+}
+
+// command runs one command against e's manager.
+func (e *env) command(cmd string, rest []string) error {
 	switch cmd {
 	case "list":
 		return e.list(rest)
@@ -163,6 +206,8 @@ func (e *env) dispatch(args []string) error {
 		return e.logs(rest)
 	case "events":
 		return e.events(rest)
+	case "dial-stdio":
+		return e.dialStdio(rest)
 	case "help":
 		return errHelp
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/internal/msgjson"
 	"github.com/mgmtgen/mgmtgen/internal/schema"
+	"github.com/mgmtgen/mgmtgen/internal/sshdial"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
@@ -22,6 +23,8 @@ type caller struct {
 	cf  callFlags
 	sig context.Context // ends on SIGINT/SIGTERM
 	ctx context.Context // sig, bounded by -timeout
+
+	target *sshdial.Target // the server's host; nil: socket is local (call_fleet.go)
 }
 
 func (k *caller) run(socket string, payload []byte) int {
@@ -31,7 +34,7 @@ func (k *caller) run(socket string, payload []byte) int {
 		k.ctx, cancel = context.WithTimeout(k.sig, k.cf.timeout)
 		defer cancel()
 	}
-	conn, err := client.DialContext(k.ctx, socket, client.Options{})
+	conn, err := client.DialContext(k.ctx, socket, k.dialOptions())
 	if err != nil {
 		return k.failed(err)
 	}

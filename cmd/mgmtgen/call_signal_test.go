@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,19 +16,7 @@ import (
 // is printed, "interrupted" on stderr, exit 130, and the server sees the
 // connection close.
 func TestCallInterrupt(t *testing.T) {
-	dir, err := os.MkdirTemp("", "mgmtgen-int-") // short: socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "m.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { serveLegacy(ln); close(served) }()
-	defer func() { ln.Close(); <-served }()
+	sock := startLegacy(t)
 
 	cmd := exec.Command(os.Args[0], "call", "-schema", "../../schema/mgmt.yaml", "-text", sock, "Logs", `{"ID":"web","Follow":true}`)
 	cmd.Args[0] = "mgmtgen" // testscript.Main runs main for this name

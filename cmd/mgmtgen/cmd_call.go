@@ -15,6 +15,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/internal/msgjson"
 	"github.com/mgmtgen/mgmtgen/internal/schema"
+	"github.com/mgmtgen/mgmtgen/internal/sshdial"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
@@ -49,11 +50,30 @@ func runCall(env *cmdEnv, args []string) int {
 	fset.BoolVar(&cf.text, "text", false, "bytes fields as text instead of base64, in the request and the answer")
 	fset.BoolVar(&cf.seq, "seq", false, "print stream frames as JSON text sequences (RFC 7464) instead of JSON lines")
 	fset.DurationVar(&cf.timeout, "timeout", 0, "give up after this `duration` (0: never), exit 5")
+	var hostFlags hostList
+	fset.Var(&hostFlags, "host", "call the server at ssh://[user@]host[:port][/socket] (repeatable) instead of SOCKET")
+	hostsFile := fset.String("hosts", "", "call the servers listed in `file` (one ssh:// address a line)")
 	pos, code := parseInterspersed(fset, args)
 	if code >= 0 {
 		return code
 	}
+	hosts, err := sshdial.ParseHosts("-host", hostFlags, *hostsFile)
+	if err != nil {
+		return env.usageError(fset, "%v", err)
+	}
+	if len(hosts) == 0 && len(pos) > 0 && strings.HasPrefix(pos[0], "ssh://") {
+		t, err := sshdial.Parse(pos[0])
+		if err != nil {
+			return env.usageError(fset, "%v", err)
+		}
+		hosts = []sshdial.Target{t}
+	}
+	if len(hostFlags) > 0 || *hostsFile != "" {
+		pos = append([]string{""}, pos...) // no SOCKET
+	}
 	switch {
+	case len(pos) < 2 && len(hosts) > 0:
+		return env.usageError(fset, "want CALL")
 	case len(pos) < 2:
 		return env.usageError(fset, "want SOCKET and CALL")
 	case len(pos) > 3:
@@ -88,8 +108,18 @@ func runCall(env *cmdEnv, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return (&caller{env: env, f: f, c: c, cf: cf, sig: ctx}).run(pos[0], payload)
+	k := &caller{env: env, f: f, c: c, cf: cf, sig: ctx}
+	if len(hosts) > 0 {
+		return k.runHosts(hosts, payload)
+	}
+	return k.run(pos[0], payload)
 }
+
+// hostList collects repeated -host values.
+type hostList []string
+
+func (h *hostList) String() string     { return strings.Join(*h, ",") }
+func (h *hostList) Set(v string) error { *h = append(*h, v); return nil }
 
 // parseInterspersed parses flags before, between and after the positional
 // arguments, which it returns; after "--" every argument is positional.

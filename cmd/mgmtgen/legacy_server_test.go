@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -83,6 +85,27 @@ func legacyServerMain() {
 	go func() { <-sigs; ln.Close() }()
 	serveLegacy(ln)
 	os.Exit(0)
+}
+
+// startLegacy serves a legacy server on a socket in a fresh short
+// directory (socket paths are limited) until the test ends, and returns
+// the socket's path.
+func startLegacy(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mgmtgen-legacy-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "m.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { serveLegacy(ln); close(served) }()
+	t.Cleanup(func() { ln.Close(); <-served; os.RemoveAll(dir) })
+	return sock
 }
 
 // serveLegacy serves ln until it is closed; then it closes every connection

@@ -75,6 +75,19 @@
 //
 //	mgmtgen call -schema schema/mgmt.yaml /run/app/manager.sock Status '{"ID": "web"}'
 //	mgmtgen call -schema schema/mgmt.yaml -text /run/app/manager.sock Logs '{"ID": "web", "Follow": true}'
+//	mgmtgen call -schema schema/mgmt.yaml ssh://ops@web1/run/app/manager.sock List
+//	mgmtgen call -schema schema/mgmt.yaml -host ssh://web1/run/app/manager.sock -host ssh://web2 List
+//
+// SOCKET may be ssh://[user@]host[:port][/path/to/socket], and -host
+// (repeatable) or -hosts FILE (one address a line) name servers on other
+// hosts: the connection runs through the system ssh, as mgmtctl --host
+// does (see mgmtctl's manual: ssh -W with OpenSSH 9.4 or later, else the
+// remote "mgmtctl dial-stdio", named by $MGMT_SSH_REMOTE_MGMTCTL; BatchMode,
+// shared connections; $MGMT_SSH_COMMAND replaces ssh). With several hosts a
+// unary call is made on all at once and each answer printed as one line
+// {"host": ADDRESS, "answer": ...}, in the order given; a host's errors go
+// to stderr as "mgmtgen: ADDRESS: ..." and the exit status is that of the
+// first host that failed (0 if none). A stream takes one host.
 //
 // The schema is required: legacy servers, such as a cliwrap manager, cannot
 // describe themselves (asking a server for its schema needs the protocol

@@ -43,33 +43,41 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-var (
-	procdOnce sync.Once
-	procdBin  string
-	procdErr  error
-)
+// built is a command this test binary built, once per run, into a
+// directory that outlives the tests.
+type built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
 
-// buildProcd builds examples/procd into a directory that outlives the
-// test's, once per test binary run.
-func buildProcd(t *testing.T) string {
+var procd, mgmtctl built
+
+// build builds the package at pkg (relative to this directory) as name
+// into b's directory, once, and returns the directory.
+func (b *built) build(t *testing.T, name, pkg string) string {
 	t.Helper()
-	procdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mgmtgen-procd-")
-		if err != nil {
-			procdErr = err
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "mgmtgen-"+name+"-"); b.err != nil {
 			return
 		}
-		procdBin = dir
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "procd"), "../../examples/procd").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", filepath.Join(b.dir, name), pkg).CombinedOutput()
 		if err != nil {
-			procdErr = fmt.Errorf("building procd: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
 		}
 	})
-	if procdErr != nil {
-		t.Fatal(procdErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return procdBin
+	return b.dir
 }
+
+// buildProcd builds examples/procd (scripts run it).
+func buildProcd(t *testing.T) string { return procd.build(t, "procd", "../../examples/procd") }
+
+// buildMgmtctl builds cmd/mgmtctl: the remote end of calls through ssh
+// (mgmtctl dial-stdio).
+func buildMgmtctl(t *testing.T) string { return mgmtctl.build(t, "mgmtctl", "../mgmtctl") }
 
 // waitSock is "waitsock PATH": it waits until a server accepts on the Unix
 // socket PATH, for at most a minute (a loaded machine starts servers slowly).

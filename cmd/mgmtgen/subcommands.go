@@ -26,7 +26,7 @@ func init() {
 		"describe": {"describe [-json] -schema FILE [NAME]", runDescribe},
 		"doc":      {"doc [-check] -schema FILE -out FILE.md", runDoc},
 		"breaking": {"breaking [-level wire|source] -against OLD.yaml NEW.yaml", runBreaking},
-		"call":     {"call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]", runCall},
+		"call":     {"call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] {SOCKET | -host ADDR... | -hosts FILE} CALL [JSON]", runCall},
 	}
 }
 

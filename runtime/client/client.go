@@ -126,6 +126,14 @@ type Options struct {
 	// client's own uid. Dial checks it (SO_PEERCRED, on Linux) and fails
 	// with a *ServerUIDError naming the socket's owner otherwise.
 	ServerUID *uint32
+	// Dial, when set, makes the connection instead of dialing the Unix
+	// socket at path, which then only names the server in errors (e.g. an
+	// ssh:// address: the mgmtctl and mgmtgen commands pass one that runs
+	// the system ssh). It is bounded by DialContext's ctx and DialTimeout,
+	// and used for every connection: redials and streams too. ServerUID is
+	// checked on Unix sockets only: a connection Dial returns is taken as
+	// it is (over ssh, ssh checks the host key and the login).
+	Dial func(ctx context.Context, path string) (net.Conn, error)
 	// NoRedial turns a Redialer's redialing off (see redial.go): its first
 	// connection is the only one. A Conn never redials.
 	NoRedial           bool
@@ -330,8 +338,7 @@ func Dial(path string, opts Options) (*Conn, error) {
 // Options.DialTimeout.
 func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) {
 	opts.setDefaults()
-	d := net.Dialer{Timeout: opts.DialTimeout}
-	nc, err := d.DialContext(ctx, "unix", path)
+	nc, err := dialConn(ctx, path, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
 	}
@@ -340,6 +347,17 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 		return nil, err
 	}
 	return newConn(nc, path, opts), nil
+}
+
+// dialConn connects to path, or calls Options.Dial.
+func dialConn(ctx context.Context, path string, opts *Options) (net.Conn, error) {
+	if opts.Dial == nil {
+		d := net.Dialer{Timeout: opts.DialTimeout}
+		return d.DialContext(ctx, "unix", path)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	return opts.Dial(ctx, path)
 }
 
 // newConn makes a Conn on nc, a connected socket; opts has its defaults.

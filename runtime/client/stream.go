@@ -78,7 +78,7 @@ func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout, ServerUID: c.opts.ServerUID, ErrorText: c.opts.ErrorText})
+	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout, ServerUID: c.opts.ServerUID, ErrorText: c.opts.ErrorText, Dial: c.opts.Dial})
 	if err != nil {
 		return nil, err
 	}
