@@ -22,9 +22,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -124,14 +127,45 @@ func newServer(cfg *supervisor.Config, h *handler, log *slog.Logger) (*mgmt.Serv
 	for _, l := range ls {
 		log.Info("socket activation: serving an inherited socket", "socket", l.Addr().String())
 	}
-	srv, err := mgmt.NewServer(mgmt.ServerOptions{SocketPath: cfg.Socket, Listeners: ls, Handler: h, Logger: log})
-	if err != nil {
-		for _, l := range ls {
-			l.Close()
+	opts := mgmt.ServerOptions{SocketPath: cfg.Socket, Listeners: ls, Handler: h, Logger: log}
+	if cfg.Access != nil {
+		policy, err := accessPolicy(cfg.Access)
+		if err != nil {
+			closeAll(ls)
+			return nil, false, err
 		}
+		opts.Access = policy.Allow
+	}
+	srv, err := mgmt.NewServer(opts)
+	if err != nil {
+		closeAll(ls)
 		return nil, false, err
 	}
 	return srv, len(ls) > 0, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// accessLevels are the access levels of the mgmt protocol (schema/mgmt.yaml's
+// access:; a test checks they match): read for List, Status, Logs and
+// Events, admin for Start and Stop.
+var accessLevels = []string{"read", "admin"}
+
+// accessPolicy is the config's access: section as the server's policy;
+// a level the protocol does not have is an error.
+func accessPolicy(grants map[string]supervisor.AccessGrant) (server.AccessPolicy, error) {
+	p := make(server.AccessPolicy, len(grants))
+	for level, g := range grants {
+		if !slices.Contains(accessLevels, level) {
+			return nil, fmt.Errorf("access: unknown access level %q (the protocol's are %s)", level, strings.Join(accessLevels, ", "))
+		}
+		p[level] = server.Grant{UIDs: g.UIDs, GIDs: g.GIDs}
+	}
+	return p, nil
 }
 
 // run starts serving and the processes, and shuts down when ctx ends.

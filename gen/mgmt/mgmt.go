@@ -289,30 +289,44 @@ messages:
     payload: StopRequestPayload
     doc: StopRequest asks the manager to stop a process; answered by StatusResponse.
 
+# What each call needs: a server maps its peers (uid, groups) to these
+# (procd: its config's access: section); root and the server's own user
+# hold both.
+access:
+  read:
+    doc: Look at the processes, their output and their lifecycle events.
+  admin:
+    doc: Change what runs.
+
 calls:
   List:
     request: ListRequest
     response: ListResponse
+    access: read
     doc: List returns every supervised process.
   Status:
     request: StatusRequest
     response: StatusResponse
     error_field: Err
+    access: read
     doc: Status returns the state of one process; an unknown id is an error.
   Start:
     request: StartRequest
     response: StatusResponse
     error_field: Err
+    access: admin
     doc: Start starts a stopped process and returns its new state.
   Stop:
     request: StopRequest
     response: StatusResponse
     error_field: Err
+    access: admin
     doc: Stop stops a running process and returns its new state.
   Logs:
     request: LogsRequest
     stream: LogsStream
     last_when: EOF
+    access: read
     doc: |
       Logs streams a process's buffered output: a single frame with EOF set
       for a snapshot, or, with Follow, the snapshot and then every new chunk
@@ -320,6 +334,7 @@ calls:
   Events:
     request: EventsSubscribe
     stream: EventsStream
+    access: read
     doc: Events streams lifecycle events matching the filters until either side closes the connection.
 
 errors: {message: StatusResponse, field: Err}

@@ -165,7 +165,8 @@ func serverTable(h Handler) *server.Table {
 		},
 		Methods: []server.Method{
 			server.Unary(server.UnaryCall[server.NoPayload, ListResponsePayload]{
-				Check: checkListResponsePayload,
+				Access: "read",
+				Check:  checkListResponsePayload,
 				Handle: func(ctx context.Context, _ *server.NoPayload) (*ListResponsePayload, error) {
 					return h.List(ctx)
 				},
@@ -174,6 +175,7 @@ func serverTable(h Handler) *server.Table {
 				Response: MsgListResponse,
 			}),
 			server.Unary(server.UnaryCall[StatusRequestPayload, StatusResponsePayload]{
+				Access:   "read",
 				Check:    checkStatusResponsePayload,
 				Handle:   h.Status,
 				Name:     "Status",
@@ -184,6 +186,7 @@ func serverTable(h Handler) *server.Table {
 				},
 			}),
 			server.Unary(server.UnaryCall[StartRequestPayload, StatusResponsePayload]{
+				Access:   "admin",
 				Check:    checkStatusResponsePayload,
 				Handle:   h.Start,
 				Name:     "Start",
@@ -194,6 +197,7 @@ func serverTable(h Handler) *server.Table {
 				},
 			}),
 			server.Unary(server.UnaryCall[StopRequestPayload, StatusResponsePayload]{
+				Access:   "admin",
 				Check:    checkStatusResponsePayload,
 				Handle:   h.Stop,
 				Name:     "Stop",
@@ -204,8 +208,9 @@ func serverTable(h Handler) *server.Table {
 				},
 			}),
 			server.Streaming(server.StreamCall[LogsRequestPayload, LogsStreamPayload]{
-				Check: checkLogsStreamPayload,
-				Frame: MsgLogsStream,
+				Access: "read",
+				Check:  checkLogsStreamPayload,
+				Frame:  MsgLogsStream,
 				Handle: func(ctx context.Context, req *LogsRequestPayload, out *server.Sender[LogsStreamPayload]) error {
 					return h.Logs(ctx, req, out)
 				},
@@ -216,8 +221,9 @@ func serverTable(h Handler) *server.Table {
 				Request: MsgLogsRequest,
 			}),
 			server.Streaming(server.StreamCall[EventsSubscribePayload, EventsStreamPayload]{
-				Check: checkEventsStreamPayload,
-				Frame: MsgEventsStream,
+				Access: "read",
+				Check:  checkEventsStreamPayload,
+				Frame:  MsgEventsStream,
 				Handle: func(ctx context.Context, req *EventsSubscribePayload, out *server.Sender[EventsStreamPayload]) error {
 					return h.Events(ctx, req, out)
 				},

@@ -70,6 +70,9 @@ func tableEntry(c *schema.Call, nm *names, lc *limitChecks) jen.Code {
 		jen.Id("Request"): jen.Id(n.MsgRequest),
 		jen.Id("Handle"):  handleFunc(c, n),
 	}
+	if c.Access != nil {
+		fields[jen.Id("Access")] = jen.Lit(c.Access.Name)
+	}
 	if c.Stream != nil {
 		fields[jen.Id("Frame")] = jen.Id(n.MsgResponse)
 		if c.LastWhen != nil {

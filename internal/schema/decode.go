@@ -11,7 +11,7 @@ import (
 
 // The keys each mapping of the schema language accepts, in documentation order.
 var (
-	fileKeys    = []string{"version", "package", "doc", "ids", "limits", "enums", "structs", "messages", "calls", "errors", "reserved"}
+	fileKeys    = []string{"version", "package", "doc", "ids", "limits", "enums", "structs", "messages", "calls", "errors", "reserved", "access"}
 	idsKeys     = []string{"min", "max"}
 	limitKeys   = []string{"max_len", "max_items"}
 	enumKeys    = []string{"doc", "deprecated", "type", "values"}
@@ -19,7 +19,8 @@ var (
 	structKeys  = []string{"doc", "deprecated", "fields"}
 	fieldKeys   = []string{"name", "key", "type", "doc", "deprecated", "omitempty", "max_len", "max_items"}
 	messageKeys = []string{"id", "payload", "doc", "deprecated"}
-	callKeys    = []string{"request", "response", "stream", "last_when", "error_field", "doc", "deprecated"}
+	callKeys    = []string{"request", "response", "stream", "last_when", "error_field", "access", "doc", "deprecated"}
+	accessKeys  = []string{"doc"}
 	errorsKeys  = []string{"message", "field"}
 )
 
@@ -81,6 +82,8 @@ func (d *decoder) file(top *yaml.Node) *rawFile {
 			f.Errors = d.errorConv(v)
 		case "reserved":
 			f.Reserved = d.reserved(v)
+		case "access":
+			d.decls(v, key, func(name rawStr, v *yaml.Node) { f.Access = append(f.Access, d.access(name, v)) })
 		}
 	})
 	if ok {
@@ -308,6 +311,8 @@ func (d *decoder) call(name rawStr, n *yaml.Node) *rawCall {
 			c.LastWhen = d.str(v, key)
 		case "error_field":
 			c.ErrorField = d.str(v, key)
+		case "access":
+			c.Access = d.str(v, key)
 		default:
 			d.docKey(&c.rawDoc, key, v)
 		}
@@ -318,6 +323,17 @@ func (d *decoder) call(name rawStr, n *yaml.Node) *rawCall {
 		c.Bad = true
 	}
 	return c
+}
+
+// access reads one access level: a name with an optional doc.
+func (d *decoder) access(name rawStr, n *yaml.Node) *rawAccess {
+	a := &rawAccess{Name: name}
+	if !isNull(n) {
+		d.mapping(n, fmt.Sprintf("access %q", name.V), accessKeys, func(key string, _, v *yaml.Node) {
+			d.docKey(&a.rawDoc, key, v)
+		})
+	}
+	return a
 }
 
 func (d *decoder) errorConv(n *yaml.Node) *rawErrors {

@@ -129,6 +129,7 @@ func (rs *resolver) call(raw *rawCall) {
 			c.ErrorField = rs.payloadField(c.Response, raw.ErrorField, "error_field", KindString)
 		}
 	}
+	rs.callAccess(c, raw)
 }
 
 // callName checks a call's name.

@@ -75,6 +75,18 @@ type File struct {
 	// Limits are the defaults applied to every string, bytes, list and map
 	// field that sets no limit of its own.
 	Limits Limits
+
+	// Access lists the access levels calls can need (the schema's access:
+	// section), in schema order. When it is not empty every call names one.
+	Access []*AccessLevel
+}
+
+// AccessLevel is one access level a call can need; a server maps the
+// peers it serves to the levels they hold (server.Options.Access).
+type AccessLevel struct {
+	Name string // e.g. "read": lowercase letters, digits, '_' and '-'
+	Doc
+	Pos Pos
 }
 
 // IDRange is an inclusive range of message ids.
@@ -200,7 +212,10 @@ type Call struct {
 	// that carries a handler error's text. Nil: handler errors are answered
 	// with the file's error convention.
 	ErrorField *Field
-	Pos        Pos
+	// Access is the access level a peer needs to make the call; nil when
+	// the schema declares none.
+	Access *AccessLevel
+	Pos    Pos
 }
 
 // ErrorConv is the response used for unknown and malformed requests.

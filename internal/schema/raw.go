@@ -49,6 +49,12 @@ type rawFile struct {
 	Calls    []*rawCall
 	Errors   *rawErrors
 	Reserved *rawReserved
+	Access   []*rawAccess
+}
+
+type rawAccess struct {
+	Name rawStr
+	rawDoc
 }
 
 type rawIDs struct {
@@ -120,6 +126,7 @@ type rawCall struct {
 	Stream     rawStr
 	LastWhen   rawStr
 	ErrorField rawStr
+	Access     rawStr
 }
 
 type rawErrors struct {

@@ -63,6 +63,7 @@ func (rs *resolver) resolve(raw *rawFile) {
 	for _, m := range raw.Messages {
 		rs.message(m)
 	}
+	rs.accessLevels(raw.Access)
 	for _, c := range raw.Calls {
 		rs.call(c)
 	}

@@ -25,6 +25,13 @@ type Protocol struct {
 	Structs  []Struct   `json:"structs"`
 	Enums    []Enum     `json:"enums"`
 	Reserved *Reserved  `json:"reserved,omitempty"`
+	Access   []Access   `json:"access,omitempty"`
+}
+
+// Access is one access level calls can need.
+type Access struct {
+	Name string `json:"name"`
+	Doc  string `json:"doc,omitempty"`
 }
 
 // Reserved is what the schema retired: message ids and, per struct, keys.
@@ -70,6 +77,7 @@ type Call struct {
 	AnswerID   uint8  `json:"answer_id"`
 	LastWhen   string `json:"last_when,omitempty"`
 	ErrorField string `json:"error_field,omitempty"`
+	Access     string `json:"access,omitempty"` // the access level it needs
 }
 
 // Message is one message id.
@@ -131,6 +139,9 @@ func Describe(f *schema.File) *Protocol {
 	if f.Errors != nil {
 		p.Errors = &ErrorConv{Message: f.Errors.Message.Name, Field: f.Errors.Field.Name}
 	}
+	for _, a := range f.Access {
+		p.Access = append(p.Access, Access{Name: a.Name, Doc: a.Text})
+	}
 	for _, c := range f.Calls {
 		p.Calls = append(p.Calls, describeCall(c))
 	}
@@ -171,6 +182,9 @@ func describeCall(c *schema.Call) Call {
 	}
 	if c.ErrorField != nil {
 		dc.ErrorField = c.ErrorField.Name
+	}
+	if c.Access != nil {
+		dc.Access = c.Access.Name
 	}
 	return dc
 }

@@ -49,14 +49,22 @@ func Markdown(f *schema.File) []byte {
 }
 
 func mdContents(b *bytes.Buffer, p *Protocol) {
-	fmt.Fprintf(b, "| call | kind | request | answer |\n|---|---|---|---|\n")
+	access, accessHead := "", ""
+	if len(p.Access) > 0 {
+		access, accessHead = " access |", "---|"
+	}
+	fmt.Fprintf(b, "| call | kind | request | answer |%s\n|---|---|---|---|%s\n", access, accessHead)
 	for _, c := range p.Calls {
 		answer := c.Response
 		if c.Kind == "stream" {
 			answer = "stream of " + c.Stream
 		}
-		fmt.Fprintf(b, "| [%s](#%s) | %s | %s (0x%02x) | %s (0x%02x) |\n",
-			c.Name, anchor(c.Name), c.Kind, c.Request, c.RequestID, answer, c.AnswerID)
+		cell := ""
+		if len(p.Access) > 0 {
+			cell = " " + c.Access + " |"
+		}
+		fmt.Fprintf(b, "| [%s](#%s) | %s | %s (0x%02x) | %s (0x%02x) |%s\n",
+			c.Name, anchor(c.Name), c.Kind, c.Request, c.RequestID, answer, c.AnswerID, cell)
 	}
 	b.WriteString("\n")
 }
@@ -72,6 +80,15 @@ func mdConventions(b *bytes.Buffer, p *Protocol) {
 	}
 	fmt.Fprintf(b, "A unary call with an error field fails when that field is not empty; its text is the error. "+
 		"A frame that breaks the framing (bad magic or version, oversized length) closes the connection.\n\n")
+	if len(p.Access) > 0 {
+		fmt.Fprintf(b, "## Access\n\nEach call needs one access level; a server maps the peer's credentials (uid, "+
+			"groups) to the levels it holds and refuses a call needing another with the error PermissionDenied "+
+			"(the error text on a legacy connection), keeping the connection.\n\n")
+		for _, a := range p.Access {
+			fmt.Fprintf(b, "- `%s`: %s\n", a.Name, a.Doc)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(b, "## Limits\n\n")
 	fmt.Fprintf(b, "A frame's payload is at most 16 MiB. Decoders refuse longer strings and longer lists "+
 		"or maps than a field's limit before allocating; fields without limits of their own take the "+
@@ -83,6 +100,9 @@ func mdCall(b *bytes.Buffer, p *Protocol, c Call) {
 	mdDoc(b, c.Doc, c.Deprecated)
 	req := p.message(c.Request)
 	fmt.Fprintf(b, "- Request: [%s](#%s) (0x%02x)%s\n", req.Name, anchor(req.Name), req.ID, payloadNote(req))
+	if c.Access != "" {
+		fmt.Fprintf(b, "- Access: `%s`\n", c.Access)
+	}
 	answer := p.message(c.Response + c.Stream)
 	switch {
 	case c.Kind == "unary":

@@ -32,7 +32,7 @@ func TestDescribeMgmt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Call{Name: "Logs", Kind: "stream", Doc: f.Call("Logs").Text, Request: "LogsRequest", RequestID: 0xA4,
-		Stream: "LogsStream", AnswerID: 0xA5, LastWhen: "EOF"}
+		Stream: "LogsStream", AnswerID: 0xA5, LastWhen: "EOF", Access: "read"}
 	if logs != want {
 		t.Errorf("Logs = %+v, want %+v", logs, want)
 	}
@@ -49,8 +49,26 @@ func TestDescribeMgmt(t *testing.T) {
 			t.Errorf("text lacks message %s", m.Name)
 		}
 	}
-	if _, err := json.Marshal(p); err != nil {
+	// Each call's access level, in the text, the JSON and the Markdown.
+	for _, want := range []string{
+		"  Stop    unary   StopRequest (0xa9) -> StatusResponse (0xa3), error text in Err, access admin\n",
+		"  Logs    stream  LogsRequest (0xa4) -> stream of LogsStream (0xa5), last frame has EOF true, access read\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"access":[{"name":"read","doc":`) || !strings.Contains(string(js), `"error_field":"Err","access":"admin"}`) {
+		t.Errorf("JSON lacks the access levels: %s", js)
+	}
+	md := string(Markdown(f))
+	if !strings.Contains(md, "| [Stop](#stop) | unary | StopRequest (0xa9) | StatusResponse (0xa3) | admin |\n") ||
+		!strings.Contains(md, "## Access\n") || !strings.Contains(md, "- `admin`: Change what runs.\n") {
+		t.Errorf("Markdown lacks the access levels:\n%s", md)
 	}
 }
 

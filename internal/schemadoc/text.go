@@ -18,7 +18,7 @@ func WriteText(w io.Writer, p *Protocol) error {
 	}
 	fmt.Fprintf(tw, "\ncalls:\n")
 	for _, c := range p.Calls {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, c.Kind, callShape(p, c))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, c.Kind, callShape(p, c)+accessNote(c))
 	}
 	fmt.Fprintf(tw, "\nmessages:\n")
 	for _, m := range p.Messages {
@@ -68,7 +68,7 @@ func WriteTextOne(w io.Writer, p *Protocol, part any) error {
 	tw := newTable(w)
 	switch x := part.(type) {
 	case Call:
-		fmt.Fprintf(tw, "call %s (%s): %s\n", x.Name, x.Kind, callShape(p, x))
+		fmt.Fprintf(tw, "call %s (%s): %s\n", x.Name, x.Kind, callShape(p, x)+accessNote(x))
 		writeDoc(tw, x.Doc, x.Deprecated)
 		for _, name := range []string{x.Request, x.Response + x.Stream} {
 			m := p.message(name)
@@ -155,6 +155,14 @@ func callShape(p *Protocol, c Call) string {
 		return s + ", last frame has " + c.LastWhen + " true"
 	}
 	return s + ", until either side closes"
+}
+
+// accessNote is ", access read" for a call that needs a level.
+func accessNote(c Call) string {
+	if c.Access == "" {
+		return ""
+	}
+	return ", access " + c.Access
 }
 
 func writeFields(w io.Writer, fields []Field, indent string) {

@@ -128,8 +128,11 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	base := context.Background()
-	if p, ok := peerCred(nc); ok {
+	if p, groups, ok := peerCred(nc); ok {
 		base = context.WithValue(base, peerKey{}, p)
+		if groups != nil {
+			base = context.WithValue(base, groupsKey{}, groups)
+		}
 	}
 	ctx, cancel := context.WithCancel(base)
 	c := &conn{

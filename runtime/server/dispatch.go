@@ -47,7 +47,7 @@ func (m *method) observe(d, limit time.Duration) {
 func newMethod(m *Method, protocol string, unary UnaryInterceptor, stream StreamInterceptor) *method {
 	return &method{
 		Method:     *m,
-		info:       CallInfo{Protocol: protocol, Method: m.Name, Request: m.Request},
+		info:       CallInfo{Protocol: protocol, Method: m.Name, Request: m.Request, Access: m.Access},
 		icptUnary:  unary,
 		icptStream: stream,
 	}

@@ -31,6 +31,7 @@ type UnaryCall[Req, Resp any] struct {
 	Name     string      // the call name, e.g. "Status"
 	Request  ipc.MsgType // request message type
 	Response ipc.MsgType // response message type
+	Access   string      // the access level it needs (the schema's access:); "": none
 	// Handle calls the user's handler with the decoded request.
 	Handle func(ctx context.Context, req *Req) (*Resp, error)
 	// SetError, when set, answers a handler error in the response's error
@@ -79,7 +80,7 @@ func Unary[Req, Resp any, PReq Decodable[Req], PResp Encodable[Resp]](c UnaryCal
 		}
 		return PResp(resp), nil
 	}
-	return Method{Name: c.Name, Request: c.Request, Response: c.Response, unary: serve}
+	return Method{Name: c.Name, Request: c.Request, Response: c.Response, Access: c.Access, unary: serve}
 }
 
 // interceptUnary runs c's handler through the server's unary interceptors.
@@ -126,6 +127,7 @@ type StreamCall[Req, Frame any] struct {
 	Name    string      // the call name, e.g. "Logs"
 	Request ipc.MsgType // request message type
 	Frame   ipc.MsgType // stream frame message type
+	Access  string      // the access level it needs (the schema's access:); "": none
 	// Handle calls the user's handler with the decoded request and the
 	// stream's typed sender.
 	Handle func(ctx context.Context, req *Req, out *Sender[Frame]) error
@@ -167,7 +169,7 @@ func Streaming[Req, Frame any, PReq Decodable[Req], PFrame Encodable[Frame]](c S
 			return c.Handle(ctx, typed, sender(s))
 		})
 	}
-	return Method{Name: c.Name, Request: c.Request, Response: c.Frame, stream: serve}
+	return Method{Name: c.Name, Request: c.Request, Response: c.Frame, Access: c.Access, stream: serve}
 }
 
 // Sender is the typed sender of one stream's frames; generated sender

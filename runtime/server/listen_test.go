@@ -302,6 +302,8 @@ func TestSecondUserHelper(t *testing.T) {
 		} else {
 			fmt.Println("served")
 		}
+	case "access":
+		accessAsSecondUser(path)
 	case "dialloop":
 		fmt.Println("dialing")
 		stop := make(chan struct{})

@@ -144,6 +144,14 @@ type OptionsFor[H any] struct {
 	// Authorize, when set, is asked about every new connection; an error
 	// refuses it.
 	Authorize func(ctx context.Context, peer PeerCred) error
+	// Access, when set, decides every call whose method names an access
+	// level (Method.Access: the schema's access:): a peer it refuses gets
+	// a PermissionDenied error for that call (the error text on a legacy
+	// connection, in the call's error field or the error response), the
+	// connection stays usable, and the refusal is logged (Warn; grants at
+	// Debug). Calls without an access level are not asked about. Nil:
+	// access levels are not enforced. AccessPolicy is one.
+	Access func(ctx context.Context, peer PeerCred, level string) bool
 	// UnaryInterceptors wrap every unary call, outermost first.
 	UnaryInterceptors []UnaryInterceptor
 	// StreamInterceptors wrap every streaming call, outermost first.
@@ -207,13 +215,23 @@ func positive[T int | int64 | time.Duration](v, def T) T {
 }
 
 // PeerCred are the credentials of the process on the other end of a
-// connection (SO_PEERCRED on Linux).
+// connection (SO_PEERCRED on Linux), as they were when it connected.
 type PeerCred struct {
 	UID, GID uint32
 	PID      int32
 }
 
 type peerKey struct{}
+
+type groupsKey struct{}
+
+// PeerGroupsFromContext returns the supplementary groups of the peer whose
+// request a handler serves, as they were when it connected (SO_PEERGROUPS,
+// Linux 4.13+); nil when they are unknown.
+func PeerGroupsFromContext(ctx context.Context) []uint32 {
+	g, _ := ctx.Value(groupsKey{}).([]uint32)
+	return g
+}
 
 // PeerFromContext returns the peer credentials of the connection a handler's
 // request arrived on. ok is false outside a handler, or where the platform
@@ -263,8 +281,14 @@ func New[H any](opts OptionsFor[H], table *Table) (*Server, error) {
 		conns:     make(map[*conn]struct{}),
 		done:      make(chan struct{}),
 	}
-	unary := chainUnary(opts.UnaryInterceptors)
-	stream := chainStream(opts.StreamInterceptors)
+	unaryInts, streamInts := opts.UnaryInterceptors, opts.StreamInterceptors
+	if opts.Access != nil { // outermost: a refused call reaches no interceptor
+		a := &accessChecker{allow: opts.Access, log: log}
+		unaryInts = append([]UnaryInterceptor{a.unary}, unaryInts...)
+		streamInts = append([]StreamInterceptor{a.stream}, streamInts...)
+	}
+	unary := chainUnary(unaryInts)
+	stream := chainStream(streamInts)
 	for i := range table.Methods {
 		m := &table.Methods[i]
 		if (m.unary == nil) == (m.stream == nil) {

@@ -33,6 +33,7 @@ type Method struct {
 	Name     string      // the call name, e.g. "Status"
 	Request  ipc.MsgType // the request message type
 	Response ipc.MsgType // unary: the response type; stream: the stream frame type
+	Access   string      // the access level the call needs (the schema's access:); "": none
 
 	unary  unaryFunc  // set by Unary
 	stream streamFunc // set by Streaming
@@ -55,6 +56,7 @@ type CallInfo struct {
 	Protocol string
 	Method   string      // e.g. "Status"
 	Request  ipc.MsgType // request message type
+	Access   string      // the access level it needs; "": none (Options.Access)
 }
 
 // UnaryHandler calls the user's handler for a decoded request.

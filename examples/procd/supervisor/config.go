@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -51,6 +52,18 @@ type Config struct {
 	Socket string
 	// Processes in configuration order.
 	Processes []ProcessConfig
+	// Access grants the protocol's access levels (read, admin: the schema's
+	// access:) to users and groups; nil when the config has no access:
+	// section (then the socket's permissions alone decide who may call).
+	// Root and procd's own user hold every level either way.
+	Access map[string]AccessGrant
+}
+
+// AccessGrant is who holds one access level: these users and the members
+// of these groups, resolved to ids when the config is loaded.
+type AccessGrant struct {
+	UIDs []uint32
+	GIDs []uint32
 }
 
 // ProcessConfig describes one supervised process.
@@ -70,7 +83,8 @@ type ProcessConfig struct {
 }
 
 var (
-	rootKeys    = []string{"runtime_dir", "socket", "processes"}
+	rootKeys    = []string{"runtime_dir", "socket", "processes", "access"}
+	grantKeys   = []string{"users", "groups"}
 	processKeys = []string{"id", "name", "command", "args", "env", "dir", "restart",
 		"max_restarts", "backoff", "max_backoff", "stop_timeout", "log_buffer"}
 )
@@ -203,7 +217,89 @@ func (p *parser) root(n *yaml.Node) *Config {
 		seen[pc.ID] = idNode
 		cfg.Processes = append(cfg.Processes, *pc)
 	}
+	if a := f["access"]; a != nil {
+		cfg.Access = p.access(a)
+	}
 	return cfg
+}
+
+// access reads the access: section: level -> {users: [...], groups: [...]},
+// names or numeric ids, each resolved now (an unknown one is an error).
+func (p *parser) access(n *yaml.Node) map[string]AccessGrant {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "access must map access levels to {users, groups}")
+		return nil
+	}
+	out := make(map[string]AccessGrant)
+	seen := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if p.duplicate(seen, k) {
+			continue
+		}
+		f := p.fields(v, fmt.Sprintf("access level %q", k.Value), grantKeys)
+		if f == nil {
+			continue
+		}
+		var g AccessGrant
+		for _, u := range p.strsNodes(f["users"]) {
+			if id, ok := lookupID(u.Value, true); ok {
+				g.UIDs = append(g.UIDs, id)
+			} else {
+				p.errorf(u, "access level %q: unknown user %q", k.Value, u.Value)
+			}
+		}
+		for _, gr := range p.strsNodes(f["groups"]) {
+			if id, ok := lookupID(gr.Value, false); ok {
+				g.GIDs = append(g.GIDs, id)
+			} else {
+				p.errorf(gr, "access level %q: unknown group %q", k.Value, gr.Value)
+			}
+		}
+		out[k.Value] = g
+	}
+	return out
+}
+
+// strsNodes is strs keeping each item's node, for errors.
+func (p *parser) strsNodes(n *yaml.Node) []*yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "expected a list of names")
+		return nil
+	}
+	var out []*yaml.Node
+	for _, c := range n.Content {
+		if p.scalar(c, "a name") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// lookupID resolves a user (or group) name, or a numeric id, to its id.
+func lookupID(name string, isUser bool) (uint32, bool) {
+	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(id), true
+	}
+	var idStr string
+	if isUser {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return 0, false
+		}
+		idStr = u.Uid
+	} else {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			return 0, false
+		}
+		idStr = g.Gid
+	}
+	id, err := strconv.ParseUint(idStr, 10, 32)
+	return uint32(id), err == nil
 }
 
 func (p *parser) process(n *yaml.Node) (*ProcessConfig, *yaml.Node) {

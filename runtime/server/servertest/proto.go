@@ -25,6 +25,13 @@ const (
 	MsgTailFrame    ipc.MsgType = 0xA5
 )
 
+// Access levels of the test protocol's calls: List and Tail need read,
+// Echo needs write (enforced only by a server with Options.Access).
+const (
+	AccessRead  = "read"
+	AccessWrite = "write"
+)
+
 // ListN is the N of every List answer.
 const ListN = 42
 
@@ -151,16 +158,16 @@ func Table(h *Handler) *server.Table {
 		Protocol: "test",
 		Methods: []server.Method{
 			server.Unary(server.UnaryCall[EchoRequest, EchoResponse]{
-				Name: "Echo", Request: MsgEcho, Response: MsgEchoResponse,
+				Name: "Echo", Request: MsgEcho, Response: MsgEchoResponse, Access: AccessWrite,
 				Handle: h.echo,
 				Check:  checkEcho,
 			}),
 			server.Unary(server.UnaryCall[server.NoPayload, EchoResponse]{
-				Name: "List", Request: MsgList, Response: MsgEchoResponse,
+				Name: "List", Request: MsgList, Response: MsgEchoResponse, Access: AccessRead,
 				Handle: func(context.Context, *server.NoPayload) (*EchoResponse, error) { return &EchoResponse{N: ListN}, nil },
 			}),
 			server.Streaming(server.StreamCall[TailRequest, TailFrame]{
-				Name: "Tail", Request: MsgTail, Frame: MsgTailFrame,
+				Name: "Tail", Request: MsgTail, Frame: MsgTailFrame, Access: AccessRead,
 				Handle: func(ctx context.Context, req *TailRequest, out *server.Sender[TailFrame]) error {
 					if h.TailSender != nil {
 						return h.TailSender(ctx, req, out)
