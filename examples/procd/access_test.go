@@ -124,7 +124,7 @@ func TestSecondUserHelper(t *testing.T) {
 	case "access":
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := mgmt.DialContext(ctx, os.Getenv("SOCK"))
+		c, err := mgmt.DialOptions(ctx, os.Getenv("SOCK"), mgmt.ClientOptions{NoRedial: true})
 		if err != nil {
 			fmt.Println("dial:", err)
 			return
