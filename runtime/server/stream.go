@@ -224,9 +224,9 @@ func (c *conn) streamResult(st *Stream, r *request) bool {
 	m, seq := r.m, r.h.SeqNo
 	stop := context.AfterFunc(st.ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
 	err := c.callStream(st, r)
-	werr := c.bw.Wait() // the frames Send queued are out, or failed
+	sent, last, failed := st.end() // no Send from here on
+	werr := c.bw.Wait()            // the frames Send queued are out, or failed
 	live := stop()
-	sent, last, failed := st.end()
 	if werr != nil {
 		failed = true
 		c.drop()
