@@ -15,8 +15,10 @@
 //
 // Who does what on a connection, and what a peer can make it hold, is on
 // one page: the Goroutines section at the top of conn.go. In short: one
-// reader goroutine per connection, a handler goroutine per call, a
-// coalescing writer (ipc.BatchWriter), and three budgets with defaults:
+// reader goroutine per connection, a handler goroutine per call (or the
+// reader itself for a lone call of a method whose calls are fast:
+// MaxInlineCall), a coalescing writer (ipc.BatchWriter) with a flush
+// goroutine for a stream's frames, and three budgets with defaults:
 // MaxCallsPerConn (64) calls in flight per connection, every path counted;
 // MaxRequestBytesPerConn (4 MiB) request bytes held per connection, over
 // which the connection is not read (backpressure, not buffering);
