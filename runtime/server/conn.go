@@ -36,8 +36,10 @@ package server
 //	          frame queued meanwhile, one write per batch. A unary answer
 //	          that finds a write in progress is queued and its handler ends
 //	          at once: its call slot stays taken until the writing goroutine
-//	          has written it and returns the slot (conn.written); a stream's
-//	          frame waits for its write. Each write gets its own deadline,
+//	          has written it and returns the slot (conn.written). A stream's
+//	          frame is queued for the flush goroutine (below), unless it is
+//	          32 KiB or more and nobody writes: then its Send writes it and
+//	          waits. Each write gets its own deadline,
 //	          armed once at its start and never moved: WriteTimeout,
 //	          StreamSendTimeout while a stream runs. A failed write closes
 //	          the socket at once (it is broken anyway), which ends the
@@ -78,8 +80,9 @@ package server
 // bodies and decoded requests of at most MaxCallsPerConn calls, whose body
 // bytes together stay within MaxRequestBytesPerConn (one request larger than
 // that is admitted alone, up to MaxPayload), the answers waiting for the
-// writer (at most one per call), and, between writes, the writer's two
-// batch buffers of at most 128 KiB each. An idle connection holds the read
+// writer (at most one per call) or, during a stream, at most 32 KiB of
+// frames plus one, and, between writes, the writer's two batch buffers of
+// at most 128 KiB each. An idle connection holds the read
 // buffer, its small structs and whatever batch buffers it kept.
 
 import (
