@@ -60,6 +60,12 @@ func startFake(t *testing.T, serve func(nc net.Conn, h ipc.Header, body []byte) 
 				r := ipc.NewFrameReader(nc, 0)
 				for {
 					h, body, err := r.ReadFrame()
+					if err == nil && h.MsgType == ipc.MsgHello {
+						// As a cliwrap manager answers the client's hello:
+						// an unknown request type (the client falls back).
+						send(nc, h, mgmt.MsgStatusResponse, &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"})
+						continue
+					}
 					if err != nil || !serve(nc, h, body) {
 						return
 					}

@@ -16,6 +16,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // fullHandler answers every call: List lists a and b, Status/Start/Stop
@@ -115,8 +116,10 @@ func TestEveryCall(t *testing.T) {
 		if !errors.As(err, &re) || re.Method != tc.name || re.Text != `no process "nope"` {
 			t.Errorf("%s(nope) error = %v, want RemoteError %s: no process \"nope\"", tc.name, err, tc.name)
 		}
-		if resp == nil || resp.Err != `no process "nope"` {
-			t.Errorf("%s(nope) response = %+v, want Err set", tc.name, resp)
+		// An extended connection: an error frame (code Unknown for a plain
+		// error), no response; TestHandlerErrorKeepsPayload has the legacy form.
+		if resp != nil || re == nil || re.Code != status.Unknown {
+			t.Errorf("%s(nope) = %+v, %#v; want no response and a RemoteError of code Unknown", tc.name, resp, err)
 		}
 	}
 	checkLogsSnapshot(t, ctx, c)
@@ -196,7 +199,7 @@ func TestHandlerErrorKeepsPayload(t *testing.T) {
 		return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, errors.New("process is wedged")
 	}}
 	_, path, _ := startServer(t, h)
-	c := dial(t, path)
+	c := dialLegacy(t, path) // the base protocol's answers; ext_test.go has the extended ones
 	resp, err := c.Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "db"})
 	var re *client.RemoteError
 	if !errors.As(err, &re) || re.Text != "process is wedged" || re.Method != "Status" {
@@ -210,8 +213,9 @@ func TestHandlerErrorKeepsPayload(t *testing.T) {
 	}
 }
 
-// UnimplementedHandler answers "mgmt: not implemented: <Call>"; the client
-// receives the text (the sentinel does not cross the wire).
+// UnimplementedHandler answers ErrNotImplemented, "mgmt: not implemented"
+// of code Unimplemented; on an extended connection the client's error
+// matches the sentinel (errors.Is), on a legacy one only the text travels.
 func TestUnimplemented(t *testing.T) {
 	noLeaks(t)
 	_, path, _ := startServer(t, mgmt.UnimplementedHandler{})
@@ -226,9 +230,12 @@ func TestUnimplemented(t *testing.T) {
 	for name, call := range unary {
 		err := call()
 		var re *client.RemoteError
-		want := mgmt.ErrNotImplemented.Error() + ": " + name
-		if !errors.As(err, &re) || re.Text != want || re.Method != name {
+		want := mgmt.ErrNotImplemented.Error()
+		if !errors.As(err, &re) || re.Text != want || re.Method != name || re.Code != status.Unimplemented {
 			t.Errorf("%s: error = %v, want RemoteError with %q", name, err, want)
+		}
+		if !errors.Is(err, mgmt.ErrNotImplemented) || err.Error() != name+": mgmt: not implemented" {
+			t.Errorf("%s: error %q does not match ErrNotImplemented across the socket", name, err)
 		}
 	}
 	// Server side, the handler's error wraps the sentinel.
@@ -245,7 +252,7 @@ func TestListErrorIsErrorResponse(t *testing.T) {
 		return nil, errors.New("supervisor is shutting down")
 	}}
 	_, path, _ := startServer(t, h)
-	c := dial(t, path)
+	c := dialLegacy(t, path) // the base protocol's answers; ext_test.go has the extended ones
 	_, err := c.List(testCtx(t))
 	var re *client.RemoteError
 	if !errors.As(err, &re) || re.Text != "supervisor is shutting down" || re.Method != "List" {

@@ -212,7 +212,13 @@ func TestClientAgainstCliwrapManager(t *testing.T) {
 	c.Close()
 	m.l.Close()
 	m.wg.Wait()
-	checkRequests(t, m.reqs)
+	// First the client's hello (seq 0), which the manager answers as any
+	// unknown request; after it, and on every later connection (the path
+	// is remembered as legacy), exactly the base protocol's requests.
+	if len(m.reqs) == 0 || m.reqs[0].h.MsgType != ipc.MsgHello || m.reqs[0].h.SeqNo != 0 || m.reqs[0].conn != 1 {
+		t.Fatalf("first frame %+v, want the hello (0xf0, seq 0) on connection 1", m.reqs)
+	}
+	checkRequests(t, m.reqs[1:])
 }
 
 // checkRequests checks the frames the generated client sent, byte for byte

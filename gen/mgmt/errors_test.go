@@ -27,7 +27,7 @@ import (
 func TestUnknownRequestType(t *testing.T) {
 	noLeaks(t)
 	_, path, _ := startServer(t, fullHandler(nil))
-	c := dial(t, path)
+	c := dialLegacy(t, path) // the base protocol's answers; ext_test.go has the extended ones
 	for i, tc := range []struct {
 		t    ipc.MsgType
 		body []byte
@@ -71,7 +71,7 @@ func TestMalformedPayload(t *testing.T) {
 		return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, nil
 	}
 	_, path, _ := startServer(t, h)
-	c := dial(t, path)
+	c := dialLegacy(t, path) // the base protocol's answers; ext_test.go has the extended ones
 	valid, _ := (&mgmt.StatusRequestPayload{ID: "x"}).MarshalMsg(nil)
 	for name, body := range map[string][]byte{
 		"never-used byte 0xc1": {0xC1},
@@ -127,7 +127,7 @@ func TestMalformedStreamAndList(t *testing.T) {
 		return nil, nil
 	}
 	_, path, _ := startServer(t, h)
-	c := dial(t, path)
+	c := dialLegacy(t, path) // the base protocol's answers; ext_test.go has the extended ones
 	for _, tc := range []struct {
 		t    ipc.MsgType
 		body []byte

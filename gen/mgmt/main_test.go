@@ -127,6 +127,13 @@ func dial(t *testing.T, path string) *mgmt.Client {
 	return dialOptions(t, path, mgmt.ClientOptions{})
 }
 
+// dialLegacy dials without the hello: the connection speaks the base
+// protocol only, as a cliwrap client's does.
+func dialLegacy(t *testing.T, path string) *mgmt.Client {
+	t.Helper()
+	return dialOptions(t, path, mgmt.ClientOptions{Legacy: true})
+}
+
 func dialOptions(t *testing.T, path string, opts mgmt.ClientOptions) *mgmt.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

@@ -32,9 +32,13 @@ func DialContext(ctx context.Context, socketPath string) (*Client, error) {
 	return DialOptions(ctx, socketPath, ClientOptions{})
 }
 
-// DialOptions is DialContext with options.
+// DialOptions is DialContext with options. It opens the connection with the runtime's hello and
+// speaks the protocol's extensions (error codes, stream status, deadlines) when the server
+// answers it; a server that speaks only the base protocol is detected and the client falls back
+// to it silently. opts.Legacy skips the hello.
 func DialOptions(ctx context.Context, socketPath string, opts ClientOptions) (*Client, error) {
 	opts.ErrorText = errorText
+	opts.Negotiate = !opts.Legacy
 	conn, err := client.NewRedialer(ctx, socketPath, opts)
 	if err != nil {
 		return nil, err

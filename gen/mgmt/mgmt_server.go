@@ -6,9 +6,9 @@ package mgmt
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
+	status "github.com/mgmtgen/mgmtgen/runtime/status"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -32,9 +32,10 @@ type Handler interface {
 	Events(ctx context.Context, req *EventsSubscribePayload, out EventsSender) error
 }
 
-// ErrNotImplemented is what UnimplementedHandler answers every call with, wrapped with the
-// call's name: "mgmt: not implemented: List".
-var ErrNotImplemented = errors.New("mgmt: not implemented")
+// ErrNotImplemented is what UnimplementedHandler answers every call with: code Unimplemented,
+// "mgmt: not implemented". On a connection that negotiated the extensions the client's error
+// matches it (errors.Is) across the socket.
+var ErrNotImplemented = status.New(status.Unimplemented, "mgmt: not implemented")
 
 // UnimplementedHandler answers every call with ErrNotImplemented. Embed it by value in a Handler
 // to keep compiling when the schema gains calls.
@@ -44,32 +45,32 @@ var _ Handler = UnimplementedHandler{}
 
 // List answers with ErrNotImplemented.
 func (UnimplementedHandler) List(_ context.Context) (*ListResponsePayload, error) {
-	return nil, fmt.Errorf("%w: List", ErrNotImplemented)
+	return nil, ErrNotImplemented
 }
 
 // Status answers with ErrNotImplemented.
 func (UnimplementedHandler) Status(_ context.Context, _ *StatusRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("%w: Status", ErrNotImplemented)
+	return nil, ErrNotImplemented
 }
 
 // Start answers with ErrNotImplemented.
 func (UnimplementedHandler) Start(_ context.Context, _ *StartRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("%w: Start", ErrNotImplemented)
+	return nil, ErrNotImplemented
 }
 
 // Stop answers with ErrNotImplemented.
 func (UnimplementedHandler) Stop(_ context.Context, _ *StopRequestPayload) (*StatusResponsePayload, error) {
-	return nil, fmt.Errorf("%w: Stop", ErrNotImplemented)
+	return nil, ErrNotImplemented
 }
 
 // Logs answers with ErrNotImplemented.
 func (UnimplementedHandler) Logs(_ context.Context, _ *LogsRequestPayload, _ LogsSender) error {
-	return fmt.Errorf("%w: Logs", ErrNotImplemented)
+	return ErrNotImplemented
 }
 
 // Events answers with ErrNotImplemented.
 func (UnimplementedHandler) Events(_ context.Context, _ *EventsSubscribePayload, _ EventsSender) error {
-	return fmt.Errorf("%w: Events", ErrNotImplemented)
+	return ErrNotImplemented
 }
 
 // LogsSender sends the LogsStream frames of a Logs stream. A frame with EOF true is the last:

@@ -44,10 +44,14 @@ func genClientType(f *schema.File, nm *names, file *jen.File) {
 	file.Func().Id(nm.DialContext).Params(ctx, jen.Id("socketPath").String()).Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
 		jen.Return(jen.Id(nm.DialOptions).Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id(nm.ClientOptions).Values())),
 	).Line()
-	file.Comment(comment(nm.DialOptions + " is " + nm.DialContext + " with options."))
+	file.Comment(comment(nm.DialOptions + " is " + nm.DialContext + " with options. It opens the connection " +
+		"with the runtime's hello and speaks the protocol's extensions (error codes, stream status, deadlines) " +
+		"when the server answers it; a server that speaks only the base protocol is detected and the client " +
+		"falls back to it silently. opts.Legacy skips the hello."))
 	file.Func().Id(nm.DialOptions).Params(ctx.Clone(), jen.Id("socketPath").String(), jen.Id("opts").Id(nm.ClientOptions)).
 		Params(jen.Op("*").Id(nm.Client), jen.Error()).Block(
 		jen.Id("opts").Dot("ErrorText").Op("=").Id(nm.errorText),
+		jen.Id("opts").Dot("Negotiate").Op("=").Op("!").Id("opts").Dot("Legacy"),
 		jen.List(jen.Id("conn"), jen.Err()).Op(":=").Qual(clientPkg, "NewRedialer").Call(jen.Id("ctx"), jen.Id("socketPath"), jen.Id("opts")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Op("&").Id(nm.Client).Values(jen.Dict{jen.Id("conn"): jen.Id("conn")}), jen.Nil()),

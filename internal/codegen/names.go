@@ -23,6 +23,7 @@ const (
 	clientPkg = "github.com/mgmtgen/mgmtgen/runtime/client"
 	msgpPkg   = "github.com/tinylib/msgp/msgp"
 	msgpxPkg  = "github.com/mgmtgen/mgmtgen/runtime/msgpx"
+	statusPkg = "github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // names derives every identifier and file name of one generated package.

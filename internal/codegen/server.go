@@ -69,9 +69,10 @@ func handlerFallbackDoc(c *schema.Call) string {
 }
 
 func genUnimplemented(f *schema.File, nm *names, file *jen.File) {
-	file.Comment(comment(nm.ErrNotImplemented + " is what " + nm.UnimplementedHandler + " answers every call with, " +
-		"wrapped with the call's name: \"" + f.Package + ": not implemented: List\"."))
-	file.Var().Id(nm.ErrNotImplemented).Op("=").Qual("errors", "New").Call(jen.Lit(f.Package + ": not implemented")).Line()
+	file.Comment(comment(nm.ErrNotImplemented + " is what " + nm.UnimplementedHandler + " answers every call with: " +
+		"code Unimplemented, \"" + f.Package + ": not implemented\". On a connection that negotiated the extensions " +
+		"the client's error matches it (errors.Is) across the socket."))
+	file.Var().Id(nm.ErrNotImplemented).Op("=").Qual(statusPkg, "New").Call(jen.Qual(statusPkg, "Unimplemented"), jen.Lit(f.Package+": not implemented")).Line()
 	file.Comment(comment(nm.UnimplementedHandler + " answers every call with " + nm.ErrNotImplemented + ". Embed it by " +
 		"value in a " + nm.Handler + " to keep compiling when the schema gains calls."))
 	file.Type().Id(nm.UnimplementedHandler).Struct().Line()
@@ -79,7 +80,7 @@ func genUnimplemented(f *schema.File, nm *names, file *jen.File) {
 	for _, c := range f.Calls {
 		n := nm.Call(c)
 		params, results := handlerSignature(c, n, false)
-		errExpr := jen.Qual("fmt", "Errorf").Call(jen.Lit("%w: "+n.Method), jen.Id(nm.ErrNotImplemented))
+		errExpr := jen.Id(nm.ErrNotImplemented)
 		ret := []jen.Code{errExpr}
 		if len(results) == 2 {
 			ret = []jen.Code{jen.Nil(), errExpr}

@@ -11,6 +11,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // call is one pending unary exchange; pooled with its channel and buffer.
@@ -27,6 +28,7 @@ type call struct {
 	aborted      atomic.Bool     // the call's context ended while it held a role or its answer was being read
 	promoted     bool            // handed the reading role (guarded by conn.mu)
 	abandoned    bool            // may still be written to: never recycled
+	forHello     bool            // a waitHello's: its turn as reader ends with the hello's answer
 }
 
 type result struct {
@@ -64,7 +66,7 @@ func releaseCall(cl *call) {
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
 	}
-	cl.promoted, cl.conn, cl.ctx, cl.name = false, nil, nil, ""
+	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello = false, nil, nil, "", false
 	cl.aborted.Store(false)
 	callPool.Put(cl)
 }
@@ -100,9 +102,12 @@ func (c *Conn) invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, r
 	}
 	defer releaseCall(cl)
 	if r.h.MsgType != info.Response {
+		if r.h.MsgType == ipc.MsgError && c.extended() {
+			return remoteError(info.Method, r.body)
+		}
 		if c.opts.ErrorText != nil {
 			if text, ok := c.opts.ErrorText(r.h.MsgType, r.body); ok {
-				return &RemoteError{Method: info.Method, Text: text}
+				return &RemoteError{Method: info.Method, Text: text, Code: status.Unknown}
 			}
 		}
 		return &ResponseTypeError{Method: info.Method, Got: r.h.MsgType, Want: info.Response}

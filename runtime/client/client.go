@@ -146,6 +146,15 @@ type Options struct {
 	// expects and ErrorText returns ok, the call fails with a *RemoteError
 	// carrying text instead of a *ResponseTypeError. Generated clients set it.
 	ErrorText func(t ipc.MsgType, body []byte) (text string, ok bool)
+
+	// Negotiate opens the connection with a hello and speaks the
+	// extensions (docs/wire.md) when the server answers it; a legacy server
+	// is detected and the Conn falls back silently (see ext.go). Without it
+	// the Conn speaks the base protocol only, byte for byte as cliwrap's
+	// client. Generated clients set it unless Legacy is set.
+	Negotiate bool
+	// Legacy: never negotiate, whatever Negotiate says.
+	Legacy bool
 }
 
 func (o *Options) setDefaults() {
@@ -178,16 +187,6 @@ type Streamer func(ctx context.Context, req msgp.Marshaler) (*Stream, error)
 
 // StreamInterceptor wraps stream opening on the client.
 type StreamInterceptor func(ctx context.Context, info *CallInfo, req msgp.Marshaler, next Streamer) (*Stream, error)
-
-// RemoteError is a non-empty error field in a response: the server's text.
-// Generated typed methods return it (matchable with errors.As) together with
-// the decoded response.
-type RemoteError struct {
-	Method string // e.g. "Status"
-	Text   string // the remote error text, verbatim
-}
-
-func (e *RemoteError) Error() string { return e.Method + ": " + e.Text }
 
 // ErrClosed matches (errors.Is) every error of a call on a broken Conn.
 var ErrClosed = errors.New("client: connection closed")
@@ -303,6 +302,15 @@ type Conn struct {
 	unary  UnaryInterceptor
 	stream StreamInterceptor
 
+	// The hello (ext.go): hcall is its pending call (seq 0) until its
+	// answer is read; state says what the answer said; helloDone is closed
+	// once it is known (or the connection broke).
+	hcall     *call
+	helloMsg  []byte // the hello frame, until the first request carries it
+	state     atomic.Int32
+	helloDone chan struct{}
+	features  []string // written before helloDone closes
+
 	// Owned by the goroutine holding the reading role (read.go).
 	br     *bufio.Reader
 	cur    frameState
@@ -346,7 +354,11 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 		nc.Close()
 		return nil, err
 	}
-	return newConn(nc, path, opts), nil
+	c := newConn(nc, path, opts)
+	if opts.Negotiate && !opts.Legacy && !knownLegacy(path) {
+		c.queueHello()
+	}
+	return c, nil
 }
 
 // dialConn connects to path, or calls Options.Dial.
@@ -418,6 +430,7 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 	c.pending = nil
 	c.freeLocked()
 	c.mu.Unlock()
+	c.helloSettled(stateLegacy)
 	c.nc.Close()
 }
 

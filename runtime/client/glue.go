@@ -9,6 +9,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // What generated clients are built from: each generated unary method is one
@@ -64,7 +65,7 @@ func Unary[Req, Resp any, PReq Encodable[Req], PResp Decodable[Resp]](ctx contex
 	}
 	if c.ErrorField != nil {
 		if text := c.ErrorField(resp); text != "" {
-			return resp, &RemoteError{Method: c.Info.Method, Text: text}
+			return resp, &RemoteError{Method: c.Info.Method, Text: text, Code: status.Unknown}
 		}
 	}
 	return resp, nil

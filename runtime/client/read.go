@@ -175,6 +175,13 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 			c.cur = frameState{}
 			switch f.to {
 			case nil: // a late answer to a call that gave up, or unsolicited
+			case c.hcall:
+				c.helloAnswered(f.h, f.body)
+				if me.forHello {
+					c.leader = nil
+					c.passRole(me)
+					return result{}, nil
+				}
 			case me:
 				me.buf = f.body
 				c.leader = nil
@@ -257,12 +264,14 @@ func (c *Conn) passRole(me *call) bool {
 	c.mu.Lock()
 	var next *call
 	if c.err == nil {
-		if f := &c.cur; f.parsed && f.to != nil && f.to != me {
+		if f := &c.cur; f.parsed && f.to != nil && f.to != me && f.to != c.hcall {
 			next = f.to
 		} else {
 			for _, cl := range c.pending {
-				next = cl
-				break
+				if cl != c.hcall { // the hello's call never reads
+					next = cl
+					break
+				}
 			}
 		}
 	}
@@ -270,6 +279,7 @@ func (c *Conn) passRole(me *call) bool {
 		mid := c.cur.got > 0 && c.err == nil
 		if !mid {
 			c.reading = false
+			c.freeLocked() // a waitHello may take the role now
 		}
 		c.mu.Unlock()
 		return !mid

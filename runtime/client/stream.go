@@ -9,6 +9,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // Stream is cliwrap's untyped stream start: it sends a streaming request on
@@ -131,7 +132,7 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 		// protocol's error response.
 		if s.c.opts.ErrorText != nil {
 			if text, ok := s.c.opts.ErrorText(h.MsgType, body); ok {
-				return &RemoteError{Method: s.info.Method, Text: text}
+				return &RemoteError{Method: s.info.Method, Text: text, Code: status.Unknown}
 			}
 		}
 		return &ResponseTypeError{Method: s.info.Method, Got: h.MsgType, Want: s.info.Response}

@@ -45,12 +45,16 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 		c.mu.Unlock()
 		return err
 	}
+	if cl == nil {
+		c.dropHelloLocked()
+	}
 	if cl == nil && len(c.pending) > 0 {
 		c.mu.Unlock()
 		return errors.New("client: calls in flight; cannot start a stream")
 	}
 	c.seq++
 	binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
+	frame = c.withHelloLocked(frame)
 	if cl != nil {
 		cl.seq = c.seq
 		c.pending[c.seq] = cl

@@ -48,6 +48,9 @@ func getRequest(c *conn, h ipc.Header) *request {
 		r = newRequest()
 	}
 	r.c, r.m, r.h, r.buf, r.bytes, r.queued = c, c.s.methods[h.MsgType], h, nil, int64(h.Length), false
+	if ipc.IsReserved(h.MsgType) && !c.ext {
+		r.m = nil // the runtime's calls exist on extended connections only
+	}
 	return r
 }
 
@@ -163,6 +166,12 @@ func (c *conn) answerError(m *method, seq uint64, err error, r *request) bool {
 	case errors.As(err, &le):
 		c.s.log.Error("server: answer over the schema's limits not sent", "protocol", c.s.table.Protocol,
 			"method", name, "field", le.Field, "limit", le.Limit, "max", le.Max, "got", le.Got)
+	}
+	if c.ext {
+		if werr := c.write(ipc.MsgError, seq, errorFrame(name, err), r); werr != nil {
+			return false
+		}
+		return true
 	}
 	if c.s.table.ErrorResponse == nil {
 		c.s.log.Warn("server: no error response in table; closing connection", "protocol", c.s.table.Protocol, "err", err)

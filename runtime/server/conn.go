@@ -116,6 +116,11 @@ type conn struct {
 	wg     sync.WaitGroup // handler goroutines
 	freed  chan struct{}  // (1) a call slot or budget bytes were returned
 
+	// ext: the connection negotiated the extensions (control.go). Set by
+	// the reader on the first frame, before any handler starts; read-only
+	// after.
+	ext bool
+
 	lastActive atomic.Int64 // Unix ns of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
 	stop       atomic.Bool  // the connection is to close: wakes the reader
@@ -159,7 +164,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.startIdle()
-	for {
+	for first := true; ; first = false {
 		h, err := c.fr.ReadHeader()
 		if err != nil {
 			c.readFailed(err)
@@ -178,6 +183,12 @@ func (c *conn) serve() {
 			return
 		}
 		c.touch()
+		if first && h.MsgType == ipc.MsgHello && !c.s.cfg.legacy {
+			if !c.hello(r) {
+				return
+			}
+			continue
+		}
 		if !c.dispatch(r) {
 			return
 		}
@@ -213,6 +224,7 @@ func (c *conn) authorize() bool {
 	if err := auth(c.ctx, peer); err != nil {
 		c.s.log.Warn("server: connection refused by Authorize", "protocol", c.s.table.Protocol,
 			"uid", peer.UID, "gid", peer.GID, "pid", peer.PID, "err", err)
+		c.refuseHello(err)
 		return false
 	}
 	return true

@@ -62,8 +62,8 @@ func Unary[Req, Resp any, PReq Decodable[Req], PResp Encodable[Resp]](c UnaryCal
 			resp, err = interceptUnary(ctx, r.m, req, noReq, c)
 		}
 		if err != nil {
-			if c.SetError == nil {
-				return nil, err
+			if c.SetError == nil || r.c.ext {
+				return nil, err // an error frame on an extended connection
 			}
 			if resp == nil {
 				resp = new(Resp)

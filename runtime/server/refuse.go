@@ -2,12 +2,12 @@ package server
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // FullText starts the error text that answers a connection the server
@@ -64,17 +64,16 @@ func (r *refuser) refuse(s *Server, nc net.Conn) {
 // answerFull reads one request header (and up to refuseBody bytes of its
 // body) and answers it with the error response.
 func answerFull(s *Server, nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(refuseTimeout))
-	var hb [ipc.HeaderSize]byte
-	if _, err := io.ReadFull(nc, hb[:]); err != nil {
+	h, ok := readFirstHeader(s, nc)
+	if !ok {
 		return
 	}
-	h, err := ipc.ParseHeader(hb[:], s.cfg.maxPayload)
-	if err != nil {
+	text := fmt.Sprintf("%s: %d connections open, the most this server accepts; try again later", FullText, s.cfg.maxConns)
+	if frame := refusalFrame(s, h, status.ResourceExhausted, text); frame != nil {
+		nc.Write(frame)
 		return
 	}
-	io.CopyN(io.Discard, nc, int64(min(h.Length, refuseBody)))
-	t, m := s.table.ErrorResponse(fmt.Sprintf("%s: %d connections open, the most this server accepts; try again later", FullText, s.cfg.maxConns))
+	t, m := s.table.ErrorResponse(text)
 	frame, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: t, SeqNo: h.SeqNo}, m)
 	if err != nil {
 		return

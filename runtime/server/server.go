@@ -158,6 +158,11 @@ type OptionsFor[H any] struct {
 	UnaryInterceptors []UnaryInterceptor
 	// StreamInterceptors wrap every streaming call, outermost first.
 	StreamInterceptors []StreamInterceptor
+	// Legacy makes the server speak the base protocol only, as a server
+	// before the extensions did (and a cliwrap manager does): a hello is an
+	// unknown request type, so clients fall back. For tests of that
+	// fallback, and for a deployment that must not negotiate.
+	Legacy bool
 }
 
 // Options configure a Server serving a hand-built Table.
@@ -177,6 +182,7 @@ type config struct {
 	maxStreams        int
 	maxInline         time.Duration // < 0: never inline
 	authorize         func(ctx context.Context, peer PeerCred) error
+	legacy            bool
 }
 
 func newConfig[H any](o *OptionsFor[H]) config {
@@ -193,6 +199,7 @@ func newConfig[H any](o *OptionsFor[H]) config {
 		maxStreams:        positive(o.MaxStreams, DefaultMaxStreams),
 		maxInline:         o.MaxInlineCall,
 		authorize:         o.Authorize,
+		legacy:            o.Legacy,
 	}
 	if c.idleTimeout == 0 {
 		c.idleTimeout = DefaultIdleTimeout
@@ -300,7 +307,15 @@ func New[H any](opts OptionsFor[H], table *Table) (*Server, error) {
 			return nil, fmt.Errorf("server: methods %q and %q share request type %s",
 				s.methods[m.Request].Name, m.Name, m.Request)
 		}
+		if ipc.IsReserved(m.Request) {
+			return nil, fmt.Errorf("server: method %q: request type %s is in the runtime's reserved block 0xf0..0xff", m.Name, m.Request)
+		}
 		s.methods[m.Request] = newMethod(m, table.Protocol, unary, stream)
+	}
+	if !s.cfg.legacy {
+		for _, m := range controlMethods(s) {
+			s.methods[m.Request] = newMethod(&m, table.Protocol, nil, nil)
+		}
 	}
 	return s, nil
 }
