@@ -104,7 +104,7 @@ func TestMalformedHello(t *testing.T) {
 	_, path := startServer(t, server.Options{}, nil)
 	c := dialRaw(t, path)
 	c.send(ipc.MsgHello, 0, []byte{0x81, 0xa1, 'v', 0xa1, 'x'})
-	if got := c.status(0); got != `malformed hello request: ipc: malformed control payload: hello field "v": msgp: attempted to decode type "str" with method for "uint32"` {
+	if got := c.status(0); got != `malformed hello request: ipc: malformed control payload: hello field "v": msgp: attempted to decode type "str" with method for "uint"` {
 		t.Errorf("malformed hello answered %q", got)
 	}
 	c.send(ipc.MsgPing, 1, nil)
