@@ -150,6 +150,9 @@ func startRaw(tb testing.TB) string {
 	canned := map[ipc.MsgType][]byte{
 		mgmt.MsgListRequest:   frameOf(mgmt.MsgListResponse, 0, ListResponse(10)),
 		mgmt.MsgStatusRequest: frameOf(mgmt.MsgStatusResponse, 0, StatusResponse()),
+		// As a cliwrap manager answers the generated client's hello: an
+		// unknown request type, so the client speaks the base protocol.
+		ipc.MsgHello: frameOf(mgmt.MsgStatusResponse, 0, &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"}),
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
