@@ -160,6 +160,11 @@ func (h *handler) Events(ctx context.Context, req *mgmt.EventsSubscribePayload, 
 	defer sub.Close()
 	h.subscribers.Add(1)
 	defer h.subscribers.Add(-1)
+	// Subscribed: on an extended connection the client's Events returns
+	// now, so every event from here on reaches it.
+	if err := out.Ready(); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -82,6 +82,10 @@ type LogsSender interface {
 	// the schema's limits is not sent: the client gets the error response and the stream
 	// ends.
 	Send(p *LogsStreamPayload) error
+	// Ready says the stream is live (the handler's subscription is in place): on a
+	// connection that negotiated the extensions the client's call returns only after
+	// it, so events from then on reach the client. The first Send implies it.
+	Ready() error
 }
 
 // EventsSender sends the EventsStream frames of a Events stream. The stream runs until the
@@ -92,6 +96,10 @@ type EventsSender interface {
 	// the schema's limits is not sent: the client gets the error response and the stream
 	// ends.
 	Send(p *EventsStreamPayload) error
+	// Ready says the stream is live (the handler's subscription is in place): on a
+	// connection that negotiated the extensions the client's call returns only after
+	// it, so events from then on reach the client. The first Send implies it.
+	Ready() error
 }
 
 // checkListEntry reports the first field of z over the schema's limits.

@@ -87,8 +87,11 @@ func TestStreamClientGoesAway(t *testing.T) {
 func TestEventsClientGoesAway(t *testing.T) {
 	noLeaks(t)
 	started, ended := make(chan struct{}, 1), make(chan struct{}, 1)
-	h := &handler{events: func(ctx context.Context, _ *mgmt.EventsSubscribePayload, _ mgmt.EventsSender) error {
+	h := &handler{events: func(ctx context.Context, _ *mgmt.EventsSubscribePayload, out mgmt.EventsSender) error {
 		started <- struct{}{}
+		if err := out.Ready(); err != nil { // Events returns once it is
+			return err
+		}
 		<-ctx.Done()
 		ended <- struct{}{}
 		return nil

@@ -106,6 +106,10 @@ func genSender(c *schema.Call, nm *names, file *jen.File) {
 			Comment("the schema's limits is not sent: the client gets the error response and the stream").Line().
 			Comment("ends."),
 		jen.Id("Send").Params(framePtrParam(n)...).Error(),
+		jen.Comment("Ready says the stream is live (the handler's subscription is in place): on a").Line().
+			Comment("connection that negotiated the extensions the client's call returns only after").Line().
+			Comment("it, so events from then on reach the client. The first Send implies it."),
+		jen.Id("Ready").Params().Error(),
 	).Line()
 	if n.FrameType == "" {
 		genPayloadlessSender(n, file)

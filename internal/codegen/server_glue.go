@@ -103,4 +103,6 @@ func genPayloadlessSender(n callNames, file *jen.File) {
 	file.Type().Id(n.senderImpl).Struct(jen.Id("out").Op("*").Qual(serverPkg, "Sender").Index(jen.Qual(serverPkg, "NoPayload"))).Line()
 	file.Func().Params(jen.Id("x").Id(n.senderImpl)).Id("Send").Params().Error().
 		Block(jen.Return(jen.Id("x").Dot("out").Dot("Send").Call(jen.Nil()))).Line()
+	file.Func().Params(jen.Id("x").Id(n.senderImpl)).Id("Ready").Params().Error().
+		Block(jen.Return(jen.Id("x").Dot("out").Dot("Ready").Call())).Line()
 }

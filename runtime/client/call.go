@@ -28,6 +28,7 @@ type call struct {
 	aborted      atomic.Bool     // the call's context ended while it held a role or its answer was being read
 	promoted     bool            // handed the reading role (guarded by conn.mu)
 	abandoned    bool            // may still be written to: never recycled
+	hdrLen       int             // length of the CallHeader frame sent before the request; 0: none
 	forHello     bool            // a waitHello's: its turn as reader ends with the hello's answer
 }
 
@@ -66,7 +67,7 @@ func releaseCall(cl *call) {
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
 	}
-	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello = false, nil, nil, "", false
+	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello, cl.hdrLen = false, nil, nil, "", false, 0
 	cl.aborted.Store(false)
 	callPool.Put(cl)
 }
@@ -128,11 +129,16 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
 	start := time.Now() // a StallError's Waited counts the encoding too
-	bp, frame, err := encode(t, req)
+	hdr, err := c.envelope(ctx)
+	if err != nil {
+		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
+	}
+	bp, frame, hdrLen, err := encodeCall(t, hdr, req)
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
 	cl := getCall(ctx, name, start)
+	cl.hdrLen = hdrLen
 	err = c.send(ctx, frame, cl)
 	recycle(bp, frame)
 	if err != nil { // cl was not registered: nothing was written

@@ -26,6 +26,13 @@
 //     writerTurns batches, and hands what is still queued to the flush
 //     goroutine.
 //
+// A Conn dialled with Options.Negotiate writes its hello (seq 0) ahead of
+// its first request; whoever holds the reading role takes the hello's answer
+// in passing (ext.go): the hello's pending call never takes the role. A call
+// whose context is cancelled on an extended connection queues a Cancel
+// behind the writer (envelope.go) and returns; the writing role's holder, or
+// a flush goroutine it starts when the role is free, writes it.
+//
 // Goroutines a Conn starts:
 //
 //   - flush (write.go): started by a writer that leaves frames queued after

@@ -34,7 +34,7 @@ import (
 
 // Features are the extension features this client speaks, as its hello
 // lists them.
-var Features = []string{"errors", "ping"}
+var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping"}
 
 // helloTimeout bounds a wait for the hello's answer: a server that has not
 // answered by then is taken as legacy. A variable for tests.
@@ -279,8 +279,15 @@ func (e *RemoteError) StatusCode() status.Code {
 // Is reports whether target is a *status.Error of e's code whose message is
 // e's text, or the start of it before ": " (a sentinel wrapped with
 // fmt.Errorf("%w: ...") on the server): a generated package's
-// ErrNotImplemented matches across the socket.
+// ErrNotImplemented matches across the socket. A remote DeadlineExceeded
+// or Canceled also matches context.DeadlineExceeded or context.Canceled.
 func (e *RemoteError) Is(target error) bool {
+	switch target {
+	case context.Canceled, context.DeadlineExceeded:
+		// The handler's context ended as the call's did (a relayed
+		// deadline or cancel): the call failed for the same reason.
+		return status.CodeOf(target) == e.StatusCode()
+	}
 	t, ok := target.(*status.Error)
 	if !ok || t.Code != e.StatusCode() {
 		return false

@@ -141,6 +141,9 @@ func (c *Conn) giveUp(ctx context.Context, cl *call) (result, error) {
 			c.quit.Store(stallOf(cl, ctx))
 			c.poke()
 		}
+		if cl.hdrLen > 0 && ctx.Err() == context.Canceled {
+			c.cancelRemote(cl.seq) // the handler's context ends too (a deadline ends it there by itself)
+		}
 		return result{}, ctx.Err()
 	}
 	c.mu.Unlock()
@@ -222,13 +225,17 @@ func (c *Conn) stop(ctx context.Context, me *call) (result, error) {
 		return c.poison(me, stallOf(me, ctx))
 	}
 	c.mu.Lock()
-	if c.pending[me.seq] == me {
+	withdrew := c.pending[me.seq] == me && !me.forHello
+	if withdrew {
 		delete(c.pending, me.seq)
 		c.freeLocked()
 	}
 	c.mu.Unlock()
 	if !c.passRole(me) {
 		return c.poison(me, stallOf(me, ctx))
+	}
+	if withdrew && me.hdrLen > 0 && ctx.Err() == context.Canceled {
+		c.cancelRemote(me.seq) // the handler's context ends too (a deadline ends it there by itself)
 	}
 	return result{}, ctx.Err()
 }

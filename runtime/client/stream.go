@@ -25,6 +25,9 @@ func (c *Conn) Stream(t ipc.MsgType, payload any) error {
 		return fmt.Errorf("client: stream %s: %w", t, err)
 	}
 	defer recycle(bp, frame)
+	c.mu.Lock()
+	c.dropHelloLocked() // a dedicated stream of this API speaks the base protocol
+	c.mu.Unlock()
 	if err := c.send(context.Background(), frame, nil); err != nil {
 		return fmt.Errorf("client: stream %s: %w", t, err)
 	}
@@ -51,16 +54,34 @@ func (c *Conn) readStreamFrame(buf []byte) (ipc.Header, []byte, error) {
 	case !streaming:
 		return ipc.Header{}, nil, errors.New("client: ReadFrame without Stream")
 	}
-	c.sframe.buf = buf
-	err = c.readFrame()
-	f := c.cur
-	c.cur = frameState{}
-	if err != nil {
-		c.fail(err)
-		return ipc.Header{}, nil, c.Err()
+	for {
+		c.sframe.buf = buf
+		err = c.readFrame()
+		f := c.cur
+		c.cur = frameState{}
+		if err != nil {
+			c.fail(err)
+			return ipc.Header{}, nil, c.Err()
+		}
+		if c.state.Load() == stateHello {
+			// The first frame on a stream's connection that said hello
+			// is the hello's answer: the server answers it first.
+			c.helloAnswered(f.h, f.body)
+			if err := c.Err(); err != nil {
+				return ipc.Header{}, nil, err
+			}
+			if !c.extended() {
+				return ipc.Header{}, nil, errLegacyStream
+			}
+			continue
+		}
+		return f.h, f.body, nil
 	}
-	return f.h, f.body, nil
 }
+
+// errLegacyStream: the hello's answer said legacy; the stream's first
+// frame is still to come (awaitReady returns without waiting for it).
+var errLegacyStream = errors.New("client: legacy stream")
 
 // OpenStream dials a connection of its own, sends req as a frame of type
 // info.Request, and returns the stream of info.Response frames. ctx bounds
@@ -79,17 +100,74 @@ func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
-	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout, ServerUID: c.opts.ServerUID, ErrorText: c.opts.ErrorText, Dial: c.opts.Dial})
+	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout,
+		ServerUID: c.opts.ServerUID, ErrorText: c.opts.ErrorText, Dial: c.opts.Dial, Negotiate: c.opts.Negotiate, Legacy: c.opts.Legacy})
 	if err != nil {
 		return nil, err
 	}
-	if err := sc.Stream(info.Request, req); err != nil {
+	m, err := asMarshaler(req)
+	if err == nil {
+		err = sc.startStream(info.Request, m)
+	}
+	if err != nil {
 		sc.Close()
 		return nil, err
 	}
 	s := &Stream{c: sc, info: *info, ctx: ctx}
 	s.stop = context.AfterFunc(ctx, func() { sc.fail(ctx.Err()) })
+	if err := s.awaitReady(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// startStream sends the stream request (with the hello, if it is to go).
+func (c *Conn) startStream(t ipc.MsgType, m msgp.Marshaler) error {
+	bp, frame, err := encode(t, m)
+	if err != nil {
+		return fmt.Errorf("client: stream %s: %w", t, err)
+	}
+	defer recycle(bp, frame)
+	if err := c.send(context.Background(), frame, nil); err != nil {
+		return fmt.Errorf("client: stream %s: %w", t, err)
+	}
+	return nil
+}
+
+// awaitReady returns once the stream is live. On a connection that said
+// hello it reads the hello's answer; on an extended one, then the stream's
+// Ready, or its first frame or its end (kept for RecvInto). A legacy
+// stream is live once its request is written.
+func (s *Stream) awaitReady() error {
+	if s.c.state.Load() != stateHello && !s.c.extended() {
+		return nil
+	}
+	h, body, err := s.c.readStreamFrame(nil)
+	switch {
+	case errors.Is(err, errLegacyStream):
+		return nil
+	case err != nil:
+		return s.recvErr(err)
+	case h.MsgType != ipc.MsgReady:
+		s.pend, s.pendBody = &h, body
+	}
+	return nil
+}
+
+// recvErr is the error of a failed read of the stream.
+func (s *Stream) recvErr(err error) error {
+	if cerr := s.ctx.Err(); cerr != nil {
+		return fmt.Errorf("client: %s stream: %w", s.info.Method, cerr)
+	}
+	if errors.Is(err, io.EOF) {
+		if s.c.extended() {
+			// An extended stream ends with its StreamEnd, never a bare close.
+			return fmt.Errorf("client: %s stream: the connection closed before the stream's end: %w", s.info.Method, io.ErrUnexpectedEOF)
+		}
+		return io.EOF
+	}
+	return err
 }
 
 // Stream is the client side of one streaming call, on its own connection.
@@ -100,6 +178,10 @@ type Stream struct {
 	ctx  context.Context
 	stop func() bool
 	buf  []byte // frame buffer reused by RecvInto
+
+	pend     *ipc.Header // a frame awaitReady read, for the first RecvInto
+	pendBody []byte
+	end      error // after the stream's end: io.EOF or its error, again
 }
 
 // keepStreamBuf is the largest read buffer a Stream keeps between frames.
@@ -114,18 +196,30 @@ const keepStreamBuf = 1 << 20
 // references into it (generated payload types copy what they decode).
 // RecvInto is not safe for concurrent use.
 func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
-	h, body, err := s.c.readStreamFrame(s.buf)
-	if cap(body) <= keepStreamBuf {
-		s.buf = body[:0]
+	if s.end != nil {
+		return s.end
 	}
+	h, body, err := s.next()
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.EOF
+		return s.recvErr(err)
+	}
+	if s.c.extended() {
+		switch h.MsgType {
+		case ipc.MsgStreamEnd:
+			var st ipc.Status
+			switch {
+			case ipc.DecodePayload(body, &st) != nil:
+				s.end = &RemoteError{Method: s.info.Method, Code: status.Internal, Text: "malformed stream end from the server"}
+			case st.Code == 0:
+				s.end = io.EOF
+			default:
+				s.end = &RemoteError{Method: s.info.Method, Text: st.Message, Code: status.Code(st.Code), Details: st.Details}
+			}
+			return s.end
+		case ipc.MsgError:
+			s.end = remoteError(s.info.Method, body)
+			return s.end
 		}
-		if cerr := s.ctx.Err(); cerr != nil {
-			return fmt.Errorf("client: %s stream: %w", s.info.Method, cerr)
-		}
-		return err
 	}
 	if h.MsgType != s.info.Response {
 		// A stream that fails before its first frame is answered with the
@@ -141,6 +235,26 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 		return fmt.Errorf("client: %s: decode stream frame: %w", s.info.Method, err)
 	}
 	return nil
+}
+
+// next reads the stream's next frame that is not its Ready.
+func (s *Stream) next() (ipc.Header, []byte, error) {
+	if s.pend != nil {
+		h, body := *s.pend, s.pendBody
+		s.pend, s.pendBody = nil, nil
+		if h.MsgType != ipc.MsgReady {
+			return h, body, nil
+		}
+	}
+	for {
+		h, body, err := s.c.readStreamFrame(s.buf)
+		if cap(body) <= keepStreamBuf {
+			s.buf = body[:0]
+		}
+		if err != nil || h.MsgType != ipc.MsgReady || !s.c.extended() {
+			return h, body, err
+		}
+	}
 }
 
 // Close ends the stream and closes its connection.

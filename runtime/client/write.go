@@ -45,15 +45,16 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 		c.mu.Unlock()
 		return err
 	}
-	if cl == nil {
-		c.dropHelloLocked()
-	}
-	if cl == nil && len(c.pending) > 0 {
+	if cl == nil && c.callsLocked() > 0 {
 		c.mu.Unlock()
 		return errors.New("client: calls in flight; cannot start a stream")
 	}
 	c.seq++
-	binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
+	if cl != nil {
+		patchSeqs(frame, cl.hdrLen, c.seq)
+	} else {
+		binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
+	}
 	frame = c.withHelloLocked(frame)
 	if cl != nil {
 		cl.seq = c.seq
@@ -274,4 +275,13 @@ func ctxErr(ctx context.Context) error {
 		}
 	}
 	return context.Canceled
+}
+
+// callsLocked counts the calls pending, the hello's not among them.
+func (c *Conn) callsLocked() int {
+	n := len(c.pending)
+	if c.hcall != nil && c.pending[0] == c.hcall {
+		n--
+	}
+	return n
 }

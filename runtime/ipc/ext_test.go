@@ -35,11 +35,16 @@ func TestWireDocExtensions(t *testing.T) {
 	}
 	feats := []string{"errors", "ping"}
 	want := map[string][]byte{
-		"hello":     frame(ipc.Header{MsgType: ipc.MsgHello}, &ipc.Hello{Version: ipc.ExtVersion, Features: feats}),
-		"hello ack": frame(ipc.Header{MsgType: ipc.MsgHelloAck}, &ipc.HelloAck{Version: ipc.ExtVersion, Features: feats, Runtime: ipc.RuntimeVersion}),
-		"error":     frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 2}, &ipc.Status{Code: 5, Message: "no process web"}),
-		"ping":      frame(ipc.Header{MsgType: ipc.MsgPing, SeqNo: 3}, nil),
-		"pong":      frame(ipc.Header{MsgType: ipc.MsgPong, SeqNo: 3}, nil),
+		"hello":      frame(ipc.Header{MsgType: ipc.MsgHello}, &ipc.Hello{Version: ipc.ExtVersion, Features: feats}),
+		"hello ack":  frame(ipc.Header{MsgType: ipc.MsgHelloAck}, &ipc.HelloAck{Version: ipc.ExtVersion, Features: feats, Runtime: ipc.RuntimeVersion}),
+		"error":      frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 2}, &ipc.Status{Code: 5, Message: "no process web"}),
+		"ping":       frame(ipc.Header{MsgType: ipc.MsgPing, SeqNo: 3}, nil),
+		"pong":       frame(ipc.Header{MsgType: ipc.MsgPong, SeqNo: 3}, nil),
+		"stream end": frame(ipc.Header{MsgType: ipc.MsgStreamEnd, SeqNo: 5}, &ipc.Status{}),
+		"ready":      frame(ipc.Header{MsgType: ipc.MsgReady, SeqNo: 5}, nil),
+		"call header": frame(ipc.Header{MsgType: ipc.MsgCallHeader, SeqNo: 4},
+			&ipc.CallHeader{Timeout: 1500 * 1000 * 1000, Metadata: map[string]string{"rid": "42"}}),
+		"cancel": frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
 	}
 	for _, b := range extBlock.FindAllSubmatch(doc, -1) {
 		name := string(b[1])

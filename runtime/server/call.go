@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -20,6 +21,12 @@ type request struct {
 	h     ipc.Header
 	buf   *[]byte // the body (nil when empty or released)
 	bytes int64   // budget bytes still held
+	// ctx is the handler's context when the call came with a CallHeader
+	// (deadline, metadata, cancellable: see envelope.go); nil: the
+	// connection's. done ends it and forgets the call.
+	ctx  context.Context
+	done func()
+
 	// queued: the writer queued the answer, and returns the call slot
 	// once it has written it (conn.written).
 	queued bool
@@ -55,7 +62,7 @@ func getRequest(c *conn, h ipc.Header) *request {
 }
 
 func putRequest(r *request) {
-	r.c, r.m, r.h, r.buf, r.bytes = nil, nil, ipc.Header{}, nil, 0
+	r.c, r.m, r.h, r.buf, r.bytes, r.ctx, r.done = nil, nil, ipc.Header{}, nil, 0, nil, nil
 	requestPool.Put(r)
 }
 
@@ -96,6 +103,9 @@ func (r *request) drop() int64 {
 // qualification (MaxInlineCall).
 func (c *conn) serveUnary(r *request) {
 	defer func() {
+		if r.done != nil {
+			r.done()
+		}
 		if r.queued {
 			c.releaseBytes(r.drop())
 		} else {
@@ -134,7 +144,7 @@ func (c *conn) callUnary(r *request) (resp msgp.Marshaler, err error) {
 			resp, err = nil, c.s.recovered(r.m, v)
 		}
 	}()
-	return r.m.unary(c.ctx, r)
+	return r.m.unary(r.context(), r)
 }
 
 // ErrorText is the text sent for a handler error: err's message, or, when

@@ -71,6 +71,18 @@ package server
 // handler that can block until its client goes away should run with
 // MaxInlineCall < 0.
 //
+// Extensions (control.go, envelope.go): the reader answers a hello that is
+// the connection's first frame itself (a HelloAck, written before it reads
+// on), and handles the per-call frames of an extended connection as it
+// reads them, running no handler: a CallHeader is kept for the request that
+// follows it (whose handler then gets a context of its own, registered by
+// seq in conn.inflight until the call ends), and a Cancel cancels the
+// context registered for its seq at once, so a handler's context ends as
+// soon as the reader reads its Cancel. A call with a header is never served
+// inline, so the reader is free to read that Cancel. A stream on an
+// extended connection ends with a StreamEnd that its handler goroutine
+// writes; Ready is written by Stream.Ready like a frame.
+//
 // Nothing else runs per connection but, once, when a stream's context ends,
 // the context.AfterFunc that wakes the stream's blocked write. No timer
 // runs: the idle deadline is the reader's read deadline, moved only when it
@@ -120,6 +132,9 @@ type conn struct {
 	// the reader on the first frame, before any handler starts; read-only
 	// after.
 	ext bool
+	// hdr is the CallHeader the reader read last, for the request that
+	// follows it (envelope.go); the reader's alone.
+	hdr *callHeader
 
 	lastActive atomic.Int64 // Unix ns of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
@@ -131,7 +146,8 @@ type conn struct {
 	inBody   bool  // the reader holds a slot for a body it is reading
 	closed   bool  // no further dispatch; the socket is closed or closing
 	stream   *Stream
-	shutdown bool // beginShutdown ran
+	shutdown bool                          // beginShutdown ran
+	inflight map[uint64]context.CancelFunc // calls that came with a CallHeader, by seq (envelope.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -187,6 +203,9 @@ func (c *conn) serve() {
 			if !c.hello(r) {
 				return
 			}
+			continue
+		}
+		if c.ext && c.envelope(r) {
 			continue
 		}
 		if !c.dispatch(r) {
@@ -348,7 +367,7 @@ func (c *conn) dispatch(r *request) bool {
 	switch {
 	case r.m != nil && r.m.stream != nil:
 		return c.runStream(r)
-	case alone && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
+	case alone && r.ctx == nil && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
 		c.serveUnary(r) // inline: see "Inline calls"
 		return true
 	}

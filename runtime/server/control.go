@@ -28,7 +28,7 @@ import (
 
 // Features are the extension features this server speaks, in the order its
 // HelloAck lists them (those the client also named).
-var Features = []string{"errors", "ping"}
+var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping"}
 
 // controlMethods are the runtime's own calls, served on extended
 // connections only, without the server's interceptors.

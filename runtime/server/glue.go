@@ -200,5 +200,8 @@ func (x *Sender[Frame]) Send(p *Frame) error {
 	return x.s.Send(x.t, x.encode(p), x.last != nil && x.last(p))
 }
 
+// Ready says the subscription is live; see Stream.Ready.
+func (x *Sender[Frame]) Ready() error { return x.s.Ready() }
+
 // Stream returns the untyped stream under x.
 func (x *Sender[Frame]) Stream() *Stream { return x.s }

@@ -34,9 +34,12 @@
 // Handlers run with a context that carries the peer's credentials
 // (PeerFromContext) and is cancelled when their connection ends: the client
 // went away, a framing or write error dropped it, or Close gave up waiting.
-// Close itself does not cancel unary calls; it cancels streams. The protocol
-// has no per-call cancellation, so a client abandoning one call does not
-// cancel its handler.
+// Close itself does not cancel unary calls; it cancels streams. On a
+// connection that negotiated the extensions (control.go, envelope.go, and
+// docs/wire.md) a call also carries its client's deadline and metadata
+// (Metadata), and a client that cancels a call ends its handler's context;
+// the base protocol has no per-call cancellation, so there a client
+// abandoning one call does not cancel its handler.
 //
 // Generated code checks its runtime with
 //

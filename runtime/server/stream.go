@@ -10,6 +10,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // ErrStreamEnded is returned by Send after the last frame was sent or the
@@ -26,10 +27,43 @@ type Stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu   sync.Mutex
-	sent int   // frames queued or written
-	last bool  // the last frame was queued
-	err  error // sticky failure
+	mu      sync.Mutex
+	sent    int   // frames queued or written
+	last    bool  // the last frame was written
+	ready   bool  // Ready was called or a frame sent
+	err     error // sticky failure
+	refused error // a frame over the schema's limits ended the stream (extended: told in its end)
+}
+
+// Ready says the stream is live: on an extended connection the client's
+// typed stream call returns once it arrives, so that an event after that
+// is delivered. Call it once the handler's subscription is in place; the
+// first Send implies it, later calls do nothing. On a legacy connection it
+// sends nothing.
+func (s *Stream) Ready() error {
+	if s == nil || s.c == nil {
+		return errors.New("server: Ready on a Stream the server did not create")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.last:
+		return ErrStreamEnded
+	case s.ready:
+		return nil
+	}
+	s.ready = true
+	if !s.c.ext {
+		return nil
+	}
+	if err := s.c.bw.SendMsg(ipc.Header{MsgType: ipc.MsgReady, SeqNo: s.seq}, nil, streamBacklog); err != nil {
+		s.err = fmt.Errorf("server: stream ready: %w", err)
+		s.c.drop()
+		return s.err
+	}
+	return nil
 }
 
 // Send encodes m as one frame of type t. last marks the schema's last frame
@@ -42,7 +76,8 @@ type Stream struct {
 // frame's write failed, and blocks at most about the server's
 // StreamSendTimeout for a slow reader; a send that fails that way ends the
 // stream and drops the connection. A frame that cannot be encoded is not
-// sent and the stream goes on. Stream frames carry seq 0, as cliwrap's do.
+// sent and the stream goes on. Stream frames carry seq 0, as cliwrap's do,
+// on a legacy connection; their call's seq on an extended one.
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if s == nil || s.c == nil {
 		return errors.New("server: Send on a Stream the server did not create")
@@ -58,7 +93,11 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("server: stream ended: %w", err)
 	}
-	if err := s.c.bw.SendMsg(ipc.Header{MsgType: t}, m, streamBacklog); err != nil {
+	h := ipc.Header{MsgType: t}
+	if s.c.ext {
+		h.SeqNo = s.seq
+	}
+	if err := s.c.bw.SendMsg(h, m, streamBacklog); err != nil {
 		if errors.Is(err, ipc.ErrEncodePanic) || errors.Is(err, ipc.ErrFrameTooLarge) {
 			return fmt.Errorf("server: stream send: %w", err)
 		}
@@ -68,6 +107,7 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	}
 	s.sent++
 	s.last = last
+	s.ready = true
 	return nil
 }
 
@@ -90,7 +130,11 @@ func (s *Stream) refuse(err error) error {
 		return ErrStreamEnded
 	}
 	s.err = err
-	s.c.answerError(s.m, s.seq, err, nil)
+	if s.c.ext {
+		s.refused = err // the stream's end says it
+	} else {
+		s.c.answerError(s.m, s.seq, err, nil)
+	}
 	s.cancel()
 	return err
 }
@@ -122,8 +166,11 @@ func (c *conn) runStream(r *request) bool {
 		return true
 	}
 	defer c.s.releaseStream()
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancel := context.WithCancel(r.context())
 	defer cancel()
+	if r.done != nil {
+		defer r.done()
+	}
 	st := &Stream{c: c, m: r.m, seq: r.h.SeqNo, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
 	c.stream = st
@@ -231,6 +278,9 @@ func (c *conn) streamResult(st *Stream, r *request) bool {
 		failed = true
 		c.drop()
 	}
+	if c.ext {
+		return c.endStream(st, m, seq, err, live, last, failed)
+	}
 	switch {
 	case failed || !live:
 		return false
@@ -257,4 +307,39 @@ func (c *conn) callStream(st *Stream, r *request) (err error) {
 		}
 	}()
 	return r.m.stream(st.ctx, r, st)
+}
+
+// endStream ends a stream on an extended connection with its StreamEnd:
+// code 0 when the handler returned nil or after the last frame, else the
+// handler's error with its code (a frame over the schema's limits:
+// ResourceExhausted; a stream cut by shutdown: Unavailable). It reports
+// whether the connection goes back to request/response mode: yes, unless
+// a send failed, the client went away or the server is shutting down.
+func (c *conn) endStream(st *Stream, m *method, seq uint64, err error, live, last, failed bool) bool {
+	if st.refused != nil { // refuse cancelled the stream's context itself
+		err, failed, live = st.refused, false, true
+	}
+	if failed {
+		return false // a send failed: the connection is dropped
+	}
+	c.mu.Lock()
+	shutdown := c.shutdown
+	c.mu.Unlock()
+	if !live && !shutdown {
+		return false // the client went away
+	}
+	if !live {
+		err = status.New(status.Unavailable, "server: shutting down")
+	}
+	end := &ipc.Status{}
+	switch {
+	case err != nil && last:
+		c.s.log.Debug("server: stream handler error after last frame", "protocol", c.s.table.Protocol, "method", m.Name, "err", err)
+	case err != nil:
+		end = errorFrame(m.Name, err)
+		if end.Code == uint32(status.OK) {
+			end.Code = uint32(status.Unknown)
+		}
+	}
+	return c.write(ipc.MsgStreamEnd, seq, end, nil) == nil && live
 }

@@ -1,0 +1,120 @@
+package client
+
+import (
+	"context"
+	"encoding/binary"
+	"maps"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+)
+
+// A call's envelope, on an extended connection (docs/wire.md): a call whose
+// context can end (a deadline, a cancel) or carries metadata is sent with a
+// CallHeader before it, in the same write: the context's deadline as a
+// timeout relative to the moment the call is encoded (immune to clock skew)
+// and the metadata. When the call's context ends before its answer
+// arrives, the call withdraws (as on any connection) and queues a Cancel
+// for its seq, which the server acts on at once (its handler's context
+// ends). A Cancel is 17 bytes queued behind the writer; at most one per call,
+// so at most MaxPendingCalls of them, outside MaxQueuedBytes. A call that
+// needs the envelope (its context can end, or carries metadata) and finds
+// the hello's answer not known yet waits for it, once per connection; so
+// the hello costs no round trip only to a first call whose context cannot
+// end (context.Background).
+
+type metadataKey struct{}
+
+// WithMetadata returns a copy of ctx carrying the metadata pair k, v, added
+// to any ctx already carries; a call made with it sends them to the server
+// on an extended connection (server.Metadata reads them there). At most
+// ipc.MaxMetadataPairs pairs and ipc.MaxMetadataBytes bytes in all: a call
+// over that fails before it is sent. On a legacy connection metadata does
+// not travel.
+func WithMetadata(ctx context.Context, k, v string) context.Context {
+	md := maps.Clone(MetadataFrom(ctx))
+	if md == nil {
+		md = make(map[string]string, 1)
+	}
+	md[k] = v
+	return context.WithValue(ctx, metadataKey{}, md)
+}
+
+// MetadataFrom returns the metadata WithMetadata put in ctx, nil if none.
+func MetadataFrom(ctx context.Context) map[string]string {
+	md, _ := ctx.Value(metadataKey{}).(map[string]string)
+	return md
+}
+
+// envelope reports the CallHeader a call with ctx sends, if any: only on
+// an extended connection, waiting for the hello's answer when the call has
+// a deadline or metadata.
+func (c *Conn) envelope(ctx context.Context) (*ipc.CallHeader, error) {
+	if c.hcall == nil {
+		return nil, nil // never said hello: the base protocol
+	}
+	md := MetadataFrom(ctx)
+	if c.state.Load() == stateHello && (ctx.Done() != nil || md != nil) {
+		c.waitHello(ctx)
+	}
+	if !c.extended() || (ctx.Done() == nil && md == nil) {
+		return nil, nil
+	}
+	if err := ipc.CheckMetadata(md); err != nil {
+		return nil, err
+	}
+	h := &ipc.CallHeader{Metadata: md}
+	if deadline, ok := ctx.Deadline(); ok {
+		h.Timeout = max(int64(time.Until(deadline)), 1)
+	}
+	return h, nil
+}
+
+// encodeCall builds a call's frames in a pooled buffer: its CallHeader, if
+// any, then the request, both with seq 0 (send patches both). hdrLen is the
+// header frame's length, 0 without one.
+func encodeCall(t ipc.MsgType, hdr *ipc.CallHeader, req msgp.Marshaler) (bp *[]byte, frame []byte, hdrLen int, err error) {
+	if hdr == nil {
+		bp, frame, err = encode(t, req)
+		return bp, frame, 0, err
+	}
+	bp = bufPool.Get().(*[]byte)
+	b, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: ipc.MsgCallHeader}, hdr)
+	if err == nil {
+		hdrLen = len(b)
+		b, err = ipc.AppendMsgFrame(b, ipc.Header{MsgType: t}, req)
+	}
+	if err != nil {
+		bufPool.Put(bp)
+		return nil, nil, 0, err
+	}
+	return bp, b, hdrLen, nil
+}
+
+// patchSeqs writes seq into the frame of a call, and into its header's.
+func patchSeqs(frame []byte, hdrLen int, seq uint64) {
+	binary.BigEndian.PutUint64(frame[seqOffset:], seq)
+	if hdrLen > 0 {
+		binary.BigEndian.PutUint64(frame[hdrLen+seqOffset:], seq)
+	}
+}
+
+// cancelRemote queues a Cancel for seq behind the writer, or writes it on
+// a goroutine of its own (the flush goroutine) when the writer is free, so
+// that a call giving up never blocks on it.
+func (c *Conn) cancelRemote(seq uint64) {
+	var f [ipc.HeaderSize]byte
+	b := ipc.AppendHeader(f[:0], ipc.Header{MsgType: ipc.MsgCancel, SeqNo: seq})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.wq = append(c.wq, b...)
+	if !c.wbusy {
+		c.wbusy = true
+		go c.flush()
+	}
+}
