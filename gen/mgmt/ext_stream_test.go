@@ -229,3 +229,22 @@ func TestExtCancel(t *testing.T) {
 		t.Errorf("the connection after the cancels: %v", err)
 	}
 }
+
+// server.Extended tells a handler which protocol its caller speaks.
+func TestExtExtendedInHandler(t *testing.T) {
+	noLeaks(t)
+	got := make(chan bool, 1)
+	h := &handler{list: func(ctx context.Context) (*mgmt.ListResponsePayload, error) {
+		got <- server.Extended(ctx)
+		return &mgmt.ListResponsePayload{}, nil
+	}}
+	_, path, _ := startServer(t, h)
+	for _, legacy := range []bool{false, true} {
+		if _, err := dialOptions(t, path, mgmt.ClientOptions{Legacy: legacy}).List(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if ext := recv(t, got, "the handler"); ext == legacy {
+			t.Errorf("Legacy %v: server.Extended = %v", legacy, ext)
+		}
+	}
+}

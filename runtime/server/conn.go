@@ -158,15 +158,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 			base = context.WithValue(base, groupsKey{}, groups)
 		}
 	}
-	ctx, cancel := context.WithCancel(base)
 	c := &conn{
-		s:      s,
-		nc:     nc,
-		bw:     ipc.NewBatchWriter(nc),
-		ctx:    ctx,
-		cancel: cancel,
-		freed:  make(chan struct{}, 1),
+		s:     s,
+		nc:    nc,
+		bw:    ipc.NewBatchWriter(nc),
+		freed: make(chan struct{}, 1),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(base, connKey{}, c))
 	c.bw.SetTimeout(s.cfg.writeTimeout)
 	c.bw.SetWritten(c.written)
 	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.cfg.maxPayload, connReadBuffer)

@@ -131,3 +131,13 @@ type headerError struct{ err error }
 func (e *headerError) Error() string           { return "malformed call header: " + e.err.Error() }
 func (e *headerError) Unwrap() error           { return e.err }
 func (e *headerError) StatusCode() status.Code { return status.InvalidArgument }
+
+type connKey struct{}
+
+// Extended reports whether the call whose context ctx is arrived on a
+// connection that negotiated the extensions: a handler that must answer a
+// legacy peer as the base protocol does (e.g. as a cliwrap manager) asks it.
+func Extended(ctx context.Context) bool {
+	c, _ := ctx.Value(connKey{}).(*conn)
+	return c != nil && c.ext
+}

@@ -312,7 +312,9 @@ func (c *conn) callStream(st *Stream, r *request) (err error) {
 // endStream ends a stream on an extended connection with its StreamEnd:
 // code 0 when the handler returned nil or after the last frame, else the
 // handler's error with its code (a frame over the schema's limits:
-// ResourceExhausted; a stream cut by shutdown: Unavailable). It reports
+// ResourceExhausted). A stream the server's shutdown ends is complete when
+// its handler returned nil or its context's error (it only noticed the
+// shutdown), as a follow that runs until either side closes is. It reports
 // whether the connection goes back to request/response mode: yes, unless
 // a send failed, the client went away or the server is shutting down.
 func (c *conn) endStream(st *Stream, m *method, seq uint64, err error, live, last, failed bool) bool {
@@ -328,8 +330,8 @@ func (c *conn) endStream(st *Stream, m *method, seq uint64, err error, live, las
 	if !live && !shutdown {
 		return false // the client went away
 	}
-	if !live {
-		err = status.New(status.Unavailable, "server: shutting down")
+	if !live && errors.Is(err, context.Canceled) {
+		err = nil // the shutdown ended it: see above
 	}
 	end := &ipc.Status{}
 	switch {
