@@ -84,8 +84,9 @@ func errorFrame(name string, err error) *ipc.Status {
 // StatusCode is InvalidArgument: the request was malformed.
 func (e *DecodeError) StatusCode() status.Code { return status.InvalidArgument }
 
-// StatusCode is ResourceExhausted: the answer was over the schema's limits.
-func (e *LimitError) StatusCode() status.Code { return status.ResourceExhausted }
+// StatusCode is Internal: the handler built an answer over the schema's
+// limits, which no client would accept.
+func (e *LimitError) StatusCode() status.Code { return status.Internal }
 
 func (e *panicError) StatusCode() status.Code  { return status.Internal }
 func (t unknownType) StatusCode() status.Code  { return status.Unimplemented }

@@ -312,7 +312,7 @@ func (c *conn) callStream(st *Stream, r *request) (err error) {
 // endStream ends a stream on an extended connection with its StreamEnd:
 // code 0 when the handler returned nil or after the last frame, else the
 // handler's error with its code (a frame over the schema's limits:
-// ResourceExhausted). A stream the server's shutdown ends is complete when
+// Internal). A stream the server's shutdown ends is complete when
 // its handler returned nil or its context's error (it only noticed the
 // shutdown), as a follow that runs until either side closes is. It reports
 // whether the connection goes back to request/response mode: yes, unless
