@@ -70,7 +70,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status --json: %v %+v\n%s", err, got, r.stdout)
 	}
 	r = ctl(t, "--socket", d.socket, "status", "nope")
-	if r.code != 1 || r.stdout != "" || r.stderr != "mgmtctl: status nope: unknown process \"nope\"\n" {
+	if r.code != 69 || r.stdout != "" || r.stderr != "mgmtctl: status nope: unknown process \"nope\"\n" { // NotFound
 		t.Errorf("status of an unknown id: %v", r)
 	}
 }
@@ -86,16 +86,16 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("start b a: %v", r)
 	}
 	r = ctl(t, "--socket", d.socket, "start", "a")
-	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, "mgmtctl: start a: ") || !strings.Contains(r.stderr, "already running") {
+	if r.code != 73 || r.stdout != "" || !strings.HasPrefix(r.stderr, "mgmtctl: start a: ") || !strings.Contains(r.stderr, "already running") { // FailedPrecondition
 		t.Errorf("start of a running process: %v", r)
 	}
 	r = ctl(t, "--socket", d.socket, "stop", "a", "nope", "b")
 	wantErr := "mgmtctl: stop nope: unknown process \"nope\"\nmgmtctl: stop: 1 of 3 failed\n"
-	if r.code != 1 || r.stdout != "a: stopped\nb: stopped\n" || r.stderr != wantErr {
+	if r.code != 69 || r.stdout != "a: stopped\nb: stopped\n" || r.stderr != wantErr { // NotFound
 		t.Errorf("stop a nope b: %v", r)
 	}
 	r = ctl(t, "--socket", d.socket, "stop", "nope")
-	if r.code != 1 || r.stderr != "mgmtctl: stop nope: unknown process \"nope\"\n" {
+	if r.code != 69 || r.stderr != "mgmtctl: stop nope: unknown process \"nope\"\n" { // NotFound
 		t.Errorf("stop nope: %v", r)
 	}
 	r = ctlOK(t, "--socket", d.socket, "--json", "start", "a")

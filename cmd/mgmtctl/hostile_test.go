@@ -295,7 +295,7 @@ func TestManagerFull(t *testing.T) {
 	}
 	r := ctl(t, "--socket", path, "list")
 	want := fmt.Sprintf("mgmtctl: the manager at %s is full: 1 connections open, the most this server accepts; try again later\n", path)
-	if r.code != 1 || r.stderr != want {
+	if r.code != 72 || r.stderr != want { // ResourceExhausted
 		t.Errorf("%v\nwant stderr %q", r, want)
 	}
 	if strings.Contains(r.stderr, ".bind-") {

@@ -48,7 +48,7 @@ func TestLogsSnapshot(t *testing.T) {
 		t.Errorf("logs --since 500ms: %v", r)
 	}
 	r = ctl(t, "--socket", d.socket, "logs", "nope")
-	if r.code != 1 || r.stdout != "" || r.stderr != "mgmtctl: logs nope: unknown process \"nope\"\n" {
+	if r.code != 69 || r.stdout != "" || r.stderr != "mgmtctl: logs nope: unknown process \"nope\"\n" { // NotFound
 		t.Errorf("logs of an unknown id: %v", r)
 	}
 }
