@@ -232,3 +232,20 @@ func TestExtRefusalCodes(t *testing.T) {
 		t.Errorf("List refused by Authorize = %#v, want PermissionDenied", re)
 	}
 }
+
+// A client that closes before its hello was answered (or sent) says
+// nothing about the server: the next dial still negotiates.
+func TestExtCloseBeforeHelloForgetsNothing(t *testing.T) {
+	noLeaks(t)
+	_, path, _ := startServer(t, &handler{})
+	ctx := testCtx(t)
+	c := dial(t, path)
+	c.Close() // the hello was never sent
+	s, err := dial(t, path).Logs(ctx, &mgmt.LogsRequestPayload{ID: "x"})
+	if err == nil {
+		s.Close() // the stream's own connection, closed as soon as it is open
+	}
+	if c := dial(t, path); !c.Conn().Extended(ctx) {
+		t.Error("a client closed before its hello's answer made the path legacy")
+	}
+}

@@ -436,8 +436,13 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 	}
 	c.pending = nil
 	c.freeLocked()
+	// The server hung up on a hello it was sent: a legacy server that
+	// closes on unknown requests. Any other end (Close, a poisoned or
+	// failed write) says nothing about the server.
+	var gone *GoneError
+	hungUp := c.hcall != nil && c.helloMsg == nil && errors.As(c.err, &gone)
 	c.mu.Unlock()
-	c.helloSettled(stateLegacy)
+	c.helloGone(hungUp)
 	c.nc.Close()
 }
 

@@ -124,11 +124,16 @@ func (c *Conn) helloSettled(st int32) bool {
 	if !c.state.CompareAndSwap(stateHello, st) {
 		return false
 	}
-	if st == stateLegacy && c.Err() != nil {
-		rememberLegacy(c.path) // closed on the hello, or before answering it
-	}
 	close(c.helloDone)
 	return true
+}
+
+// helloGone settles an unanswered hello when the connection breaks; a
+// server that hung up on it is remembered as legacy.
+func (c *Conn) helloGone(hungUp bool) {
+	if c.helloSettled(stateLegacy) && hungUp {
+		rememberLegacy(c.path)
+	}
 }
 
 // dropHelloLocked gives up a hello not sent yet: a dedicated stream (Conn.Stream) speaks
