@@ -114,7 +114,7 @@ func TestEventsFilters(t *testing.T) {
 		t.Errorf("unfiltered events:\n%s", all.out.String())
 	}
 	r := ctl(t, "--socket", d.socket, "events", "--process", "a,nope")
-	if r.code != 1 || r.stderr != "mgmtctl: events --process nope: unknown process \"nope\"\n" {
+	if r.code != 69 || r.stderr != "mgmtctl: events --process nope: unknown process \"nope\"\n" { // NotFound
 		t.Errorf("events for an unknown id: %v", r)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(jsonB.out.String()), "\n") {
