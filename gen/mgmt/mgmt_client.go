@@ -94,6 +94,21 @@ func (c *Client) ReadFrame() (ipc.Header, []byte, error) {
 	return c.conn.ReadFrame()
 }
 
+// Describe asks the server what it speaks: the text of the schema its package was generated from
+// and that text's SHA-256 (checked), its runtime's version and its extension features. A server
+// that speaks only the base protocol (a cliwrap manager) cannot say: the call fails at once with
+// a *client.RemoteError of code Unimplemented.
+func (c *Client) Describe(ctx context.Context) (*client.Description, error) {
+	return c.conn.Describe(ctx)
+}
+
+// Ping checks that the server answers: one round trip of the runtime's own. A server that speaks
+// only the base protocol fails with code Unimplemented (call List or another cheap call of the
+// schema instead).
+func (c *Client) Ping(ctx context.Context) error {
+	return c.conn.Ping(ctx)
+}
+
 // clientInfoList describes the List call.
 var clientInfoList = &client.UnaryCall[ListResponsePayload]{Info: client.CallInfo{
 	Method:   "List",

@@ -15,6 +15,7 @@ func genClient(f *schema.File, nm *names, file *jen.File) {
 	file.Const().Id("_").Op("=").Qual(clientPkg, "SupportPackageIsVersion1").Line()
 	genErrorText(f, nm, file)
 	genUntyped(nm, file)
+	genIntrospection(nm, file)
 	for _, c := range f.Calls {
 		n := nm.Call(c)
 		if c.Stream != nil {
@@ -174,4 +175,22 @@ func clientRequest(n callNames, fn string) (params []jen.Code, reqArg jen.Code, 
 		return params, jen.Nil(), call.Types(jen.Qual(clientPkg, "NoPayload"))
 	}
 	return append(params, jen.Id("req").Add(ptr(n.ReqType))), jen.Id("req"), call
+}
+
+// genIntrospection emits Describe and Ping, the runtime's own calls (the
+// names are reserved: no schema call may take them).
+func genIntrospection(nm *names, file *jen.File) {
+	recv := jen.Params(jen.Id("c").Op("*").Id(nm.Client))
+	ctx := jen.Id("ctx").Qual("context", "Context")
+	file.Comment(comment(nm.Untyped.Describe + " asks the server what it speaks: the text of the schema its package " +
+		"was generated from and that text's SHA-256 (checked), its runtime's version and its extension features. " +
+		"A server that speaks only the base protocol (a cliwrap manager) cannot say: the call fails at once with " +
+		"a *client.RemoteError of code Unimplemented."))
+	file.Func().Add(recv).Id(nm.Untyped.Describe).Params(ctx).Params(jen.Op("*").Qual(clientPkg, "Description"), jen.Error()).
+		Block(jen.Return(jen.Id("c").Dot("conn").Dot("Describe").Call(jen.Id("ctx")))).Line()
+	file.Comment(comment(nm.Untyped.Ping + " checks that the server answers: one round trip of the runtime's own. " +
+		"A server that speaks only the base protocol fails with code Unimplemented (call List or another cheap " +
+		"call of the schema instead)."))
+	file.Func().Add(recv.Clone()).Id(nm.Untyped.Ping).Params(ctx.Clone()).Error().
+		Block(jen.Return(jen.Id("c").Dot("conn").Dot("Ping").Call(jen.Id("ctx")))).Line()
 }

@@ -70,12 +70,15 @@ type names struct {
 }
 
 // untypedMethods are the names of Client's own methods.
-type untypedMethods struct{ Call, CallContext, Close, Conn, ReadFrame, Stream string }
+type untypedMethods struct {
+	Call, CallContext, Close, Conn, ReadFrame, Stream string
+	Describe, Ping                                    string // the runtime's introspection and health calls
+}
 
 // ClientMethods lists Client's own methods (Untyped), sorted.
 func (n *names) ClientMethods() []string {
 	u := n.Untyped
-	return []string{u.Call, u.CallContext, u.Close, u.Conn, u.ReadFrame, u.Stream}
+	return []string{u.Call, u.CallContext, u.Close, u.Conn, u.Describe, u.Ping, u.ReadFrame, u.Stream}
 }
 
 // newNames derives the names of f's generated package and reports the first
@@ -101,7 +104,7 @@ func newNames(f *schema.File) (*names, error) {
 		serverTable:          "serverTable",
 		errorText:            "errorText",
 		Untyped: untypedMethods{Call: "Call", CallContext: "CallContext", Close: "Close", Conn: "Conn",
-			ReadFrame: "ReadFrame", Stream: "Stream"},
+			ReadFrame: "ReadFrame", Stream: "Stream", Describe: "Describe", Ping: "Ping"},
 		StructMethods: []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"},
 	}
 	if err := n.checkCollisions(f); err != nil {

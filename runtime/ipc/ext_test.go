@@ -132,6 +132,7 @@ func FuzzControlFrames(f *testing.F) {
 		&ipc.HelloAck{Version: 1, Features: []string{"errors"}, Runtime: "rt"},
 		&ipc.CallHeader{Timeout: 1500, Metadata: map[string]string{"rid": "42"}},
 		&ipc.Status{Code: 5, Message: "gone", Details: []byte{0x90}},
+		&ipc.Description{Schema: "version: 1\n", SHA256: [32]byte{1, 2}, Runtime: "rt", Features: []string{"describe"}},
 	} {
 		b, _ := m.MarshalMsg(nil)
 		f.Add(b)
@@ -142,6 +143,7 @@ func FuzzControlFrames(f *testing.F) {
 			func() msgp.Unmarshaler { return new(ipc.HelloAck) },
 			func() msgp.Unmarshaler { return new(ipc.CallHeader) },
 			func() msgp.Unmarshaler { return new(ipc.Status) },
+			func() msgp.Unmarshaler { return new(ipc.Description) },
 		} {
 			v := mk()
 			if ipc.DecodePayload(b, v) != nil {

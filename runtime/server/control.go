@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"net"
@@ -24,21 +25,34 @@ import (
 //   - every error is an error frame (ipc.MsgError: code, message, details)
 //     instead of the protocol's error response or a call's error field, and
 //     never closes the connection;
-//   - the runtime's own calls (controlMethods: Ping, ...) are served.
+//   - the runtime's own calls (controlMethods: Ping, Describe) are served.
 
 // Features are the extension features this server speaks, in the order its
 // HelloAck lists them (those the client also named).
-var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping"}
+var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe"}
 
 // controlMethods are the runtime's own calls, served on extended
 // connections only, without the server's interceptors.
 func controlMethods(s *Server) []Method {
+	desc := describe(s.table)
 	return []Method{
 		Unary(UnaryCall[NoPayload, NoPayload]{
 			Name: "Ping", Request: ipc.MsgPing, Response: ipc.MsgPong,
 			Handle: func(context.Context, *NoPayload) (*NoPayload, error) { return nil, nil },
 		}),
+		Unary(UnaryCall[NoPayload, ipc.Description]{
+			Name: "Describe", Request: ipc.MsgDescribe, Response: ipc.MsgDescribeResult,
+			Handle: func(context.Context, *NoPayload) (*ipc.Description, error) { return desc, nil },
+		}),
 	}
+}
+
+// describe is the server's answer to Describe, computed once: the table's
+// schema text (what the generated package embeds), its SHA-256, this
+// runtime's version and its features.
+func describe(t *Table) *ipc.Description {
+	return &ipc.Description{Schema: t.Schema, SHA256: sha256.Sum256([]byte(t.Schema)),
+		Runtime: ipc.RuntimeVersion, Features: Features}
 }
 
 // hello answers the connection's first frame, a hello (r), and makes the
