@@ -7,7 +7,12 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/internal/exitcode"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
+
+// exitNotFound is procd's answer to an unknown id on an extended connection
+// (its code NotFound): 64+5.
+const exitNotFound = 64 + int(status.NotFound)
 
 // Ctrl-C during a unary call (here a stop the manager never answers) ends
 // mgmtctl at once with status 130, saying it was interrupted.

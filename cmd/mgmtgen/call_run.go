@@ -8,23 +8,42 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mgmtgen/mgmtgen/internal/exitcode"
 	"github.com/mgmtgen/mgmtgen/internal/msgjson"
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 	"github.com/mgmtgen/mgmtgen/internal/sshdial"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // caller makes one call: dial, send, print the answer or the stream.
 type caller struct {
-	env *cmdEnv
-	f   *schema.File
-	c   *schema.Call
-	cf  callFlags
-	sig context.Context // ends on SIGINT/SIGTERM
-	ctx context.Context // sig, bounded by -timeout
+	env  *cmdEnv
+	f    *schema.File
+	c    *schema.Call
+	cf   callFlags
+	sig  context.Context // ends on SIGINT/SIGTERM
+	ctx  context.Context // sig, bounded by -timeout
+	conn *client.Conn    // the connection Describe used, if any
 
 	target *sshdial.Target // the server's host; nil: socket is local (call_fleet.go)
+}
+
+// describe asks the server on socket for its schema, within -timeout (or
+// describeTimeout) and until a signal.
+func (k *caller) describe(socket string) (*live, int) {
+	limit := k.cf.timeout
+	if limit <= 0 {
+		limit = describeTimeout
+	}
+	ctx, cancel := context.WithTimeout(k.sig, limit)
+	defer cancel()
+	server, code := k.env.describeServer(ctx, socket)
+	if code >= 0 && k.sig.Err() != nil {
+		return nil, callInterrupted
+	}
+	return server, code
 }
 
 func (k *caller) run(socket string, payload []byte) int {
@@ -34,11 +53,18 @@ func (k *caller) run(socket string, payload []byte) int {
 		k.ctx, cancel = context.WithTimeout(k.sig, k.cf.timeout)
 		defer cancel()
 	}
-	conn, err := client.DialContext(k.ctx, socket, k.dialOptions())
-	if err != nil {
-		return k.failed(err)
+	conn := k.conn
+	if conn == nil {
+		// Negotiate: a server that speaks the extensions answers errors
+		// with their codes; a legacy one is detected and spoken to as is.
+		opts := k.dialOptions()
+		opts.Negotiate = true
+		var err error
+		if conn, err = client.DialContext(k.ctx, socket, opts); err != nil {
+			return k.failed(err)
+		}
+		defer conn.Close()
 	}
-	defer conn.Close()
 	// The untyped API takes no context: ending it closes the connection,
 	// which wakes whatever is blocked on it.
 	stop := context.AfterFunc(k.ctx, func() { conn.Close() })
@@ -71,6 +97,9 @@ func (k *caller) unary(conn *client.Conn, body any) int {
 	h, resp, err := conn.Call(ipc.MsgType(k.c.Request.ID), body)
 	if err != nil {
 		return k.failed(err)
+	}
+	if h.MsgType == ipc.MsgError {
+		return k.remoteStatus(resp)
 	}
 	if h.MsgType != ipc.MsgType(k.c.Response.ID) {
 		return k.unexpected(h.MsgType, resp)
@@ -112,6 +141,8 @@ func (k *caller) stream(conn *client.Conn, body any) int {
 			return exitOK // a stream that runs until either side closes ended
 		case err != nil:
 			return k.failed(err)
+		case h.MsgType == ipc.MsgError, h.MsgType == ipc.MsgStreamEnd:
+			return k.remoteStatus(frame)
 		case h.MsgType != ipc.MsgType(k.c.Stream.ID):
 			return k.unexpected(h.MsgType, frame)
 		}
@@ -169,4 +200,21 @@ func (k *caller) decode(m *schema.Message, body []byte) ([]byte, int) {
 func (k *caller) badAnswer(m *schema.Message, err error) int {
 	fmt.Fprintf(k.env.stderr, "mgmtgen: %s: the server's %s does not fit the schema: %v\n", k.c.Name, m.Name, err)
 	return callConn
+}
+
+// remoteStatus reports an error frame (or a stream's end) of an extended
+// connection: its code and message on stderr, exit status by the code (0
+// for a stream that ended complete).
+func (k *caller) remoteStatus(body []byte) int {
+	var st ipc.Status
+	if err := ipc.DecodePayload(body, &st); err != nil {
+		fmt.Fprintf(k.env.stderr, "mgmtgen: %s: a malformed status from the server: %v\n", k.c.Name, err)
+		return callConn
+	}
+	code := status.Code(st.Code)
+	if code == status.OK {
+		return exitOK
+	}
+	fmt.Fprintf(k.env.stderr, "mgmtgen: %s: remote error: %v: %s\n", k.c.Name, code, st.Message)
+	return exitcode.ForCode(code)
 }

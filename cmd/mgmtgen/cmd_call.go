@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mgmtgen/mgmtgen/internal/exitcode"
 	"github.com/mgmtgen/mgmtgen/internal/msgjson"
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 	"github.com/mgmtgen/mgmtgen/internal/sshdial"
@@ -21,14 +22,13 @@ import (
 
 // Exit codes of "mgmtgen call" (documented in the package doc).
 const (
-	callRemote      = 1   // the server answered with an error
-	callSchema      = 3   // the -schema file is unreadable or invalid
-	callConn        = 4   // no connection, or it broke, or an answer that does not fit the schema
-	callTimeout     = 5   // -timeout expired
-	callInterrupted = 130 // SIGINT or SIGTERM
-	// Servers that speak the protocol extensions will answer errors with a
-	// status code; those will exit 64+code, as grpcurl does. Legacy servers
-	// carry only an error text, which exits callRemote.
+	callRemote      = exitcode.Failed      // the server answered with an error without a code
+	callSchema      = 3                    // the schema (-schema or the server's) is unreadable or invalid
+	callConn        = 4                    // no connection, or it broke, or an answer that does not fit the schema
+	callTimeout     = 5                    // -timeout expired
+	callInterrupted = exitcode.Interrupted // SIGINT or SIGTERM
+	// An error with a status code N (from a server speaking the protocol
+	// extensions) exits exitcode.ForCode(N): 64+N, as grpcurl does.
 )
 
 // maxRequestJSON bounds a request read from a file or stdin: more JSON than
@@ -45,7 +45,7 @@ type callFlags struct {
 func runCall(env *cmdEnv, args []string) int {
 	fset := env.newFlags("call")
 	var cf callFlags
-	fset.StringVar(&cf.schema, "schema", "", "the server's schema `file` (required: legacy servers cannot describe themselves)")
+	fset.StringVar(&cf.schema, "schema", "", "the server's schema `file` (without it: the server's own, by Describe; required for legacy servers)")
 	fset.StringVar(&cf.data, "d", "", "request `JSON`; @FILE reads it from FILE, @- from stdin")
 	fset.BoolVar(&cf.text, "text", false, "bytes fields as text instead of base64, in the request and the answer")
 	fset.BoolVar(&cf.seq, "seq", false, "print stream frames as JSON text sequences (RFC 7464) instead of JSON lines")
@@ -80,23 +80,34 @@ func runCall(env *cmdEnv, args []string) int {
 		return env.usageError(fset, "unexpected argument %q", pos[3])
 	case len(pos) == 3 && cf.data != "":
 		return env.usageError(fset, "give the request as an argument or with -d, not both")
-	case cf.schema == "":
-		return env.usageError(fset, "-schema is required: give the server's schema with -schema FILE; "+
-			"legacy servers such as a cliwrap manager cannot describe themselves, and asking a server "+
-			"for its schema (Describe, in the protocol extensions) is not available yet")
 	}
 	if len(pos) == 3 {
 		cf.data = pos[2]
 	}
-	f := env.loadSchema(cf.schema)
-	if f == nil {
-		return callSchema
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	k := &caller{env: env, cf: cf, sig: ctx}
+	from := cf.schema
+	switch {
+	case cf.schema == "" && len(hosts) > 0:
+		return env.usageError(fset, "-schema is required with a remote host (ssh): describing a server through ssh is not supported")
+	case cf.schema == "":
+		server, code := k.describe(pos[0])
+		if code >= 0 {
+			return code
+		}
+		k.f, k.conn, from = server.f, server.conn, "the server's schema"
+		defer server.conn.Close()
+	default:
+		if k.f = env.loadSchema(cf.schema); k.f == nil {
+			return callSchema
+		}
 	}
-	c := f.Call(pos[1])
-	if c == nil {
-		fmt.Fprintf(env.stderr, "mgmtgen: %s has no call %q (calls: %s)\n", cf.schema, pos[1], callNames(f))
+	if k.c = k.f.Call(pos[1]); k.c == nil {
+		fmt.Fprintf(env.stderr, "mgmtgen: %s has no call %q (calls: %s)\n", from, pos[1], callNames(k.f))
 		return exitUsage
 	}
+	c := k.c
 	src, err := env.requestJSON(cf.data)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mgmtgen: %v\n", err)
@@ -106,9 +117,6 @@ func runCall(env *cmdEnv, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	k := &caller{env: env, f: f, c: c, cf: cf, sig: ctx}
 	if len(hosts) > 0 {
 		return k.runHosts(hosts, payload)
 	}
@@ -200,8 +208,12 @@ func (env *cmdEnv) encodeRequest(c *schema.Call, src []byte, cf callFlags) ([]by
 		} else {
 			fmt.Fprintf(env.stderr, "mgmtgen: request: %v\n", err)
 		}
-		fmt.Fprintf(env.stderr, "mgmtgen: the request does not fit %s (see: mgmtgen describe -schema %s %s)\n",
-			req.Payload.Name, cf.schema, c.Name)
+		see := "-schema " + cf.schema
+		if cf.schema == "" {
+			see = "SOCKET"
+		}
+		fmt.Fprintf(env.stderr, "mgmtgen: the request does not fit %s (see: mgmtgen describe %s %s)\n",
+			req.Payload.Name, see, c.Name)
 		return nil, exitUsage
 	}
 	if len(payload) > int(ipc.MaxPayloadSize) {

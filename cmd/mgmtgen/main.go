@@ -7,10 +7,10 @@
 //
 //	mgmtgen -schema FILE -out DIR [-check] [-v]
 //	mgmtgen -version
-//	mgmtgen describe [-json] -schema FILE [NAME]
+//	mgmtgen describe [-json] (SOCKET | -schema FILE) [NAME]
 //	mgmtgen doc [-check] -schema FILE -out FILE.md
 //	mgmtgen breaking [-level wire|source] -against OLD.yaml NEW.yaml
-//	mgmtgen call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]
+//	mgmtgen call [-schema FILE] [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] SOCKET CALL [JSON]
 //
 // Example, for the cliwrap management protocol:
 //
@@ -64,14 +64,20 @@
 // how a stream ends), its messages with their ids and payloads, its structs
 // with every field's Go name, msgpack key, type and effective limits, and its
 // enums. With NAME (a call, message, struct or enum) it prints that one part
-// with its documentation; -json prints the same as JSON. Describing a live
-// server needs the protocol extensions' Describe call, which servers do not
-// speak yet: -schema is required.
+// with its documentation; -json prints the same as JSON.
+//
+// "mgmtgen describe SOCKET" asks the server on SOCKET instead (Describe, in
+// the protocol extensions: the schema its generated package embeds, checked
+// against its SHA-256) and prints the same, headed by the server's runtime
+// version, its features and the schema's SHA-256 (under "server" with
+// -json). A server that speaks only the base protocol (a cliwrap manager)
+// cannot describe itself: "server speaks only the base protocol; pass
+// -schema FILE", exit 76 (Unimplemented); no connection exits 4.
 //
 // # Call
 //
-// "mgmtgen call -schema FILE SOCKET CALL [JSON]" calls any call of a server
-// on the Unix socket SOCKET, given the server's schema, e.g.
+// "mgmtgen call [-schema FILE] SOCKET CALL [JSON]" calls any call of a server
+// on the Unix socket SOCKET, e.g.
 //
 //	mgmtgen call -schema schema/mgmt.yaml /run/app/manager.sock Status '{"ID": "web"}'
 //	mgmtgen call -schema schema/mgmt.yaml -text /run/app/manager.sock Logs '{"ID": "web", "Follow": true}'
@@ -89,10 +95,13 @@
 // to stderr as "mgmtgen: ADDRESS: ..." and the exit status is that of the
 // first host that failed (0 if none). A stream takes one host.
 //
-// The schema is required: legacy servers, such as a cliwrap manager, cannot
-// describe themselves (asking a server for its schema needs the protocol
-// extensions' Describe, not available yet). Flags may come before or after
-// the arguments.
+// Without -schema, the schema is the server's own: call asks the server for
+// it first (Describe, on the same connection; its SHA-256 is checked) and
+// parses it. A legacy server, such as a cliwrap manager, cannot describe
+// itself: "server speaks only the base protocol; pass -schema FILE", exit
+// 76 (Unimplemented). The connection negotiates the protocol extensions
+// either way, so a server that speaks them answers errors with their status
+// codes. Flags may come before or after the arguments.
 //
 // The request is a JSON object keyed by the fields' Go names (msgpack keys
 // work too), given as the argument, with -d JSON, -d @FILE or, from stdin,
@@ -114,17 +123,22 @@
 // Errors go to stderr, prefixed "mgmtgen: CALL: ". Exit status of call:
 //
 //	0    the call succeeded; a stream reached its end
-//	1    the server answered with an error: the call's error field was set, or
-//	     the schema's error response came (e.g. "unknown request type 0xaa");
-//	     legacy servers carry only an error text, so every remote error is 1
+//	1    the server answered with an error without a code: on a legacy
+//	     connection the call's error field was set or the schema's error
+//	     response came (e.g. "unknown request type 0xaa"), as only an error
+//	     text travels there; on an extended one, a handler's plain error
+//	     (Unknown)
 //	2    usage error, unknown call, or a request that does not fit the schema
-//	3    the -schema file is unreadable or invalid
+//	3    the schema (-schema FILE, or the one the server described) is
+//	     unreadable or invalid
 //	4    no connection, the connection broke (or a stream with last_when ended
 //	     before its last frame), or an answer that does not fit the schema
 //	5    -timeout expired
 //	130  interrupted by SIGINT or SIGTERM
-//	64+N reserved: servers speaking the protocol extensions answer errors
-//	     with a status code N, which will exit 64+N
+//	64+N the server (speaking the protocol extensions) answered with status
+//	     code N: "mgmtgen: CALL: remote error: NotFound: ..." exits 69,
+//	     Unimplemented (an unknown request type, or Describe asked of a legacy
+//	     server) 76; the table is internal/exitcode's and docs/wire.md's
 //
 // # Breaking
 //

@@ -23,10 +23,10 @@ var subcommands map[string]subcommand
 
 func init() {
 	subcommands = map[string]subcommand{
-		"describe": {"describe [-json] -schema FILE [NAME]", runDescribe},
+		"describe": {"describe [-json] (SOCKET | -schema FILE) [NAME]", runDescribe},
 		"doc":      {"doc [-check] -schema FILE -out FILE.md", runDoc},
 		"breaking": {"breaking [-level wire|source] -against OLD.yaml NEW.yaml", runBreaking},
-		"call":     {"call -schema FILE [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] {SOCKET | -host ADDR... | -hosts FILE} CALL [JSON]", runCall},
+		"call":     {"call [-schema FILE] [-d JSON|@FILE|@-] [-text] [-seq] [-timeout DUR] {SOCKET | -host ADDR... | -hosts FILE} CALL [JSON]", runCall},
 	}
 }
 

@@ -34,3 +34,17 @@ func (c *Conn) Describe(ctx context.Context) (*Description, error) {
 	}
 	return &Description{Schema: d.Schema, SHA256: d.SHA256, Runtime: d.Runtime, Features: d.Features}, nil
 }
+
+// Describe is Conn.Describe, redialing by the rules above.
+func (r *Redialer) Describe(ctx context.Context) (d *Description, err error) {
+	err = r.do(ctx, func(c *Conn) error {
+		d, err = c.Describe(ctx)
+		return err
+	})
+	return d, err
+}
+
+// Ping is Conn.Ping, redialing by the rules above.
+func (r *Redialer) Ping(ctx context.Context) error {
+	return r.do(ctx, func(c *Conn) error { return c.Ping(ctx) })
+}
