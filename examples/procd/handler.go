@@ -10,6 +10,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
 
 // handler serves the management protocol from a supervisor: each method maps
@@ -95,8 +96,10 @@ func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt
 }
 
 // Logs sends a snapshot (one frame, EOF true) or, with Follow, the snapshot
-// (EOF false) and then every new chunk until the client goes away. The
-// other cases answer as the cliwrap manager does (docs/wire.md, "Logs"):
+// (EOF false) and then every new chunk until the client goes away. On an
+// extended connection an unknown process ends the stream with NotFound and
+// a stream other than 0 or 1 with InvalidArgument. On a legacy one those
+// cases answer as the cliwrap manager does (docs/wire.md, "Logs"):
 // a snapshot of an unknown process or of a stream other than stdout/stderr
 // is empty; a follow of an unknown process gets one empty frame and then
 // nothing until the client goes or procd shuts down; a follow of another
@@ -107,6 +110,16 @@ func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mg
 	id, stream := strings.Clone(req.ID), req.Stream
 	frame := func(data []byte, eof bool) *mgmt.LogsStreamPayload {
 		return &mgmt.LogsStreamPayload{ID: id, Stream: stream, Data: data, EOF: eof}
+	}
+	if server.Extended(ctx) {
+		// An extended client learns why with a code (the stream's end
+		// carries it); a legacy one gets the cliwrap answers below.
+		if _, err := h.sup.Status(req.ID); err != nil {
+			return coded(err)
+		}
+		if req.Stream != supervisor.StreamStdout && req.Stream != supervisor.StreamStderr {
+			return coded(fmt.Errorf("%w %d (want 0 for stdout or 1 for stderr)", supervisor.ErrInvalidStream, req.Stream))
+		}
 	}
 	if !req.Follow {
 		data, err := h.sup.Snapshot(req.ID, int(req.Stream), req.SinceUnixNano, req.Lines)

@@ -13,12 +13,14 @@ import (
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // The Logs answers a cliwrap client can see, as the real cliwrap manager
 // gives them (docs/wire.md, "What the cliwrap manager answers").
 func TestLogsLegacyAnswers(t *testing.T) {
 	p := startProcd(t, shProc("x", "echo hello; exec sleep 30", ""))
+	p.legacy(t)
 	p.waitOutput(t, "x", 0, "hello\n")
 	// Snapshots of an unknown process or stream: one empty frame, EOF true.
 	for _, req := range []mgmt.LogsRequestPayload{
@@ -54,6 +56,7 @@ func TestLogsLegacyAnswers(t *testing.T) {
 // stream stays open, silent, until the client goes or procd shuts down.
 func TestLogsFollowUnknownProcess(t *testing.T) {
 	p := startProcd(t, shProc("x", "exec sleep 30", ""))
+	p.legacy(t)
 	follow := func() *mgmt.LogsClientStream {
 		t.Helper()
 		st, err := p.client.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "nope", Stream: 1, Follow: true})
@@ -159,4 +162,37 @@ func mapValues(t *testing.T, b []byte) map[string][]byte {
 		vals[k], b = b[:len(b)-len(rest)], rest
 	}
 	return vals
+}
+
+// On an extended connection the same mistakes end the stream with a code:
+// an unknown process NotFound (snapshot or follow), a stream other than 0
+// or 1 InvalidArgument; the connection goes on.
+func TestLogsExtendedAnswers(t *testing.T) {
+	p := startProcd(t, shProc("x", "exec sleep 30", ""))
+	for _, tc := range []struct {
+		req  mgmt.LogsRequestPayload
+		code status.Code
+	}{
+		{mgmt.LogsRequestPayload{ID: "nope"}, status.NotFound},
+		{mgmt.LogsRequestPayload{ID: "nope", Follow: true}, status.NotFound},
+		{mgmt.LogsRequestPayload{ID: "x", Stream: 2}, status.InvalidArgument},
+		{mgmt.LogsRequestPayload{ID: "x", Stream: 255, Follow: true}, status.InvalidArgument},
+	} {
+		st, err := p.client.Logs(testCtx(t), &tc.req)
+		if err == nil {
+			var f *mgmt.LogsStreamPayload
+			f, err = st.Recv()
+			st.Close()
+			if err == nil {
+				t.Errorf("logs %+v: frame %+v, want the stream to end with %v", tc.req, f, tc.code)
+				continue
+			}
+		}
+		if status.CodeOf(err) != tc.code {
+			t.Errorf("logs %+v: %v (code %v), want %v", tc.req, err, status.CodeOf(err), tc.code)
+		}
+	}
+	if _, err := p.client.List(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
 }

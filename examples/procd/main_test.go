@@ -104,6 +104,18 @@ func startProcd(t testing.TB, processesYAML string) *procd {
 	return p
 }
 
+// legacy gives p a client that speaks only the base protocol (no hello), as
+// a cliwrap client does.
+func (p *procd) legacy(t *testing.T) {
+	t.Helper()
+	c, err := mgmt.DialOptions(testCtx(t), p.socket, mgmt.ClientOptions{Legacy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.client.Close()
+	p.client = c
+}
+
 // dialWait dials socket until it answers, failing early when done is
 // closed (procd has ended).
 func dialWait(t testing.TB, socket string, done <-chan error) *mgmt.Client {
