@@ -392,6 +392,12 @@ func (c *conn) startIdle() {
 	} else {
 		c.nc.SetReadDeadline(time.Time{})
 	}
+	if c.stop.Load() {
+		// Close (stopReading) came before the reader started: its deadline
+		// was just overwritten, and without this the reader would wait out
+		// IdleTimeout (or forever) and Close with it.
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
 }
 
 // idleExpired is called when the read deadline passes. It moves the

@@ -199,3 +199,26 @@ func TestCloseKeepsForeignSocket(t *testing.T) {
 	}
 	dialRaw(t, path).list(1)
 }
+
+// TestCloseJustAfterConnect: Close that comes as a connection is being
+// accepted (before its reader has started) still closes it at once. The
+// reader used to arm its idle deadline over Close's wake-up and wait out
+// IdleTimeout, so Close hung until its context ended.
+func TestCloseJustAfterConnect(t *testing.T) {
+	leakCheck(t)
+	for i := range 100 {
+		s, path := startServer(t, server.Options{}, &servertest.Handler{})
+		nc, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		err = s.Close(ctx)
+		cancel()
+		nc.Close()
+		if err != nil {
+			t.Fatalf("round %d: Close: %v after %v; want nil at once", i, err, time.Since(start))
+		}
+	}
+}
