@@ -44,6 +44,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -433,6 +434,10 @@ func (c *conn) ended() (retry bool, err error) {
 	if mode == modeForward && !got && replay && forwardRefused(msg) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if !c.replay { // more was written meanwhile than a replay keeps
+			return false, &Error{Target: c.t.Raw, Err: waitErr, Stderr: msg}
+		}
+		sent = c.sent // with what was written since, the write that failed included
 		c.stdin.Close()
 		c.stdout.Close()
 		c.stderr.f.Close()
@@ -461,15 +466,25 @@ func forwardRefused(stderr string) bool {
 func (c *conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	in := c.stdin
+	kept := false
 	if c.replay {
 		if len(c.sent)+len(p) > maxReplay {
 			c.replay, c.sent = false, nil
 		} else {
 			c.sent = append(c.sent, p...)
+			kept = true
 		}
 	}
 	c.mu.Unlock()
-	return in.Write(p)
+	n, err := in.Write(p)
+	if err != nil && kept && (errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed)) {
+		// An ssh -W that the remote refused may exit before we write (its
+		// stdin is then a broken pipe), or be replaced meanwhile (closed):
+		// p is kept, and Read, which finds ssh gone, replays it over
+		// dial-stdio, or reports ssh's error if it was not a refusal.
+		return len(p), nil
+	}
+	return n, err
 }
 
 // Close ends the connection: ssh's stdin closes (the remote end sees the
