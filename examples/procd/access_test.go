@@ -18,6 +18,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
 // TestAccessLevelsMatchSchema: procd's list of the protocol's access
@@ -63,7 +64,8 @@ func TestAccessConfig(t *testing.T) {
 // TestAccessRefusedCall runs procd with "read" granted to uid 65534: that
 // user lists and asks for status, and its Stop is refused with an error
 // naming the call, the level and the uid, on the same connection, which
-// goes on serving it. The refusal is in procd's log.
+// goes on serving it: on an extended connection with PermissionDenied, on
+// a legacy one as text alone. The refusal is in procd's log.
 func TestAccessRefusedCall(t *testing.T) {
 	dir := shortDir(t)
 	var logs syncLog
@@ -98,9 +100,11 @@ func TestAccessRefusedCall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second user: %v\n%s", err, out)
 	}
-	want := "list: web\n" +
-		"stop: permission denied: Stop needs admin access, which uid 65534 (gid 65534) does not have\n" +
-		"status: web running\n"
+	// Once on an extended connection (the refusal carries PermissionDenied),
+	// once on a legacy one (the text alone, as a cliwrap client sees it).
+	refused := "permission denied: Stop needs admin access, which uid 65534 (gid 65534) does not have\n"
+	want := "list: web\n" + "stop: PermissionDenied " + refused + "status: web running\n" +
+		"list: web\n" + "stop: Unknown " + refused + "status: web running\n"
 	var got strings.Builder
 	for _, l := range strings.SplitAfter(string(out), "\n") {
 		if strings.HasPrefix(l, "list: ") || strings.HasPrefix(l, "stop: ") || strings.HasPrefix(l, "status: ") || strings.HasPrefix(l, "dial: ") {
@@ -122,31 +126,39 @@ func TestSecondUserHelper(t *testing.T) {
 	case "":
 		t.Skip("the second user's part of other tests")
 	case "access":
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := mgmt.DialOptions(ctx, os.Getenv("SOCK"), mgmt.ClientOptions{NoRedial: true})
-		if err != nil {
-			fmt.Println("dial:", err)
-			return
+		for _, legacy := range []bool{false, true} {
+			accessCalls(mgmt.ClientOptions{NoRedial: true, Legacy: legacy})
 		}
-		defer c.Close()
-		if l, err := c.List(ctx); err != nil {
-			fmt.Println("list:", err)
-		} else {
-			fmt.Println("list:", l.Entries[0].ID)
-		}
-		_, err = c.Stop(ctx, &mgmt.StopRequestPayload{ID: "web"})
-		var re *client.RemoteError
-		if errors.As(err, &re) {
-			fmt.Println("stop:", re.Text)
-		} else {
-			fmt.Println("stop:", err)
-		}
-		if st, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "web"}); err != nil {
-			fmt.Println("status:", err)
-		} else {
-			fmt.Println("status:", st.Entry.ID, st.Entry.State)
-		}
+	}
+}
+
+// accessCalls is the second user's List, refused Stop and Status, on a
+// connection dialled with opts; a refusal prints its code and text.
+func accessCalls(opts mgmt.ClientOptions) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := mgmt.DialOptions(ctx, os.Getenv("SOCK"), opts)
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	if l, err := c.List(ctx); err != nil {
+		fmt.Println("list:", err)
+	} else {
+		fmt.Println("list:", l.Entries[0].ID)
+	}
+	_, err = c.Stop(ctx, &mgmt.StopRequestPayload{ID: "web"})
+	var re *client.RemoteError
+	if errors.As(err, &re) {
+		fmt.Println("stop:", status.CodeOf(err), re.Text)
+	} else {
+		fmt.Println("stop:", err)
+	}
+	if st, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: "web"}); err != nil {
+		fmt.Println("status:", err)
+	} else {
+		fmt.Println("status:", st.Entry.ID, st.Entry.State)
 	}
 }
 
