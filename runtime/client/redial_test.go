@@ -54,6 +54,12 @@ func testCtx(t testing.TB) context.Context {
 // next call is answered on a new one, as are concurrent calls that all
 // find it broken. With NoRedial the call fails, naming the path the user
 // gave and matching ErrNotSent (the server never saw it).
+//
+// The concurrent calls start once the client knows the connection is
+// broken (a call on it, bypassing the Redialer, failed unsent): calls that
+// race that discovery may have their frames in a write in flight when the
+// reader sees the end, and are then counted as written (never resent), so
+// they may fail; that is the rule, not what this test is about.
 func TestRedialAfterIdleClose(t *testing.T) {
 	leakCheck(t)
 	_, path := servertest.Start(t, server.Options{SocketPath: filepath.Join(t.TempDir(), "c.sock"), IdleTimeout: 50 * time.Millisecond}, nil)
@@ -68,6 +74,9 @@ func TestRedialAfterIdleClose(t *testing.T) {
 	first := r.Conn()
 	waitPeerClosed(t, first)
 	waitPeerClosed(t, off.Conn())
+	if _, err := echo(ctx, first, &servertest.EchoRequest{ID: "probe"}); !errors.Is(err, client.ErrNotSent) {
+		t.Fatalf("a call on the closed connection itself: %v; want it to fail unsent", err)
+	}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
