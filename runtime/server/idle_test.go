@@ -69,17 +69,30 @@ func TestIdleTimeout(t *testing.T) {
 // idle.
 func TestIdleTimeoutCountsFromLastRequest(t *testing.T) {
 	leakCheck(t)
-	_, path := startServer(t, server.Options{IdleTimeout: 150 * time.Millisecond}, nil)
+	// Gaps of a third of the timeout leave a loaded machine room to
+	// oversleep without a gap reaching the timeout; the connection lives
+	// well past the timeout.
+	const idle = 600 * time.Millisecond
+	_, path := startServer(t, server.Options{IdleTimeout: idle}, nil)
 	c := dialRaw(t, path)
-	for i := range 8 {
+	opened := time.Now()
+	var last time.Time
+	for i := range 6 {
+		if i > 0 {
+			time.Sleep(idle / 3)
+		}
 		c.send(servertest.MsgList, uint64(i+1), nil)
 		c.echo(uint64(i + 1))
-		time.Sleep(60 * time.Millisecond)
+		last = time.Now()
 	}
-	start := time.Now()
-	c.expectClosed(2 * time.Second)
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Fatalf("closed %v after the last request", d)
+	if lived := last.Sub(opened); lived < idle {
+		t.Fatalf("test ran %v, want longer than the idle timeout %v", lived, idle)
+	}
+	c.expectClosed(5 * time.Second)
+	// The server's timer starts when it has read the last request, a little
+	// before its answer reached us: half the timeout is ample slack.
+	if d := time.Since(last); d < idle/2 {
+		t.Fatalf("closed %v after the last answer, want about the idle timeout %v", d, idle)
 	}
 }
 
