@@ -153,25 +153,25 @@ func (z *EventsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 		}
 		switch msgp.UnsafeString(field) {
 		case "pid":
-			z.ProcessID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ProcessID, bts, err = a.ReadStringBytes(bts, 4096, z.ProcessID)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessID")
 				return
 			}
 		case "t":
-			z.Type, bts, err = a.ReadStringBytes(bts, 256)
+			z.Type, bts, err = a.ReadStringBytes(bts, 256, z.Type)
 			if err != nil {
 				err = msgp.WrapError(err, "Type")
 				return
 			}
 		case "ts":
-			z.Timestamp, bts, err = msgp.ReadInt64Bytes(bts)
+			z.Timestamp, bts, err = msgpx.ReadInt64Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Timestamp")
 				return
 			}
 		case "sum":
-			z.Summary, bts, err = a.ReadStringBytes(bts, 1048576)
+			z.Summary, bts, err = a.ReadStringBytes(bts, 1048576, z.Summary)
 			if err != nil {
 				err = msgp.WrapError(err, "Summary")
 				return
@@ -438,7 +438,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (
 					z.ProcessIDs = make([]string, zb0002)
 				}
 				for za0001 := range z.ProcessIDs {
-					z.ProcessIDs[za0001], bts, err = a.ReadStringBytes(bts, 4096)
+					z.ProcessIDs[za0001], bts, err = a.ReadStringBytes(bts, 4096, z.ProcessIDs[za0001])
 					if err != nil {
 						err = msgp.WrapError(err, "ProcessIDs", za0001)
 						return
@@ -466,7 +466,7 @@ func (z *EventsSubscribePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (
 					z.Types = make([]string, zb0003)
 				}
 				for za0002 := range z.Types {
-					z.Types[za0002], bts, err = a.ReadStringBytes(bts, 256)
+					z.Types[za0002], bts, err = a.ReadStringBytes(bts, 256, z.Types[za0002])
 					if err != nil {
 						err = msgp.WrapError(err, "Types", za0002)
 						return
@@ -663,31 +663,31 @@ func (z *ListEntry) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "name":
-			z.Name, bts, err = a.ReadStringBytes(bts, 1048576)
+			z.Name, bts, err = a.ReadStringBytes(bts, 1048576, z.Name)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
 				return
 			}
 		case "state":
-			z.State, bts, err = a.ReadStringBytes(bts, 256)
+			z.State, bts, err = a.ReadStringBytes(bts, 256, z.State)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
 			}
 		case "pid":
-			z.ChildPID, bts, err = msgp.ReadIntBytes(bts)
+			z.ChildPID, bts, err = msgpx.ReadIntBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ChildPID")
 				return
 			}
 		case "rss":
-			z.RSS, bts, err = msgp.ReadUint64Bytes(bts)
+			z.RSS, bts, err = msgpx.ReadUint64Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RSS")
 				return
@@ -1108,13 +1108,13 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "s":
-			z.Stream, bts, err = msgp.ReadUint8Bytes(bts)
+			z.Stream, bts, err = msgpx.ReadUint8Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Stream")
 				return
@@ -1126,13 +1126,13 @@ func (z *LogsRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 				return
 			}
 		case "sn":
-			z.SinceUnixNano, bts, err = msgp.ReadInt64Bytes(bts)
+			z.SinceUnixNano, bts, err = msgpx.ReadInt64Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "SinceUnixNano")
 				return
 			}
 		case "ln":
-			z.Lines, bts, err = msgp.ReadIntBytes(bts)
+			z.Lines, bts, err = msgpx.ReadIntBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Lines")
 				return
@@ -1324,13 +1324,13 @@ func (z *LogsStreamPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []b
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
 		case "s":
-			z.Stream, bts, err = msgp.ReadUint8Bytes(bts)
+			z.Stream, bts, err = msgpx.ReadUint8Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Stream")
 				return
@@ -1475,7 +1475,7 @@ func (z *StartRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o [
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1587,7 +1587,7 @@ func (z *StatusRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o 
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
@@ -1728,7 +1728,7 @@ func (z *StatusResponsePayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o
 				return
 			}
 		case "err":
-			z.Err, bts, err = a.ReadStringBytes(bts, 1048576)
+			z.Err, bts, err = a.ReadStringBytes(bts, 1048576, z.Err)
 			if err != nil {
 				err = msgp.WrapError(err, "Err")
 				return
@@ -1840,7 +1840,7 @@ func (z *StopRequestPayload) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []
 		}
 		switch msgp.UnsafeString(field) {
 		case "id":
-			z.ID, bts, err = a.ReadStringBytes(bts, 4096)
+			z.ID, bts, err = a.ReadStringBytes(bts, 4096, z.ID)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return

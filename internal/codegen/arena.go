@@ -25,7 +25,8 @@ import (
 //
 //	// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
 //	func (z *T) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {
-//		... msgp's body, with a.ReadStringBytes(bts, MaxLen) for every string,
+//		... msgp's body, with a.ReadStringBytes(bts, MaxLen, z.Field) for every string
+//		... (keeping z.Field when the string read equals it),
 //		... a.Bytes(bts, n) for msgp's make([]byte, n) of every bytes value
 //		... and x.unmarshalMsgArena(bts, a) for nested arena structs
 //	}

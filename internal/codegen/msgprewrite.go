@@ -25,7 +25,8 @@ import (
 //     not strings, so every string read is routed to msgpx.ReadStringBytes or
 //     msgpx.ReadString with its field's MaxLen, checked before allocating.
 //   - the arena (arena.go): in the UnmarshalMsg of an arena struct, strings
-//     and bytes come from a *msgpx.Arena (a.ReadStringBytes, a.Bytes for
+//     and bytes come from a *msgpx.Arena (a.ReadStringBytes, given the
+//     value the string replaces, which it keeps when equal; a.Bytes for
 //     msgp's make([]byte, n) after a bytes header), and nested arena structs
 //     decode into the same arena.
 //
@@ -77,8 +78,19 @@ var msgpReads = map[string]struct {
 // faster, so only the one that every UnmarshalMsg makes is counted: its
 // field-key read at the top level (keyRead).
 var msgpFast = map[string]string{
-	"msgp.ReadMapKeyZC":  "ReadMapKeyZC",
-	"msgp.ReadBoolBytes": "ReadBoolBytes",
+	"msgp.ReadMapKeyZC":      "ReadMapKeyZC",
+	"msgp.ReadBoolBytes":     "ReadBoolBytes",
+	"msgp.ReadIntBytes":      "ReadIntBytes",
+	"msgp.ReadInt8Bytes":     "ReadInt8Bytes",
+	"msgp.ReadInt16Bytes":    "ReadInt16Bytes",
+	"msgp.ReadInt32Bytes":    "ReadInt32Bytes",
+	"msgp.ReadInt64Bytes":    "ReadInt64Bytes",
+	"msgp.ReadDurationBytes": "ReadDurationBytes",
+	"msgp.ReadUintBytes":     "ReadUintBytes",
+	"msgp.ReadUint8Bytes":    "ReadUint8Bytes",
+	"msgp.ReadUint16Bytes":   "ReadUint16Bytes",
+	"msgp.ReadUint32Bytes":   "ReadUint32Bytes",
+	"msgp.ReadUint64Bytes":   "ReadUint64Bytes",
 }
 
 // keyRead is the read of a struct's field keys in UnmarshalMsg.
@@ -266,7 +278,7 @@ func (m *decoder) stmts(list []ast.Stmt) {
 			}
 			call.Fun = msgpxSel(r.to)
 		case r.kind == readString:
-			m.limitString(call, recv, fl)
+			m.limitString(call, recv, fl, as)
 		case key == "nested.UnmarshalMsg" && m.arena && fl != nil:
 			if inner := innerStruct(fl.Type); inner != nil && m.rw.arenas[inner.Name] {
 				call.Fun.(*ast.SelectorExpr).Sel.Name = m.rw.n.unmarshalArena
@@ -298,10 +310,11 @@ func (m *decoder) callKey(call *ast.CallExpr) (string, ast.Expr) {
 	return "", nil
 }
 
-// limitString routes a string read of field fl to msgpx with fl's MaxLen
-// (the arena's reader in an arena UnmarshalMsg). A read of a field without
-// MaxLen outside an arena stays msgp's.
-func (m *decoder) limitString(call *ast.CallExpr, recv ast.Expr, fl *schema.Field) {
+// limitString routes a string read of field fl, assigned by as, to msgpx
+// with fl's MaxLen (the arena's reader in an arena UnmarshalMsg, given the
+// value it replaces). A read of a field without MaxLen outside an arena
+// stays msgp's.
+func (m *decoder) limitString(call *ast.CallExpr, recv ast.Expr, fl *schema.Field, as *ast.AssignStmt) {
 	limit := uint64(1<<32 - 1) // msgpack's longest string
 	if fl != nil && fl.MaxLen > 0 {
 		limit = uint64(fl.MaxLen)
@@ -312,9 +325,13 @@ func (m *decoder) limitString(call *ast.CallExpr, recv ast.Expr, fl *schema.Fiel
 	switch {
 	case recv != nil: // dc.ReadString() -> msgpx.ReadString(dc, N)
 		call.Fun, call.Args = msgpxSel("ReadString"), []ast.Expr{recv, lit}
-	case m.arena: // msgp.ReadStringBytes(bts) -> a.ReadStringBytes(bts, N)
+	case m.arena: // x, bts, err = msgp.ReadStringBytes(bts) -> x, bts, err = a.ReadStringBytes(bts, N, x)
+		var old ast.Expr = &ast.BasicLit{Kind: token.STRING, Value: `""`}
+		if as.Tok == token.ASSIGN {
+			old = as.Lhs[0]
+		}
 		call.Fun = &ast.SelectorExpr{X: ast.NewIdent(arenaParam), Sel: ast.NewIdent("ReadStringBytes")}
-		call.Args = append(call.Args, lit)
+		call.Args = append(call.Args, lit, old)
 	default: // msgp.ReadStringBytes(bts) -> msgpx.ReadStringBytes(bts, N)
 		call.Fun = msgpxSel("ReadStringBytes")
 		call.Args = append(call.Args, lit)

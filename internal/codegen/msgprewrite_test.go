@@ -103,10 +103,10 @@ func rewriteMethod(t *testing.T, f *schema.File, recv, src string) (string, []st
 func TestLimitStrings(t *testing.T) {
 	out := generatedMsgp(t, kvModel())
 	for _, tc := range []struct{ recv, method, want string }{
-		{"Item", "unmarshalMsgArena", "z.Key, bts, err = a.ReadStringBytes(bts, 1024)"},
+		{"Item", "unmarshalMsgArena", "z.Key, bts, err = a.ReadStringBytes(bts, 1024, z.Key)"},
 		{"Item", "DecodeMsg", "z.Key, err = msgpx.ReadString(dc, 1024)"},
 		{"GetRequestPayload", "DecodeMsg", "z.Keys[za0001], err = msgpx.ReadString(dc, 1024)"},
-		{"GetResponsePayload", "unmarshalMsgArena", "za0001, bts, err = a.ReadStringBytes(bts, 16777216)"},
+		{"GetResponsePayload", "unmarshalMsgArena", "za0001, bts, err = a.ReadStringBytes(bts, 16777216, za0001)"},
 		{"GetResponsePayload", "DecodeMsg", "za0001, err = msgpx.ReadString(dc, 16777216)"},
 		{"Consistency", "DecodeMsg", "zb0001, err = dc.ReadString()"},
 	} {
@@ -179,8 +179,8 @@ func TestUseArenas(t *testing.T) {
 	texts := methodSource(t, out, "Texts", "unmarshalMsgArena")
 	for _, want := range []string{
 		"func (z *Texts) unmarshalMsgArena(bts []byte, a *msgpx.Arena) (o []byte, err error) {",
-		"z.Str, bts, err = a.ReadStringBytes(bts, 16777216)",
-		"], bts, err = a.ReadStringBytes(bts, 8)",
+		"z.Str, bts, err = a.ReadStringBytes(bts, 16777216, z.Str)", // keeps an equal old value
+		"], bts, err = a.ReadStringBytes(bts, 8, z.",
 		".unmarshalMsgArena(bts, a)", // InnerMap, PtrMap, Inner, Inners, PtrInner
 	} {
 		if !strings.Contains(texts, want) {

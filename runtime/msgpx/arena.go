@@ -43,12 +43,13 @@ type Arena struct {
 func NewArena(msg []byte) Arena { return Arena{msg: msg} }
 
 // ReadStringBytes is ReadStringBytes (the package function) returning a
-// string from a's chunks. b must be a suffix of the arena's message.
+// string from a's chunks. b must be a suffix of the arena's message. old is
+// the value the string replaces (a struct decoded into again holds its
+// last value): a string equal to it is old itself, and nothing is copied.
 //
-// The common case, a fixstr or str8 (up to 255 bytes) that fits the current
-// chunk, is read here without a call; anything else goes through
-// readString.
-func (a *Arena) ReadStringBytes(b []byte, n uint64) (string, []byte, error) {
+// The common case, a fixstr or str8 (up to 255 bytes), is read here without
+// a call; anything else goes through readString.
+func (a *Arena) ReadStringBytes(b []byte, n uint64, old string) (string, []byte, error) {
 	var size, hdr int
 	switch {
 	case len(b) > 0 && b[0]&0xe0 == 0xa0: // fixstr: 101xxxxx
@@ -56,21 +57,35 @@ func (a *Arena) ReadStringBytes(b []byte, n uint64) (string, []byte, error) {
 	case len(b) > 1 && b[0] == 0xd9: // str8
 		size, hdr = int(b[1]), 2
 	default:
-		return a.readString(b, n)
+		return a.readString(b, n, old)
 	}
-	if off := len(a.buf); 0 < size && hdr+size <= len(b) && uint64(size) <= n && size <= cap(a.buf)-off {
-		a.buf = a.buf[:off+size]
-		copy(a.buf[off:], b[hdr:hdr+size])
-		return unsafe.String(&a.buf[off], size), b[hdr+size:], nil
+	end := hdr + size
+	if end > len(b) || uint64(size) > n {
+		return a.readString(b, n, old) // msgp's error, or the limit's
 	}
-	return a.readString(b, n)
+	v := b[hdr:end]
+	switch {
+	case size == len(old) && string(v) == old:
+		return old, b[end:], nil
+	case size == 0:
+		return "", b[end:], nil
+	case size > cap(a.buf)-len(a.buf):
+		a.grow(size, len(b)-end)
+	}
+	off := len(a.buf)
+	a.buf = a.buf[:off+size]
+	copy(a.buf[off:], v)
+	return unsafe.String(&a.buf[off], size), b[end:], nil
 }
 
 // readString is ReadStringBytes for any string header.
-func (a *Arena) readString(b []byte, n uint64) (string, []byte, error) {
+func (a *Arena) readString(b []byte, n uint64, old string) (string, []byte, error) {
 	v, o, err := readStringZC(b, n)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", b, err
+	case string(v) == old:
+		return old, o, nil
 	}
 	return a.string(v, len(o)), o, nil
 }
@@ -84,7 +99,7 @@ func (a *Arena) string(v []byte, rest int) string {
 		if len(v) >= ChunkSize {
 			return string(v)
 		}
-		a.buf = make([]byte, 0, a.chunkSize(len(v), rest))
+		a.grow(len(v), rest)
 	}
 	off := len(a.buf)
 	a.buf = a.buf[:off+len(v)]
@@ -92,6 +107,12 @@ func (a *Arena) string(v []byte, rest int) string {
 	// The bytes a.buf[off:off+len(v)] are never written again: later strings
 	// are appended after them, and a new chunk replaces a.buf when it is full.
 	return unsafe.String(&a.buf[off], len(v))
+}
+
+// grow starts a new chunk for a string or bytes of n bytes (shorter than
+// ChunkSize) followed by rest bytes of input.
+func (a *Arena) grow(n, rest int) {
+	a.buf = make([]byte, 0, a.chunkSize(n, rest))
 }
 
 // Bytes returns the n bytes of a bytes field, for the caller to copy from
@@ -108,7 +129,7 @@ func (a *Arena) Bytes(b []byte, n uint32) []byte {
 	case size == 0 || size >= ChunkSize:
 		return make([]byte, size)
 	case size > cap(a.buf)-len(a.buf):
-		a.buf = make([]byte, 0, a.chunkSize(size, len(b)-size))
+		a.grow(size, len(b)-size)
 	}
 	off := len(a.buf)
 	a.buf = a.buf[:off+size]

@@ -11,7 +11,8 @@ import (
 
 func seeds(f *testing.F) {
 	for _, v := range []any{
-		nil, true, 1, -1, 300, -300, 1 << 40, uint64(1 << 63), 1.5, float32(2.5), "", "héllo",
+		nil, true, 1, -1, 300, -300, 1 << 40, uint64(1 << 63), 1.5, -1 << 40, int8(-100), uint8(200),
+		int16(-30000), uint16(60000), int32(-1 << 30), uint32(1 << 31), int64(-1 << 62), uint64(1<<64 - 1), float32(2.5), "", "héllo",
 		[]byte{1, 2}, []any{1, "a", []any{nil}}, map[string]any{"a": map[string]any{"b": []byte{}}},
 		map[string]any{"id": "web", "n": []any{"x", "yy", nil}},
 		msgp.Extension(&msgp.RawExtension{Type: 5, Data: make([]byte, 3)}),
@@ -26,6 +27,10 @@ func seeds(f *testing.F) {
 		{0xc1}, {0xd8, 1}, {0xc7, 3, 1, 1, 2, 3}, {0xc9, 0, 0, 1, 0, 7}, {0xdd, 0xff, 0xff, 0xff, 0xff},
 		{0xdf, 0, 0, 0, 1, 0xa1, 'k', 0xd4, 1, 2}, {0xdb, 0xff, 0xff, 0xff, 0xff, 'x'}, {0x92, 0x81},
 		message([]string{"a", "bb", string(make([]byte, 300))}, 10, 10),
+		// integers in wider encodings than needed, and cut short
+		{0xcc, 5}, {0xcd, 0, 5}, {0xce, 0, 0, 0, 5}, {0xcf, 0, 0, 0, 0, 0, 0, 0, 5}, {0xd0, 5}, {0xd1, 0xff, 0xfb},
+		{0xd2, 0xff, 0xff, 0xff, 0xfb}, {0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb}, {0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0},
+		{0xcc}, {0xcd, 1}, {0xd3, 1, 2, 3}, {0xe0}, {0x7f},
 	} {
 		f.Add(b)
 	}
@@ -100,10 +105,12 @@ func walkSmall(b []byte) (int, []byte, error) {
 }
 
 // FuzzArena reads every string it finds in the input through an arena (and
-// skips anything else), and checks each against msgp.ReadStringBytes, after
-// the input is overwritten, and the chunks against ChunkSize.
+// skips anything else), each replacing the one before it, and checks each
+// against msgp.ReadStringBytes, after the input is overwritten, and the
+// chunks against ChunkSize.
 func FuzzArena(f *testing.F) {
 	seeds(f)
+	f.Add([]byte{0xa2, 'a', 'b', 0xa2, 'a', 'b', 0xd9, 2, 'a', 'b', 0xa1, 'a', 0xa0, 0xda, 0, 1, 'a'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := bytes.Clone(data)
 		a := NewArena(in)
@@ -116,7 +123,11 @@ func FuzzArena(f *testing.F) {
 				}
 				continue
 			}
-			s, o, err := a.ReadStringBytes(b, uint64(len(data)))
+			var old string
+			if len(got) > 0 {
+				old = got[len(got)-1]
+			}
+			s, o, err := a.ReadStringBytes(b, uint64(len(data)), old)
 			w, wo, werr := msgp.ReadStringBytes(b)
 			if (err == nil) != (werr == nil) || err == nil && len(o) != len(wo) {
 				t.Fatalf("arena: %v, %d left; msgp: %v, %d left", err, len(o), werr, len(wo))
@@ -173,10 +184,29 @@ func FuzzFast(f *testing.F) {
 		if !bytes.Equal(k, wk) || !bytes.Equal(ko, wko) || (kerr == nil) != (wkerr == nil) || kerr != nil && kerr.Error() != wkerr.Error() {
 			t.Fatalf("ReadMapKeyZC(%x) = %q, %x, %v; msgp %q, %x, %v", b, k, ko, kerr, wk, wko, wkerr)
 		}
-		v, vo, verr := ReadBoolBytes(b)
-		wv, wvo, wverr := msgp.ReadBoolBytes(b)
-		if v != wv || !bytes.Equal(vo, wvo) || (verr == nil) != (wverr == nil) || verr != nil && verr.Error() != wverr.Error() {
-			t.Fatalf("ReadBoolBytes(%x) = %v, %x, %v; msgp %v, %x, %v", b, v, vo, verr, wv, wvo, wverr)
-		}
+		same(t, "ReadBoolBytes", b, ReadBoolBytes, msgp.ReadBoolBytes)
+		same(t, "ReadIntBytes", b, ReadIntBytes, msgp.ReadIntBytes)
+		same(t, "ReadInt8Bytes", b, ReadInt8Bytes, msgp.ReadInt8Bytes)
+		same(t, "ReadInt16Bytes", b, ReadInt16Bytes, msgp.ReadInt16Bytes)
+		same(t, "ReadInt32Bytes", b, ReadInt32Bytes, msgp.ReadInt32Bytes)
+		same(t, "ReadInt64Bytes", b, ReadInt64Bytes, msgp.ReadInt64Bytes)
+		same(t, "ReadDurationBytes", b, ReadDurationBytes, msgp.ReadDurationBytes)
+		same(t, "ReadUintBytes", b, ReadUintBytes, msgp.ReadUintBytes)
+		same(t, "ReadUint8Bytes", b, ReadUint8Bytes, msgp.ReadUint8Bytes)
+		same(t, "ReadUint16Bytes", b, ReadUint16Bytes, msgp.ReadUint16Bytes)
+		same(t, "ReadUint32Bytes", b, ReadUint32Bytes, msgp.ReadUint32Bytes)
+		same(t, "ReadUint64Bytes", b, ReadUint64Bytes, msgp.ReadUint64Bytes)
 	})
+}
+
+// same fails t unless the fast path fast and the msgp reader want return
+// the same value, rest (the same bytes, nil told apart from empty) and
+// error text on b.
+func same[T comparable](t *testing.T, name string, b []byte, fast, want func([]byte) (T, []byte, error)) {
+	t.Helper()
+	v, o, err := fast(b)
+	wv, wo, werr := want(b)
+	if v != wv || !bytes.Equal(o, wo) || (o == nil) != (wo == nil) || (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("%s(%x) = %v, %x, %v; msgp %v, %x, %v", name, b, v, o, err, wv, wo, werr)
+	}
 }

@@ -145,7 +145,7 @@ func TestStringLimits(t *testing.T) {
 		"ReadStringBytes": func(b []byte, n uint64) (string, error) { s, _, err := ReadStringBytes(b, n); return s, err },
 		"Arena.ReadStringBytes": func(b []byte, n uint64) (string, error) {
 			a = NewArena(b)
-			s, _, err := a.ReadStringBytes(b, n)
+			s, _, err := a.ReadStringBytes(b, n, "")
 			return s, err
 		},
 		"ReadString": func(b []byte, n uint64) (string, error) {
@@ -203,7 +203,7 @@ func readAll(t testing.TB, b []byte, a *Arena) []string {
 			t.Fatal(err)
 		}
 		var s string
-		if s, o, err = a.ReadStringBytes(o, 1<<20); err != nil {
+		if s, o, err = a.ReadStringBytes(o, 1<<20, ""); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, s)
@@ -278,6 +278,49 @@ func TestArenaAllocs(t *testing.T) {
 	}
 }
 
+// TestArenaKeepsEqualStrings: a string equal to the one it replaces is
+// that string, and costs no allocation; a different one is a new copy.
+func TestArenaKeepsEqualStrings(t *testing.T) {
+	strs := []string{"web", strings.Repeat("n", 40), "running", strings.Repeat("x", 300)}
+	b := message(strs, 0, 0)
+	first := NewArena(b)
+	olds := readAll(t, b, &first)
+	read := func(olds []string) []string {
+		a := NewArena(b)
+		n, o, _ := msgp.ReadMapHeaderBytes(b)
+		out := make([]string, 0, n-1)
+		for i := range n - 1 {
+			_, o, _ = msgp.ReadMapKeyZC(o)
+			var s string
+			s, o, _ = a.ReadStringBytes(o, 1<<20, olds[i])
+			out = append(out, s)
+		}
+		return out
+	}
+	var again []string
+	if n := memtest.Allocated(func() { again = read(olds) }); n > uint64(cap(again))*16+64 { // the result slice only
+		t.Errorf("decoding the same strings again allocated %d bytes", n)
+	}
+	for i := range strs {
+		if unsafe.StringData(again[i]) != unsafe.StringData(olds[i]) {
+			t.Errorf("string %d %q: a new copy, want the old one kept", i, again[i])
+		}
+	}
+	changed := []string{strings.Clone("web"), "other", strings.Clone("running"), "y"}
+	got := read(changed)
+	for i := range strs {
+		kept := unsafe.StringData(got[i]) == unsafe.StringData(changed[i])
+		switch {
+		case got[i] != strs[i]:
+			t.Errorf("string %d: %q, want %q", i, got[i], strs[i])
+		case changed[i] == strs[i] && !kept:
+			t.Errorf("string %d %q: a new copy, want the equal old one kept", i, got[i])
+		case changed[i] != strs[i] && (kept || unsafe.StringData(got[i]) == unsafe.StringData(olds[i])):
+			t.Errorf("string %d %q: shares memory with another value", i, got[i])
+		}
+	}
+}
+
 // readStrings is readAll without a result slice or testing.TB (no
 // allocations of its own).
 func readStrings(b []byte, a *Arena) {
@@ -285,7 +328,7 @@ func readStrings(b []byte, a *Arena) {
 	for range n - 1 {
 		_, o, _ = msgp.ReadMapKeyZC(o)
 		var s string
-		s, o, _ = a.ReadStringBytes(o, 1<<20)
+		s, o, _ = a.ReadStringBytes(o, 1<<20, "")
 		sink = s
 	}
 }
@@ -343,7 +386,7 @@ func TestArenaRetention(t *testing.T) {
 func TestArenaBytes(t *testing.T) {
 	msg := message([]string{"ab", "cd"}, 0, 0)
 	a := NewArena(msg)
-	s, _, err := a.ReadStringBytes(msg[3:], 10) // "ab", after the map header and key "a"
+	s, _, err := a.ReadStringBytes(msg[3:], 10, "") // "ab", after the map header and key "a"
 	if err != nil || s != "ab" {
 		t.Fatalf("string: %q, %v", s, err)
 	}
@@ -352,7 +395,7 @@ func TestArenaBytes(t *testing.T) {
 		t.Fatalf("bytes: len %d cap %d, want 2 2", len(d), cap(d))
 	}
 	copy(d, "xy")
-	s2, _, err := a.ReadStringBytes(msg[8:], 10) // "cd" as a string, after d in the same chunk
+	s2, _, err := a.ReadStringBytes(msg[8:], 10, "") // "cd" as a string, after d in the same chunk
 	if err != nil || s2 != "cd" {
 		t.Fatalf("string: %q, %v", s2, err)
 	}
