@@ -118,7 +118,7 @@ func newJenFile(f *schema.File, n *names) *jen.File {
 	jf.ImportName(clientPkg, "client")
 	jf.ImportName(msgpPkg, "msgp")
 	jf.HeaderComment(generatedLine)
-	jf.HeaderComment("source: " + sourcePath(f.Path))
+	jf.HeaderComment("source: " + schema.SourcePath(f.Path))
 	jf.NoFormat = true // render formats, so unformattable output can be kept
 	return jf
 }

@@ -147,7 +147,7 @@ func renderMsgpFile(f *schema.File, n *names, name string, body []byte) ([]byte,
 		imports = append(imports, msgpxPkg)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// %s\n// source: %s\n\npackage %s\n\n", generatedLine, sourcePath(f.Path), n.Package)
+	fmt.Fprintf(&b, "// %s\n// source: %s\n\npackage %s\n\n", generatedLine, schema.SourcePath(f.Path), n.Package)
 	b.WriteString("import (\n")
 	for _, imp := range imports {
 		fmt.Fprintf(&b, "\t%q\n", imp)

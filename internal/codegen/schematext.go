@@ -17,7 +17,7 @@ import (
 // backquote, carriage return or invalid UTF-8), so a schema change reads as
 // the same change in the generated diff.
 func emitSchemaText(jf *jen.File, f *schema.File, n *names) {
-	jf.Comment(comment(n.Schema + " is the text of " + sourcePath(f.Path) + ", the schema this package was " +
+	jf.Comment(comment(n.Schema + " is the text of " + schema.SourcePath(f.Path) + ", the schema this package was " +
 		"generated from, verbatim. A " + n.Server + " answers Describe with it and its SHA-256 on connections " +
 		"that negotiated the extensions; mgmtgen describe and mgmtgen call read it from there."))
 	jf.Const().Id(n.Schema).Op("=").Op(stringLiteral(string(f.Source)))

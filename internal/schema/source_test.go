@@ -1,4 +1,4 @@
-package codegen
+package schema
 
 import (
 	"os"
@@ -32,13 +32,13 @@ func TestSourcePath(t *testing.T) {
 		{filepath.Join(root, "loose", "kv.yaml"), "kv.yaml"},
 		{"../../../loose/kv.yaml", "../../../loose/kv.yaml"},
 	} {
-		if got := sourcePath(tc.path); got != tc.want {
-			t.Errorf("sourcePath(%q) = %q, want %q", tc.path, got, tc.want)
+		if got := SourcePath(tc.path); got != tc.want {
+			t.Errorf("SourcePath(%q) = %q, want %q", tc.path, got, tc.want)
 		}
 	}
 	// This repository: gen/mgmt's header, whichever directory runs mgmtgen.
 	t.Chdir(filepath.Join(here, "..", ".."))
-	if got := sourcePath("schema/mgmt.yaml"); got != "schema/mgmt.yaml" {
+	if got := SourcePath("schema/mgmt.yaml"); got != "schema/mgmt.yaml" {
 		t.Errorf("from the module root: %q", got)
 	}
 }
