@@ -24,7 +24,10 @@ func dialMgmtOpts(tb testing.TB, path string, opts mgmt.ClientOptions) *mgmt.Cli
 	return c
 }
 
-// BenchmarkExtUnary: Status round trips; impl=legacy is the baseline.
+// BenchmarkExtUnary: Status round trips; impl=legacy is the baseline of
+// impl=extended, impl=legacy-deadline (the same call with a context that has
+// a deadline, which a legacy connection does not send) the baseline of
+// impl=extended-deadline (whose deadline travels in a CallHeader).
 func BenchmarkExtUnary(b *testing.B) {
 	path := startMgmt(b, newHandler())
 	req := StatusRequest()
@@ -32,7 +35,7 @@ func BenchmarkExtUnary(b *testing.B) {
 		name     string
 		legacy   bool
 		deadline bool
-	}{{"legacy", true, false}, {"extended", false, false}, {"extended-deadline", false, true}} {
+	}{{"legacy", true, false}, {"extended", false, false}, {"legacy-deadline", true, true}, {"extended-deadline", false, true}} {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			c := dialMgmtOpts(b, path, mgmt.ClientOptions{Legacy: impl.legacy})
 			ctx := bg

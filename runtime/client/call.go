@@ -129,11 +129,11 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
 	start := time.Now() // a StallError's Waited counts the encoding too
-	hdr, err := c.envelope(ctx)
+	hdr, withHdr, err := c.envelope(ctx)
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	bp, frame, hdrLen, err := encodeCall(t, hdr, req)
+	bp, frame, hdrLen, err := encodeCall(t, &hdr, withHdr, req)
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}

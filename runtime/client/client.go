@@ -317,6 +317,14 @@ type Conn struct {
 	state     atomic.Int32
 	helloDone chan struct{}
 	features  []string // written before helloDone closes
+	// server is who answers on this connection, if known; presumed says
+	// it acknowledged a hello on another connection lately (ext.go),
+	// speculated that a call sent a CallHeader before this connection's
+	// hello was answered. server and presumed are set before the first
+	// request, read-only after.
+	server     serverID
+	presumed   bool
+	speculated atomic.Bool
 
 	// Owned by the goroutine holding the reading role (read.go).
 	br     *bufio.Reader
@@ -357,13 +365,14 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
 	}
-	if err := checkServer(nc, path, &opts); err != nil {
+	id, err := checkServer(nc, path, &opts)
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	c := newConn(nc, path, opts)
 	if opts.Negotiate && !opts.Legacy && !knownLegacy(path) {
-		c.queueHello()
+		c.queueHello(id)
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"time"
 
@@ -21,9 +22,16 @@ import (
 // ends). A Cancel is 17 bytes queued behind the writer; at most one per call,
 // so at most MaxPendingCalls of them, outside MaxQueuedBytes. A call that
 // needs the envelope (its context can end, or carries metadata) and finds
-// the hello's answer not known yet waits for it, once per connection; so
-// the hello costs no round trip only to a first call whose context cannot
-// end (context.Background).
+// the hello's answer not known yet waits for it, once per connection,
+// unless the server behind the path (the same listening pid and socket
+// file) acknowledged a hello within extendedMemory: then the header goes
+// right behind the hello, in the same write. So the hello costs a round
+// trip only on the first connection to a server, and only to a first call
+// whose context can end. A legacy peer never sees a CallHeader: a server
+// found legacy is remembered so (and forgotten as extended), and a
+// different server at the path is another identity. Should the very
+// process that acknowledged a hello answer one as legacy later (nothing of
+// ours does), the connection breaks with errNoLongerExtended.
 
 type metadataKey struct{}
 
@@ -48,47 +56,58 @@ func MetadataFrom(ctx context.Context) map[string]string {
 	return md
 }
 
-// envelope reports the CallHeader a call with ctx sends, if any: only on
-// an extended connection, waiting for the hello's answer when the call has
-// a deadline or metadata.
-func (c *Conn) envelope(ctx context.Context) (*ipc.CallHeader, error) {
+// envelope reports the CallHeader a call with ctx sends, if any (ok): only
+// on an extended connection, waiting for the hello's answer when the call
+// has a deadline or metadata.
+func (c *Conn) envelope(ctx context.Context) (h ipc.CallHeader, ok bool, err error) {
 	if c.hcall == nil {
-		return nil, nil // never said hello: the base protocol
+		return h, false, nil // never said hello: the base protocol
 	}
 	md := MetadataFrom(ctx)
-	if c.state.Load() == stateHello && (ctx.Done() != nil || md != nil) {
-		c.waitHello(ctx)
+	if ctx.Done() == nil && md == nil {
+		return h, false, nil
 	}
-	if !c.extended() || (ctx.Done() == nil && md == nil) {
-		return nil, nil
+	ext := c.extended()
+	if !ext && c.state.Load() == stateHello {
+		if c.presumed {
+			// Known extended: the header goes right behind the hello. Marked
+			// first, so that a legacy answer read meanwhile breaks the
+			// connection rather than leave a header unexplained.
+			c.speculated.Store(true)
+			ext = c.state.Load() != stateLegacy
+		} else {
+			c.waitHello(ctx)
+			ext = c.extended()
+		}
+	}
+	if !ext {
+		return h, false, nil
 	}
 	if err := ipc.CheckMetadata(md); err != nil {
-		return nil, err
+		return h, false, err
 	}
-	h := &ipc.CallHeader{Metadata: md}
+	h.Metadata = md
 	if deadline, ok := ctx.Deadline(); ok {
 		h.Timeout = max(int64(time.Until(deadline)), 1)
 	}
-	return h, nil
+	return h, true, nil
 }
 
 // encodeCall builds a call's frames in a pooled buffer: its CallHeader, if
-// any, then the request, both with seq 0 (send patches both). hdrLen is the
-// header frame's length, 0 without one.
-func encodeCall(t ipc.MsgType, hdr *ipc.CallHeader, req msgp.Marshaler) (bp *[]byte, frame []byte, hdrLen int, err error) {
-	if hdr == nil {
+// withHdr, then the request, both with seq 0 (send patches both). hdrLen
+// is the header frame's length, 0 without one.
+func encodeCall(t ipc.MsgType, hdr *ipc.CallHeader, withHdr bool, req msgp.Marshaler) (bp *[]byte, frame []byte, hdrLen int, err error) {
+	if !withHdr {
 		bp, frame, err = encode(t, req)
 		return bp, frame, 0, err
 	}
 	bp = bufPool.Get().(*[]byte)
-	b, err := ipc.AppendMsgFrame((*bp)[:0], ipc.Header{MsgType: ipc.MsgCallHeader}, hdr)
-	if err == nil {
-		hdrLen = len(b)
-		b, err = ipc.AppendMsgFrame(b, ipc.Header{MsgType: t}, req)
-	}
+	b := hdr.AppendFrame((*bp)[:0], 0)
+	hdrLen = len(b)
+	b, err = ipc.AppendMsgFrame(b, ipc.Header{MsgType: t}, req)
 	if err != nil {
 		bufPool.Put(bp)
-		return nil, nil, 0, err
+		return nil, nil, 0, fmt.Errorf("encode request: %w", err)
 	}
 	return bp, b, hdrLen, nil
 }

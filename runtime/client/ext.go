@@ -60,7 +60,65 @@ func knownLegacy(path string) bool {
 	return true
 }
 
-func rememberLegacy(path string) { legacyPaths.Store(path, time.Now()) }
+func rememberLegacy(path string) {
+	legacyPaths.Store(path, time.Now())
+	extendedPaths.Delete(path)
+}
+
+// extendedMemory is how long a server that acknowledged a hello stays
+// known as extended: a new connection to it sends a call's CallHeader
+// right behind its hello, without waiting for the answer (presumed).
+const extendedMemory = 10 * time.Minute
+
+// serverID names the server behind a socket path: the pid that listens
+// (SO_PEERCRED) and the socket file (device, inode). A restarted or
+// replaced server, or a new socket file at the path, is another id; the
+// zero id (credentials or file unknown, e.g. through Options.Dial) is
+// never remembered. Behind socket activation the listening pid is the
+// service manager's, so a service restarted on the same socket keeps its
+// id: were it replaced by a legacy build within extendedMemory, its first
+// connection would break with errNoLongerExtended rather than go wrong.
+type serverID struct {
+	pid      int32
+	dev, ino uint64
+}
+
+func (id serverID) known() bool { return id.pid != 0 && id.ino != 0 }
+
+// extendedPaths maps a socket path to the server that acknowledged a hello
+// on it, and when.
+var extendedPaths sync.Map // string -> extendedEntry
+
+type extendedEntry struct {
+	id serverID
+	at time.Time
+}
+
+func knownExtended(path string, id serverID) bool {
+	if !id.known() {
+		return false
+	}
+	v, ok := extendedPaths.Load(path)
+	if !ok {
+		return false
+	}
+	e := v.(extendedEntry)
+	return e.id == id && time.Since(e.at) <= extendedMemory
+}
+
+func rememberExtended(path string, id serverID) {
+	if id.known() {
+		extendedPaths.Store(path, extendedEntry{id, time.Now()})
+	}
+}
+
+// errNoLongerExtended breaks a presumed connection whose server answered
+// the hello as a legacy one after calls went out with a CallHeader.
+type errNoLongerExtended struct{ path string }
+
+func (e *errNoLongerExtended) Error() string {
+	return "client: the server at " + e.path + " spoke the extensions on an earlier connection, but answered this one's hello as a legacy server: calls sent meanwhile with a call header may have failed or run; the path now speaks the base protocol"
+}
 
 // States of a Conn's negotiation (Conn.state).
 const (
@@ -70,8 +128,11 @@ const (
 	stateLegacy          // the server answered it otherwise, or never
 )
 
-// queueHello prepares the hello for the first request's write.
-func (c *Conn) queueHello() {
+// queueHello prepares the hello for the first request's write; id is the
+// server's identity (zero: unknown).
+func (c *Conn) queueHello(id serverID) {
+	c.server = id
+	c.presumed = knownExtended(c.path, id)
 	frame, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: ipc.MsgHello}, &ipc.Hello{Version: ipc.ExtVersion, Features: Features})
 	if err != nil {
 		return
@@ -106,6 +167,7 @@ func (c *Conn) helloAnswered(h ipc.Header, body []byte) {
 			return
 		}
 		c.features = ack.Features
+		rememberExtended(c.path, c.server)
 		if !c.helloSettled(stateExtended) {
 			// Answered after a waitHello gave up on it: requests sent
 			// meanwhile in the base form are served alike, so go on extended.
@@ -116,6 +178,9 @@ func (c *Conn) helloAnswered(h ipc.Header, body []byte) {
 	default: // a legacy server's answer to an unknown request type
 		rememberLegacy(c.path)
 		c.helloSettled(stateLegacy)
+		if c.speculated.Load() {
+			c.fail(&errNoLongerExtended{c.path})
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,9 +72,23 @@ type peer struct {
 func listenPeer(t testing.TB) (*peer, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "peer.sock")
-	l, err := net.Listen("unix", path)
+	return listenPeerAt(t, path, path), path
+}
+
+// listenPeerAt listens at bind and renames the socket to path (the same:
+// no rename), so that a new peer can take over the path of one still
+// listening.
+func listenPeerAt(t testing.TB, bind, path string) *peer {
+	t.Helper()
+	l, err := net.Listen("unix", bind)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bind != path {
+		if err := os.Rename(bind, path); err != nil {
+			l.Close()
+			t.Fatal(err)
+		}
 	}
 	p := &peer{t: t, l: l}
 	t.Cleanup(func() {
@@ -82,7 +97,7 @@ func listenPeer(t testing.TB) (*peer, string) {
 			p.nc.Close()
 		}
 	})
-	return p, path
+	return p
 }
 
 // accept takes the client's connection.

@@ -35,21 +35,24 @@ func userName(uid uint32) string {
 
 // checkServer refuses a server that runs as an untrusted uid (see
 // ServerUIDError). Where the platform does not report the peer's
-// credentials, it accepts.
-func checkServer(nc net.Conn, path string, opts *Options) error {
-	uid, ok, err := serverUID(nc)
+// credentials, it accepts. It returns the server's identity, zero where
+// unknown.
+func checkServer(nc net.Conn, path string, opts *Options) (serverID, error) {
+	uid, pid, ok, err := serverCred(nc)
 	if err != nil {
-		return fmt.Errorf("client: %s: reading the server's credentials: %w", path, err)
+		return serverID{}, fmt.Errorf("client: %s: reading the server's credentials: %w", path, err)
 	}
 	if !ok {
-		return nil
+		return serverID{}, nil
 	}
 	want := uint32(os.Geteuid())
 	if opts.ServerUID != nil {
 		want = *opts.ServerUID
 	}
-	if uid == 0 || uid == want {
-		return nil
+	if uid != 0 && uid != want {
+		return serverID{}, &ServerUIDError{Path: path, UID: uid, Want: want}
 	}
-	return &ServerUIDError{Path: path, UID: uid, Want: want}
+	id := serverID{pid: pid}
+	id.dev, id.ino = socketFile(path)
+	return id, nil
 }

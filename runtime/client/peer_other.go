@@ -4,6 +4,10 @@ package client
 
 import "net"
 
-// serverUID is not implemented on this platform: the server's uid is not
+// serverCred is not implemented on this platform: the server's uid is not
 // checked.
-func serverUID(net.Conn) (uint32, bool, error) { return 0, false, nil }
+func serverCred(net.Conn) (uid uint32, pid int32, ok bool, err error) { return 0, 0, false, nil }
+
+// socketFile is not implemented on this platform: no server is known by
+// its socket file.
+func socketFile(string) (dev, ino uint64) { return 0, 0 }

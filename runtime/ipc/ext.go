@@ -1,9 +1,10 @@
 package ipc
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -165,17 +166,30 @@ func (h *CallHeader) MarshalMsg(b []byte) ([]byte, error) {
 	if len(h.Metadata) > 0 {
 		b = msgp.AppendString(b, "md")
 		b = msgp.AppendMapHeader(b, uint32(len(h.Metadata)))
-		keys := make([]string, 0, len(h.Metadata))
+		keys := make([]string, 0, 8) // on the stack for a few pairs
 		for k := range h.Metadata {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.Sort(keys)
 		for _, k := range keys {
 			b = msgp.AppendString(b, k)
 			b = msgp.AppendString(b, h.Metadata[k])
 		}
 	}
 	return b, nil
+}
+
+// AppendFrame appends h as a whole CallHeader frame with seq to dst: the
+// allocation-free form of AppendMsgFrame(dst, Header{MsgType:
+// MsgCallHeader, SeqNo: seq}, h) that a client uses on every call that
+// has a deadline. h's metadata must be within CheckMetadata's bounds (so
+// the frame is far below MaxPayloadSize).
+func (h *CallHeader) AppendFrame(dst []byte, seq uint64) []byte {
+	start := len(dst)
+	dst = AppendHeader(dst, Header{MsgType: MsgCallHeader, SeqNo: seq})
+	dst, _ = h.MarshalMsg(dst)
+	binary.BigEndian.PutUint32(dst[start+offLength:], uint32(len(dst)-start-HeaderSize))
+	return dst
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler. It refuses a negative

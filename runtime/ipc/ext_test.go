@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -83,6 +84,34 @@ func TestControlRoundTrip(t *testing.T) {
 		if err := ipc.DecodePayload(b, tc.out); err != nil || !reflect.DeepEqual(tc.in, tc.out) {
 			t.Errorf("%T: % x decodes as %+v, %v; want %+v", tc.in, b, tc.out, err, tc.in)
 		}
+	}
+}
+
+// checkAppendFrame: CallHeader.AppendFrame writes what AppendMsgFrame
+// writes, after whatever dst holds.
+func checkAppendFrame(t *testing.T, h *ipc.CallHeader) {
+	t.Helper()
+	want, err := ipc.AppendMsgFrame([]byte("x"), ipc.Header{MsgType: ipc.MsgCallHeader, SeqNo: 7}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.AppendFrame([]byte("x"), 7); !bytes.Equal(got, want) {
+		t.Fatalf("AppendFrame of %+v:\n% x\nAppendMsgFrame:\n% x", h, got, want)
+	}
+}
+
+func TestCallHeaderAppendFrame(t *testing.T) {
+	md := map[string]string{}
+	for i := range 20 { // more pairs than the encoder keeps on its stack
+		md[string(rune('a'+i))] = strings.Repeat("v", i)
+	}
+	for _, h := range []*ipc.CallHeader{{}, {Timeout: 1}, {Timeout: 1500 * 1000 * 1000, Metadata: map[string]string{"rid": "42"}}, {Metadata: md}} {
+		checkAppendFrame(t, h)
+	}
+	h := &ipc.CallHeader{Timeout: int64(time.Second)}
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { h.AppendFrame(buf[:0], 1) }); n != 0 {
+		t.Errorf("AppendFrame without metadata allocates %v times", n)
 	}
 }
 
@@ -165,6 +194,9 @@ func FuzzControlFrames(f *testing.F) {
 			}
 			if !reflect.DeepEqual(v, w) {
 				t.Fatalf("%T: %+v re-decodes as %+v", v, v, w)
+			}
+			if ch, ok := v.(*ipc.CallHeader); ok {
+				checkAppendFrame(t, ch)
 			}
 		}
 	})

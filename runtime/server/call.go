@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,11 +20,10 @@ type request struct {
 	h     ipc.Header
 	buf   *[]byte // the body (nil when empty or released)
 	bytes int64   // budget bytes still held
-	// ctx is the handler's context when the call came with a CallHeader
+	// call is the handler's context when the call came with a CallHeader
 	// (deadline, metadata, cancellable: see envelope.go); nil: the
-	// connection's. done ends it and forgets the call.
-	ctx  context.Context
-	done func()
+	// connection's. Its end method ends it and forgets the call.
+	call *callCtx
 
 	// queued: the writer queued the answer, and returns the call slot
 	// once it has written it (conn.written).
@@ -62,7 +60,7 @@ func getRequest(c *conn, h ipc.Header) *request {
 }
 
 func putRequest(r *request) {
-	r.c, r.m, r.h, r.buf, r.bytes, r.ctx, r.done = nil, nil, ipc.Header{}, nil, 0, nil, nil
+	r.c, r.m, r.h, r.buf, r.bytes, r.call = nil, nil, ipc.Header{}, nil, 0, nil
 	requestPool.Put(r)
 }
 
@@ -103,8 +101,8 @@ func (r *request) drop() int64 {
 // qualification (MaxInlineCall).
 func (c *conn) serveUnary(r *request) {
 	defer func() {
-		if r.done != nil {
-			r.done()
+		if r.call != nil {
+			r.call.end()
 		}
 		if r.queued {
 			c.releaseBytes(r.drop())

@@ -76,10 +76,15 @@ package server
 // on), and handles the per-call frames of an extended connection as it
 // reads them, running no handler: a CallHeader is kept for the request that
 // follows it (whose handler then gets a context of its own, registered by
-// seq in conn.inflight until the call ends), and a Cancel cancels the
+// seq in conn.inflight until the call ends: a callCtx, which runs no timer
+// and no goroutine until something waits on it), and a Cancel cancels the
 // context registered for its seq at once, so a handler's context ends as
-// soon as the reader reads its Cancel. A call with a header is never served
-// inline, so the reader is free to read that Cancel. A stream on an
+// soon as the reader reads its Cancel. A call with a header qualifies for
+// inline serving only if the header has a deadline: a Cancel read behind an
+// inline call waits like any request (the bound above), and the deadline
+// ends the context of a handler that turns slow meanwhile; a call that can
+// end only by its Cancel runs on a handler goroutine, so the reader is free
+// to read that Cancel. A stream on an
 // extended connection ends with a StreamEnd that its handler goroutine
 // writes; Ready is written by Stream.Ready like a frame.
 //
@@ -124,6 +129,7 @@ type conn struct {
 	fr     *ipc.FrameReader // the reader's alone
 	bw     *ipc.BatchWriter
 	ctx    context.Context // cancelled when the connection ends
+	vals   context.Context // ctx's values, without its cancellation (callCtx.Value)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handler goroutines
 	freed  chan struct{}  // (1) a call slot or budget bytes were returned
@@ -134,7 +140,7 @@ type conn struct {
 	ext bool
 	// hdr is the CallHeader the reader read last, for the request that
 	// follows it (envelope.go); the reader's alone.
-	hdr *callHeader
+	hdr callHeader
 
 	lastActive atomic.Int64 // Unix ns of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
@@ -146,8 +152,8 @@ type conn struct {
 	inBody   bool  // the reader holds a slot for a body it is reading
 	closed   bool  // no further dispatch; the socket is closed or closing
 	stream   *Stream
-	shutdown bool                          // beginShutdown ran
-	inflight map[uint64]context.CancelFunc // calls that came with a CallHeader, by seq (envelope.go)
+	shutdown bool                // beginShutdown ran
+	inflight map[uint64]*callCtx // calls that came with a CallHeader, by seq (envelope.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -164,7 +170,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		bw:    ipc.NewBatchWriter(nc),
 		freed: make(chan struct{}, 1),
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(base, connKey{}, c))
+	c.vals = context.WithValue(base, connKey{}, c)
+	c.ctx, c.cancel = context.WithCancel(c.vals)
 	c.bw.SetTimeout(s.cfg.writeTimeout)
 	c.bw.SetWritten(c.written)
 	c.fr = ipc.NewFrameReaderSize(idleReader{c}, s.cfg.maxPayload, connReadBuffer)
@@ -365,7 +372,7 @@ func (c *conn) dispatch(r *request) bool {
 	switch {
 	case r.m != nil && r.m.stream != nil:
 		return c.runStream(r)
-	case alone && r.ctx == nil && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
+	case alone && r.call.inlineable() && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
 		c.serveUnary(r) // inline: see "Inline calls"
 		return true
 	}

@@ -12,13 +12,14 @@ import (
 // cancellation and metadata"). A client sends a CallHeader (ipc.MsgCallHeader,
 // the call's seq) right before a request whose context can end or carries
 // metadata. The reader keeps it (conn.hdr) for the request that follows:
-// that request's handler gets a context of its own, with the header's
-// relative timeout as its deadline and its metadata (Metadata), registered
-// in conn.inflight by seq until the call ends. A Cancel (ipc.MsgCancel, the
-// call's seq) is handled by the reader at once: it cancels that context, so
-// the handler's ctx ends as soon as the reader reads the frame; a Cancel for
-// a seq not in flight is ignored. A call with a header is never served
-// inline: the reader must stay free to read its Cancel.
+// that request's handler gets a context of its own (a callCtx, callctx.go),
+// with the header's relative timeout as its deadline and its metadata
+// (Metadata), registered in conn.inflight by seq until the call ends. A
+// Cancel (ipc.MsgCancel, the call's seq) is handled by the reader at once:
+// it cancels that context, so the handler's ctx ends as soon as the reader
+// reads the frame; a Cancel for a seq not in flight is ignored. A call with
+// a header is served inline only if it has a deadline (callCtx.inlineable):
+// a call that can end only by its Cancel needs the reader free to read it.
 //
 // Bounds: a CallHeader's metadata at most ipc.MaxMetadataPairs pairs and
 // ipc.MaxMetadataBytes bytes (else the call is answered InvalidArgument
@@ -30,6 +31,7 @@ type callHeader struct {
 	seq uint64
 	h   ipc.CallHeader
 	err error // undecodable: the call is answered InvalidArgument
+	set bool  // read, and not yet taken by its request
 }
 
 type metadataKey struct{}
@@ -50,26 +52,29 @@ func (c *conn) envelope(r *request) bool {
 	seq := r.h.SeqNo
 	switch r.h.MsgType {
 	case ipc.MsgCallHeader:
-		hdr := &callHeader{seq: seq}
+		hdr := &c.hdr
+		hdr.seq, hdr.err, hdr.set = seq, nil, true
 		if err := ipc.DecodePayload(r.body(), &hdr.h); err != nil {
 			hdr.err = err
 		}
 		c.controlDone(r)
-		c.hdr = hdr
 		return true
 	case ipc.MsgCancel:
 		c.controlDone(r)
 		c.mu.Lock()
-		cancel := c.inflight[seq]
+		cc := c.inflight[seq]
 		c.mu.Unlock()
-		if cancel != nil {
-			cancel()
+		if cc != nil {
+			cc.cancel(context.Canceled)
 		}
 		return true
 	}
-	hdr := c.hdr
-	c.hdr = nil
-	if hdr == nil || hdr.seq != seq {
+	hdr := &c.hdr
+	if !hdr.set {
+		return false
+	}
+	hdr.set = false
+	if hdr.seq != seq {
 		return false
 	}
 	if hdr.err != nil {
@@ -79,28 +84,19 @@ func (c *conn) envelope(r *request) bool {
 		c.answerError(m, seq, &headerError{hdr.err}, nil)
 		return true
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	if hdr.h.Timeout > 0 {
-		var cancelT context.CancelFunc
-		ctx, cancelT = context.WithTimeout(ctx, time.Duration(hdr.h.Timeout))
-		cancel = joinCancel(cancelT, cancel)
-	}
+	var md map[string]string
 	if len(hdr.h.Metadata) > 0 {
-		ctx = context.WithValue(ctx, metadataKey{}, hdr.h.Metadata)
+		md = hdr.h.Metadata
 	}
+	cc := newCallCtx(c, seq, time.Duration(hdr.h.Timeout), md)
+	hdr.h = ipc.CallHeader{} // the metadata map is the call's now
 	c.mu.Lock()
 	if c.inflight == nil {
-		c.inflight = make(map[uint64]context.CancelFunc)
+		c.inflight = make(map[uint64]*callCtx)
 	}
-	c.inflight[seq] = cancel
+	c.inflight[seq] = cc
 	c.mu.Unlock()
-	r.ctx = ctx
-	r.done = func() {
-		c.mu.Lock()
-		delete(c.inflight, seq)
-		c.mu.Unlock()
-		cancel()
-	}
+	r.call = cc
 	return false
 }
 
@@ -113,14 +109,10 @@ func (c *conn) controlDone(r *request) {
 	c.release(r.drop())
 }
 
-func joinCancel(a, b context.CancelFunc) context.CancelFunc {
-	return func() { a(); b() }
-}
-
 // context is the handler's context for r.
 func (r *request) context() context.Context {
-	if r.ctx != nil {
-		return r.ctx
+	if r.call != nil {
+		return r.call
 	}
 	return r.c.ctx
 }

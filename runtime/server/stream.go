@@ -168,8 +168,8 @@ func (c *conn) runStream(r *request) bool {
 	defer c.s.releaseStream()
 	ctx, cancel := context.WithCancel(r.context())
 	defer cancel()
-	if r.done != nil {
-		defer r.done()
+	if r.call != nil {
+		defer r.call.end()
 	}
 	st := &Stream{c: c, m: r.m, seq: r.h.SeqNo, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
