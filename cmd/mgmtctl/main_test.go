@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -85,6 +86,7 @@ type daemon struct {
 	socket string
 	cmd    *exec.Cmd
 	exited chan struct{}
+	log    *syncBuffer // procd's stderr (its log)
 }
 
 // startProcd runs procd on a config with the given processes (YAML list
@@ -99,8 +101,10 @@ func startProcd(t *testing.T, processes string) *daemon {
 		t.Fatal(err)
 	}
 	d.cmd = exec.Command(procdBin, "-config", cfg, "-runtime-dir", filepath.Join(d.dir, "run"))
+	d.log = new(syncBuffer)
+	d.cmd.Stderr = d.log
 	if testing.Verbose() {
-		d.cmd.Stderr = os.Stderr
+		d.cmd.Stderr = io.MultiWriter(os.Stderr, d.log)
 	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -180,6 +184,20 @@ type result struct {
 
 func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// ctlProcess starts mgmtctl as a real process (the test binary running
+// main) with args; its output goes to out and errOut.
+func ctlProcess(t *testing.T, out, errOut io.Writer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	// atexit_sleep_ms: a race-enabled binary otherwise lingers 1s at exit.
+	cmd.Env = append(os.Environ(), execAsMgmtctl+"=1", "GORACE=atexit_sleep_ms=0")
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
 
 // ctl runs mgmtctl in process with args and no MGMTCTL_*/XDG environment.

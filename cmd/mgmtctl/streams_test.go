@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -133,14 +131,8 @@ func TestSignalsEndStreams(t *testing.T) {
 		{"logs", "-f", "--stream", "stdout", "c"},
 		{"events", "--process", "c"},
 	} {
-		cmd := exec.Command(os.Args[0], append([]string{"--socket", d.socket}, args...)...)
-		// atexit_sleep_ms: a race-enabled binary otherwise lingers 1s at exit.
-		cmd.Env = append(os.Environ(), execAsMgmtctl+"=1", "GORACE=atexit_sleep_ms=0")
 		var out, errOut syncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd := ctlProcess(t, &out, &errOut, append([]string{"--socket", d.socket}, args...)...)
 		if args[0] == "logs" {
 			eventually(t, func() bool { return strings.Contains(out.String(), "out3\n") },
 				func() string { return "logs -f printed " + out.String() })

@@ -90,6 +90,11 @@ func (h *handler) Stop(ctx context.Context, req *mgmt.StopRequestPayload) (*mgmt
 		return nil, err
 	}
 	if err := h.sup.Stop(ctx, req.ID); err != nil {
+		if ctx.Err() != nil && !errors.Is(err, supervisor.ErrUnknownProcess) {
+			// The client gave up (Ctrl-C, its deadline) or went away: the
+			// stop it asked for goes on without it.
+			h.logger().Info("stop: the client stopped waiting; the process goes on stopping", "id", req.ID, "reason", ctx.Err())
+		}
 		return nil, coded(err)
 	}
 	return h.Status(ctx, &mgmt.StatusRequestPayload{ID: req.ID})

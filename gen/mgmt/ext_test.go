@@ -134,6 +134,22 @@ func TestExtLegacyServerFallback(t *testing.T) {
 	}
 }
 
+// A handler returning a response and an error: on an extended connection
+// the typed method gets the error, with its code, and no response (a call
+// has one answer, docs/wire.md "Errors"); the same handler on a legacy
+// server gives the response with the error text (TestExtLegacyServerFallback).
+func TestExtResponseWithError(t *testing.T) {
+	noLeaks(t)
+	h := &handler{status: func(_ context.Context, r *mgmt.StatusRequestPayload) (*mgmt.StatusResponsePayload, error) {
+		return &mgmt.StatusResponsePayload{Entry: entry(r.ID)}, status.New(status.NotFound, "no process "+r.ID)
+	}}
+	_, path, _ := startServer(t, h)
+	resp, err := dial(t, path).Status(testCtx(t), &mgmt.StatusRequestPayload{ID: "db"})
+	if re := remote(t, err, "extended Status"); resp != nil || re.Code != status.NotFound || re.Text != "no process db" {
+		t.Errorf("Status = %+v, %#v; want no response and NotFound", resp, re)
+	}
+}
+
 // A path found legacy is remembered: a later dial sends no hello. Seen from
 // a scripted legacy server counting the frames it gets.
 func TestExtLegacyRemembered(t *testing.T) {

@@ -365,13 +365,17 @@ func DialContext(ctx context.Context, path string, opts Options) (*Conn, error) 
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
 	}
-	id, err := checkServer(nc, path, &opts)
+	pid, err := checkServer(nc, path, &opts)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	c := newConn(nc, path, opts)
 	if opts.Negotiate && !opts.Legacy && !knownLegacy(path) {
+		id := serverID{pid: pid}
+		if pid != 0 {
+			id.dev, id.ino = socketFile(path)
+		}
 		c.queueHello(id)
 	}
 	return c, nil

@@ -35,24 +35,21 @@ func userName(uid uint32) string {
 
 // checkServer refuses a server that runs as an untrusted uid (see
 // ServerUIDError). Where the platform does not report the peer's
-// credentials, it accepts. It returns the server's identity, zero where
-// unknown.
-func checkServer(nc net.Conn, path string, opts *Options) (serverID, error) {
+// credentials, it accepts. It returns the server's pid, 0 where unknown.
+func checkServer(nc net.Conn, path string, opts *Options) (pid int32, err error) {
 	uid, pid, ok, err := serverCred(nc)
 	if err != nil {
-		return serverID{}, fmt.Errorf("client: %s: reading the server's credentials: %w", path, err)
+		return 0, fmt.Errorf("client: %s: reading the server's credentials: %w", path, err)
 	}
 	if !ok {
-		return serverID{}, nil
+		return 0, nil
 	}
 	want := uint32(os.Geteuid())
 	if opts.ServerUID != nil {
 		want = *opts.ServerUID
 	}
 	if uid != 0 && uid != want {
-		return serverID{}, &ServerUIDError{Path: path, UID: uid, Want: want}
+		return 0, &ServerUIDError{Path: path, UID: uid, Want: want}
 	}
-	id := serverID{pid: pid}
-	id.dev, id.ino = socketFile(path)
-	return id, nil
+	return pid, nil
 }

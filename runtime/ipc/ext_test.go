@@ -7,13 +7,16 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server"
 )
 
 // extBlock is a fenced block of docs/wire.md's Extensions section: "```ext
@@ -34,10 +37,17 @@ func TestWireDocExtensions(t *testing.T) {
 		}
 		return b
 	}
-	feats := []string{"errors", "ping"}
+	// The hello our client sends, and what our server answers to it: the
+	// features both speak, in the server's order.
+	var both []string
+	for _, f := range server.Features {
+		if slices.Contains(client.Features, f) {
+			both = append(both, f)
+		}
+	}
 	want := map[string][]byte{
-		"hello":      frame(ipc.Header{MsgType: ipc.MsgHello}, &ipc.Hello{Version: ipc.ExtVersion, Features: feats}),
-		"hello ack":  frame(ipc.Header{MsgType: ipc.MsgHelloAck}, &ipc.HelloAck{Version: ipc.ExtVersion, Features: feats, Runtime: ipc.RuntimeVersion}),
+		"hello":      frame(ipc.Header{MsgType: ipc.MsgHello}, &ipc.Hello{Version: ipc.ExtVersion, Features: client.Features}),
+		"hello ack":  frame(ipc.Header{MsgType: ipc.MsgHelloAck}, &ipc.HelloAck{Version: ipc.ExtVersion, Features: both, Runtime: ipc.RuntimeVersion}),
 		"error":      frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 2}, &ipc.Status{Code: 5, Message: "no process web"}),
 		"ping":       frame(ipc.Header{MsgType: ipc.MsgPing, SeqNo: 3}, nil),
 		"pong":       frame(ipc.Header{MsgType: ipc.MsgPong, SeqNo: 3}, nil),

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -119,5 +120,27 @@ func TestReservedIDsRefused(t *testing.T) {
 	tb.Methods[1] = server.Unary(server.UnaryCall[server.NoPayload, servertest.EchoResponse]{Name: "Bad", Request: 0xF9, Response: 0xA1})
 	if _, err := server.New(server.Options{}, tb); err == nil || err.Error() != `server: method "Bad": request type 0xf9 is in the runtime's reserved block 0xf0..0xff` {
 		t.Errorf("New with id 0xf9: %v", err)
+	}
+}
+
+// A handler that returns a response and an error answers, on an extended
+// connection, with the error frame alone: the response is not sent (the
+// next frame on the connection answers the next request).
+func TestExtResponseWithErrorSendsOnlyTheError(t *testing.T) {
+	leakCheck(t)
+	h := &servertest.Handler{Echo: func(ctx context.Context, req *servertest.EchoRequest) (*servertest.EchoResponse, error) {
+		return &servertest.EchoResponse{ID: req.ID, N: 7}, status.New(status.FailedPrecondition, "half done")
+	}}
+	_, path := startServer(t, server.Options{}, h)
+	c := dialRaw(t, path)
+	c.sendMsg(ipc.MsgHello, 0, hello)
+	c.next()
+	c.sendMsg(servertest.MsgEcho, 1, &servertest.EchoRequest{ID: "x"})
+	if st := c.errorFrame(1); status.Code(st.Code) != status.FailedPrecondition || st.Message != "half done" {
+		t.Errorf("answer %+v, want FailedPrecondition half done", st)
+	}
+	c.send(servertest.MsgList, 2, nil)
+	if r := c.echo(2); r.N != servertest.ListN {
+		t.Errorf("the frame after the error frame: %+v, want the List answer", r)
 	}
 }

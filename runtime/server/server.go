@@ -41,6 +41,13 @@
 // the base protocol has no per-call cancellation, so there a client
 // abandoning one call does not cancel its handler.
 //
+// A handler error answers its call. On an extended connection the answer
+// is an error frame with the error's code (status.CodeOf), message and
+// details, and a response the handler returned beside the error is not
+// sent: a call has one answer. On a legacy connection the error goes in
+// the response's error field (UnaryCall.SetError) of the handler's
+// response, or of a new one, or in Table.ErrorResponse.
+//
 // Generated code checks its runtime with
 //
 //	const _ = server.SupportPackageIsVersion2
