@@ -36,6 +36,13 @@ import (
 // goroutine writing, which reports such frames, a batch at a time, to the
 // function set with SetWritten once they are written or have failed.
 //
+// A goroutine answering several requests in a row (HoldMsg, such as a
+// server connection's reader serving what it read in one go) can hold its
+// frames back and write them together with Flush: a held frame goes out
+// with the next batch anybody writes, or with the Flush, and is reported to
+// the SetWritten function like a QueueMsg frame. The holder bounds what it
+// holds; the writer does not.
+//
 // A caller producing small frames back to back (SendMsg, such as a
 // stream's sender) need not do the writing: it queues its frame and, when
 // no goroutine is writing, starts the flush goroutine, which writes what is
@@ -114,6 +121,38 @@ func (w *BatchWriter) QueueMsg(h Header, m msgp.Marshaler) (queued bool, err err
 		return true, nil
 	}
 	return false, w.commitLocked()
+}
+
+// HoldMsg appends m's frame to the queue and returns at once, writing
+// nothing: the frame goes out with the next batch, written by whoever
+// writes next (a goroutine writing now takes it with its next batch, or
+// Flush), and its outcome goes to the SetWritten function, which must be
+// set. It returns the bytes queued, the frame included, so that the caller
+// can bound them. Encoding errors are WriteMsg's, with nothing queued.
+func (w *BatchWriter) HoldMsg(h Header, m msgp.Marshaler) (queued int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.onDone == nil {
+		return 0, errors.New("ipc: HoldMsg without SetWritten")
+	}
+	if err := w.appendLocked(h, m); err != nil {
+		return 0, err
+	}
+	w.queued++
+	return len(w.pending), nil
+}
+
+// Flush writes the frames queued (held ones: see HoldMsg) when no
+// goroutine is writing, and returns the outcome; when one is, it leaves
+// them to that goroutine and returns nil at once. It returns the sticky
+// write error when there is one.
+func (w *BatchWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.writing && len(w.pending) > 0 && w.err == nil {
+		w.writeBatchesLocked()
+	}
+	return w.err
 }
 
 // SendMsg queues m's frame (h and m as for WriteMsg, with the same encoding

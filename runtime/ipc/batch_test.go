@@ -178,6 +178,104 @@ func TestBatchWriterQueueMsg(t *testing.T) {
 	}
 }
 
+// HoldMsg writes nothing: Flush writes every held frame in one Write and
+// reports them; while another goroutine writes, Flush leaves them to it
+// (they go in its next batch), and a WriteMsg takes them along with its
+// own frame. A failed write reports the held frames with its error, and
+// Flush returns it.
+func TestBatchWriterHoldMsg(t *testing.T) {
+	if _, err := NewBatchWriter(io.Discard).HoldMsg(Header{MsgType: 0xA3}, &testMsg{}); err == nil {
+		t.Fatal("HoldMsg without SetWritten: no error")
+	}
+	g := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	fw := &failAfter{w: g, ok: 3}
+	w := NewBatchWriter(fw)
+	reports := make(chan [2]any, 16)
+	w.SetWritten(func(n int, err error) { reports <- [2]any{n, err} })
+	report := func(want int, wantErr bool) {
+		t.Helper()
+		select {
+		case r := <-reports:
+			if r[0] != want || (r[1] != nil) != wantErr {
+				t.Fatalf("report %v, want %d frames (error: %v)", r, want, wantErr)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no report")
+		}
+	}
+	hold := func(seq uint64) int {
+		t.Helper()
+		n, err := w.HoldMsg(Header{MsgType: 0xA3, SeqNo: seq}, &testMsg{Name: "held"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Held, then flushed: one Write.
+	one := hold(1)
+	if n := hold(2); n != 2*one {
+		t.Fatalf("HoldMsg says %d bytes queued after two frames of %d", n, one)
+	}
+	if len(g.all()) != 0 {
+		t.Fatal("HoldMsg wrote")
+	}
+	if _, err := w.HoldMsg(Header{MsgType: 0xA3}, panicMsg{}); !errors.Is(err, ErrEncodePanic) {
+		t.Fatalf("bad frame: %v", err)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- w.Flush() }()
+	<-g.entered
+	close(g.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	report(2, false)
+	if writes := g.all(); len(writes) != 1 || len(readFrames(t, writes[0])) != 2 {
+		t.Fatalf("%d Writes; want one of the 2 held frames", len(writes))
+	}
+	if err := w.Flush(); err != nil || len(g.all()) != 1 {
+		t.Fatalf("Flush with nothing held: %v, %d Writes", err, len(g.all()))
+	}
+
+	// Held while a WriteMsg is blocked in a write: Flush returns at once,
+	// and the writer takes them in its next batch.
+	g.gate = make(chan struct{})
+	g.mu.Lock()
+	g.writes = nil // the next Write is the "first" again and blocks
+	g.mu.Unlock()
+	first := make(chan error, 1)
+	go func() { first <- w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 3}, &testMsg{}) }()
+	<-g.entered
+	hold(4)
+	hold(5)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	report(2, false)
+	if writes := g.all(); len(writes) != 2 || len(readFrames(t, writes[1])) != 2 {
+		t.Fatalf("%d Writes; want the WriteMsg's, then the 2 held frames", len(writes))
+	}
+
+	// Held, then a write that fails (the fourth): the held frames are
+	// reported with its error, and Flush returns it.
+	hold(6)
+	if err := w.WriteMsg(Header{MsgType: 0xA3, SeqNo: 7}, &testMsg{}); err == nil {
+		t.Fatal("write after the failure point succeeded")
+	}
+	report(1, true)
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush after a failed write: no error")
+	}
+	if _, err := w.HoldMsg(Header{MsgType: 0xA3, SeqNo: 8}, &testMsg{}); err == nil {
+		t.Fatal("HoldMsg after a failed write: no error")
+	}
+}
+
 // A failed batch reports its queued frames with the error, and those
 // queued behind it too, which are dropped.
 func TestBatchWriterQueueMsgFailure(t *testing.T) {

@@ -28,6 +28,9 @@ type request struct {
 	// queued: the writer queued the answer, and returns the call slot
 	// once it has written it (conn.written).
 	queued bool
+	// inline: the reader serves r itself, and holds its answer for the
+	// reader's next flush (conn.flushHeld) instead of writing it.
+	inline bool
 
 	// serve is r's handler goroutine's function, made once per pooled
 	// request: "go r.serve()" allocates nothing, where "go c.serveUnary(r)"
@@ -52,7 +55,7 @@ func getRequest(c *conn, h ipc.Header) *request {
 	if r == nil {
 		r = newRequest()
 	}
-	r.c, r.m, r.h, r.buf, r.bytes, r.queued = c, c.s.methods[h.MsgType], h, nil, int64(h.Length), false
+	r.c, r.m, r.h, r.buf, r.bytes, r.queued, r.inline = c, c.s.methods[h.MsgType], h, nil, int64(h.Length), false, false
 	if ipc.IsReserved(h.MsgType) && !c.ext {
 		r.m = nil // the runtime's calls exist on extended connections only
 	}
@@ -205,13 +208,22 @@ var errWrite = errors.New("server: write failed")
 // cannot be encoded is returned as is (nothing was written); a write error
 // drops the connection and returns errWrite. With r, the unary request the
 // frame answers, write does not wait for another goroutine's write: the
-// frame may be queued (r.queued), its call slot going with it.
+// frame may be queued (r.queued), its call slot going with it; and when the
+// reader serves r inline, the frame is held for the reader's next flush
+// (see "Inline calls" in conn.go).
 func (c *conn) write(t ipc.MsgType, seq uint64, m msgp.Marshaler, r *request) error {
 	h := ipc.Header{MsgType: t, SeqNo: seq}
 	var err error
-	if r != nil {
+	switch {
+	case r != nil && r.inline:
+		var n int
+		if n, err = c.bw.HoldMsg(h, m); err == nil {
+			r.queued = true
+			c.hold(n)
+		}
+	case r != nil:
 		r.queued, err = c.bw.QueueMsg(h, m)
-	} else {
+	default:
 		err = c.bw.WriteMsg(h, m)
 	}
 	switch {

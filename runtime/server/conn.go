@@ -11,7 +11,8 @@ package server
 //	          MaxRequestBytesPerConn: while there is none it reads nothing,
 //	          so the peer is held back by the socket, not by our memory),
 //	          reads the body and starts a handler goroutine, or serves the
-//	          call itself when it qualifies (see Inline calls below); it
+//	          call itself when it qualifies, holding back its answer until
+//	          it has served what it read (see Inline calls below); it
 //	          also writes the refusal of a stream over MaxStreams, and never
 //	          runs a stream's handler. While a stream occupies the connection
 //	          it reads no request: it waits for the stream to end, noticing
@@ -23,7 +24,7 @@ package server
 //	          the connection's context, waits for every handler goroutine and
 //	          removes the connection from the server.
 //	handler   Started by the reader, one per request not served inline, so
-//	          at most MaxCallsPerConn at once (unary calls, the inline one
+//	          at most MaxCallsPerConn at once (unary calls, the inline ones
 //	          and the stream count alike; an unknown or refused request is a
 //	          call too). It owns its request: it decodes the body and
 //	          releases it at once, calls the user's handler, writes the
@@ -32,8 +33,9 @@ package server
 //	          when the call does.
 //	(writer)  No goroutine: the write side belongs to the connection's
 //	          ipc.BatchWriter. A goroutine with an answer (a handler, or the
-//	          reader) that finds it idle writes its frame and then every
-//	          frame queued meanwhile, one write per batch. A unary answer
+//	          reader flushing the answers it held) that finds it idle writes
+//	          its frame and then every frame queued meanwhile, one write per
+//	          batch. A unary answer
 //	          that finds a write in progress is queued and its handler ends
 //	          at once: its call slot stays taken until the writing goroutine
 //	          has written it and returns the slot (conn.written). A stream's
@@ -56,20 +58,36 @@ package server
 // Inline calls: handing a call to a handler goroutine wakes a second OS
 // thread, which is most of a round trip's cost on a Unix socket. So the
 // reader serves a unary (or unknown) request itself, on its own goroutine,
-// when all of these hold: it is the only call in flight (its slot, counted
-// in MaxCallsPerConn like any other, is the only one taken), no further
-// request bytes are buffered, and its method's last inlineStreak (8) calls
-// each had a handler time of at most MaxInlineCall (50 µs by default; < 0
-// turns inline serving off). Reading pauses while it runs: a request sent
-// meanwhile waits in the socket for it. The bound on that wait: a method
-// qualifies only after 8 calls in a row under MaxInlineCall, and the first
-// call over it (wherever it ran) disqualifies it until 8 fast calls again,
-// so a request waits behind an inline call about MaxInlineCall, and behind
-// a handler that turns slow once, at most that one call's duration. The
-// role does not move: the reader is still the only goroutine that reads.
-// While a call runs inline nobody watches for the peer hanging up, so a
-// handler that can block until its client goes away should run with
-// MaxInlineCall < 0.
+// when its method's last inlineStreak (8) calls each had a handler time of
+// at most MaxInlineCall (50 µs by default; < 0 turns inline serving off)
+// and it came without a CallHeader or with one that has a deadline (see
+// Extensions below); whatever else is in flight on handler
+// goroutines, and however many more requests are buffered. Its slot and
+// bytes are counted in MaxCallsPerConn and MaxRequestBytesPerConn like any
+// other call's. It does not write the answer: it holds it in the writer's
+// queue (ipc.BatchWriter.HoldMsg) and serves what else it has buffered,
+// and flushes the answers held (BatchWriter.Flush) before it next reads
+// the socket, before it waits for budget or for a stream's turn, once they
+// reach 64 KiB (maxHeld), and before it ends the connection; a handler
+// goroutine writing meanwhile takes them with its own answer. So requests
+// that arrive together (a client's 16 goroutines' requests, coalesced into
+// one write) cost one read and one write. A held answer keeps its call
+// slot until it is written (conn.written), so at most MaxCallsPerConn
+// answers are held.
+//
+// The bound on waiting behind inline calls: reading pauses while one runs,
+// so any frame the peer sends (a Cancel, a request, its hang-up) waits for
+// the inline calls read before it, and an answer held waits for the inline
+// calls served after it, at most MaxCallsPerConn - 1 of them. Each of
+// those takes about MaxInlineCall: a method qualifies only after 8 calls
+// in a row under it, and the first call over it (wherever it ran)
+// disqualifies the method until 8 fast calls again, so a method that turns
+// slow holds the reader for the length of that one call only. An answer is
+// thus held for at most about (MaxCallsPerConn - 1) x MaxInlineCall (63 x
+// 50 µs, about 3.2 ms, at the defaults) plus one such call. The role does
+// not move: the reader is still the only goroutine that reads. While a call
+// runs inline nobody watches for the peer hanging up, so a handler that can
+// block until its client goes away should run with MaxInlineCall < 0.
 //
 // Extensions (control.go, envelope.go): the reader answers a hello that is
 // the connection's first frame itself (a HelloAck, written before it reads
@@ -97,7 +115,8 @@ package server
 // bodies and decoded requests of at most MaxCallsPerConn calls, whose body
 // bytes together stay within MaxRequestBytesPerConn (one request larger than
 // that is admitted alone, up to MaxPayload), the answers waiting for the
-// writer (at most one per call) or, during a stream, at most 32 KiB of
+// writer (at most one per call; those the reader holds, under 64 KiB
+// plus one answer) or, during a stream, at most 32 KiB of
 // frames plus one, and, between writes, the writer's two batch buffers of
 // at most 128 KiB each. An idle connection holds the read
 // buffer, its small structs and whatever batch buffers it kept.
@@ -141,6 +160,10 @@ type conn struct {
 	// hdr is the CallHeader the reader read last, for the request that
 	// follows it (envelope.go); the reader's alone.
 	hdr callHeader
+	// held is how many bytes the writer's queue held when the reader last
+	// held back an inline answer, 0 once it flushed (see "Inline calls");
+	// the reader's alone.
+	held int
 
 	lastActive atomic.Int64 // Unix ns of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
@@ -225,6 +248,7 @@ func (c *conn) finish() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.flushHeld() // answers to requests read before the end, such as garbage
 	// Closing a Unix socket with unread bytes resets it: a peer that sent
 	// requests we will not serve (during a stream, or as Close began)
 	// would read ECONNRESET instead of an orderly end.
@@ -271,11 +295,38 @@ func (c *conn) admit(n uint32) bool {
 			return true
 		}
 		c.mu.Unlock()
+		c.flushHeld() // the answers held keep their slots and bytes
 		select {
 		case <-c.freed:
 		case <-c.ctx.Done():
 			return false
 		}
+	}
+}
+
+// maxHeld bounds the bytes of answers the reader holds back: past it, it
+// flushes them before it reads on (see "Inline calls").
+const maxHeld = 64 << 10
+
+// hold notes that the reader held back an inline answer, the writer's
+// queue now holding n bytes, and flushes when that is maxHeld or more.
+func (c *conn) hold(n int) {
+	c.held = n
+	if n >= maxHeld {
+		c.flushHeld()
+	}
+}
+
+// flushHeld writes the answers the reader held back, unless a goroutine is
+// writing, which then takes them with its next batch. Their calls end once
+// they are written (conn.written), which returns their slots.
+func (c *conn) flushHeld() {
+	if c.held == 0 {
+		return
+	}
+	c.held = 0
+	if err := c.bw.Flush(); err != nil {
+		c.drop()
 	}
 }
 
@@ -367,12 +418,12 @@ func (c *conn) dispatch(r *request) bool {
 		c.mu.Unlock()
 		return busy
 	}
-	alone := c.calls == 1 // r's own slot
 	c.mu.Unlock()
 	switch {
 	case r.m != nil && r.m.stream != nil:
 		return c.runStream(r)
-	case alone && r.call.inlineable() && c.fr.Buffered() == 0 && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
+	case r.call.inlineable() && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
+		r.inline = true
 		c.serveUnary(r) // inline: see "Inline calls"
 		return true
 	}
@@ -457,6 +508,7 @@ func (c *conn) stopReading() {
 type idleReader struct{ c *conn }
 
 func (r idleReader) Read(p []byte) (int, error) {
+	r.c.flushHeld() // what was read in one go is answered in one write
 	for {
 		n, err := r.c.nc.Read(p)
 		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {

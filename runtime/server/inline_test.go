@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,18 +117,20 @@ func TestInlineSlowMethodNeverBlocksReading(t *testing.T) {
 	servedBeside(t, dialRaw(t, path), b, 1)
 }
 
-// A method qualifies after 8 fast lone calls and is then served inline: a
+// A method qualifies after 8 fast calls and is then served inline: a
 // handler that turns slow holds up the next request for that one call (the
 // documented bound), and the slow call disqualifies the method, so the
 // next slow call runs on a handler goroutine and a request sent meanwhile
-// is answered at once. 8 fast calls qualify it again.
+// is answered at once. 8 fast calls qualify it again. (Deterministic: a
+// call's time is recorded before its answer is written, so each answer the
+// test reads has been counted.)
 func TestInlineSlowCallDisqualifiesMethod(t *testing.T) {
 	leakCheck(t)
 	b := newGatedEcho()
 	_, path := startServer(t, server.Options{MaxInlineCall: inlineTestLimit}, b.handler())
 	r := dialRaw(t, path)
 	var seq uint64
-	warmUp(r, &seq, 8+2)
+	warmUp(r, &seq, 8)
 	servedBehind(t, r, b, 100)
 	servedBeside(t, r, b, 102)
 	warmUp(r, &seq, 8)
@@ -144,22 +149,126 @@ func TestInlineOff(t *testing.T) {
 	servedBeside(t, r, b, 100)
 }
 
-// A request pipelined behind another (its bytes already read) is never
-// served inline: both run at once.
-func TestInlineNotWithBufferedRequests(t *testing.T) {
+// Requests read together are served inline one after the other, like
+// requests sent one by one: one pipelined behind a call of a qualified
+// method waits for it, and is answered right after it.
+func TestInlineBufferedRequests(t *testing.T) {
 	leakCheck(t)
 	b := newGatedEcho()
 	_, path := startServer(t, server.Options{MaxInlineCall: inlineTestLimit}, b.handler())
 	r := dialRaw(t, path)
 	var seq uint64
-	warmUp(r, &seq, 10)
+	warmUp(r, &seq, 8)
 	frames := appendEcho(nil, 100, "block")
-	frames = appendEcho(frames, 101, "free")
+	frames = appendEcho(frames, 101, "behind")
 	r.write(frames)
 	b.waitStarted(t)
-	r.echo(101)
+	expectNothing(t, r, 2*inlineTestLimit)
 	b.release <- struct{}{}
 	r.echo(100)
+	r.echo(101)
+}
+
+// Calls of a qualified method are served inline while calls of another
+// run on handler goroutines: List (qualified) is answered while an Echo
+// (never fast yet) holds its handler goroutine.
+func TestInlineBesideHandlerCalls(t *testing.T) {
+	leakCheck(t)
+	b := newGatedEcho()
+	_, path := startServer(t, server.Options{MaxInlineCall: inlineTestLimit}, b.handler())
+	r := dialRaw(t, path)
+	for seq := range uint64(8) {
+		r.send(servertest.MsgList, seq+1, nil)
+		r.echo(seq + 1)
+	}
+	r.sendMsg(servertest.MsgEcho, 100, &servertest.EchoRequest{ID: "block"})
+	b.waitStarted(t)
+	var burst []byte
+	for seq := range uint64(4) {
+		burst = appendFrame(burst, servertest.MsgList, 101+seq, nil)
+	}
+	r.write(burst)
+	for seq := range uint64(4) {
+		if got := r.echo(101 + seq); got.N != servertest.ListN {
+			t.Fatalf("List answer %+v", got)
+		}
+	}
+	b.release <- struct{}{}
+	r.echo(100)
+}
+
+// A burst of requests read in one read is answered in one write: the
+// reader holds the answers of the calls it serves inline and flushes them
+// once it has nothing more buffered to serve. The answers held keep their
+// call slots, so MaxCallsPerConn bounds them: with 4 slots the reader
+// flushes every 4 answers.
+func TestInlineBurstAnsweredInOneWrite(t *testing.T) {
+	for _, tc := range []struct{ slots, writes int }{{0, 1}, {4, 4}} {
+		t.Run(fmt.Sprintf("MaxCallsPerConn=%d", tc.slots), func(t *testing.T) {
+			leakCheck(t)
+			l := listenCounting(t)
+			startServer(t, server.Options{MaxInlineCall: inlineTestLimit, MaxCallsPerConn: tc.slots, Listeners: []net.Listener{l}}, nil)
+			r := dialRaw(t, l.Addr().String())
+			var seq uint64
+			warmUp(r, &seq, 8)
+			before := l.writes.Load()
+			const burst = 16
+			var frames []byte
+			for i := range uint64(burst) {
+				frames = appendEcho(frames, 100+i, "fast")
+			}
+			r.write(frames) // one write: the server reads it in one read
+			for i := range uint64(burst) {
+				r.echo(100 + i)
+			}
+			if n := l.writes.Load() - before; n != int64(tc.writes) {
+				t.Fatalf("%d answers went out in %d writes, want %d", burst, n, tc.writes)
+			}
+		})
+	}
+}
+
+// countingListener is a Unix listener whose connections count the writes
+// made on them.
+type countingListener struct {
+	*net.UnixListener
+	writes atomic.Int64
+}
+
+func listenCounting(t *testing.T) *countingListener {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &countingListener{UnixListener: l}
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	uc, err := l.AcceptUnix()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{UnixConn: uc, writes: &l.writes}, nil
+}
+
+type countingConn struct {
+	*net.UnixConn
+	writes *atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.UnixConn.Write(p)
+}
+
+// appendFrame appends a frame carrying payload.
+func appendFrame(b []byte, t ipc.MsgType, seq uint64, payload []byte) []byte {
+	b, err := ipc.AppendFrame(b, ipc.Header{MsgType: t, SeqNo: seq}, payload)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // appendEcho appends an Echo request frame.

@@ -16,8 +16,9 @@
 // Who does what on a connection, and what a peer can make it hold, is on
 // one page: the Goroutines section at the top of conn.go. In short: one
 // reader goroutine per connection, a handler goroutine per call (or the
-// reader itself for a lone call of a method whose calls are fast:
-// MaxInlineCall), a coalescing writer (ipc.BatchWriter) with a flush
+// reader itself for a call of a method whose calls are fast, MaxInlineCall,
+// the answers to what it read together going out in one write), a
+// coalescing writer (ipc.BatchWriter) with a flush
 // goroutine for a stream's frames, and three budgets with defaults:
 // MaxCallsPerConn (64) calls in flight per connection, every path counted;
 // MaxRequestBytesPerConn (4 MiB) request bytes held per connection, over
@@ -144,12 +145,14 @@ type OptionsFor[H any] struct {
 	// 0: DefaultMaxStreams.
 	MaxStreams int
 	// MaxInlineCall is the handler time under which the connection's reader
-	// may serve a lone call itself instead of handing it to a handler
-	// goroutine (see "Inline calls" in conn.go): a method qualifies after
+	// may serve a call itself instead of handing it to a handler goroutine
+	// (see "Inline calls" in conn.go): a method qualifies after
 	// inlineStreak calls in a row that each took at most this long, and
 	// loses it with the first call that takes longer. While a call runs
 	// inline the connection reads nothing, so a request sent meanwhile waits
-	// for it. 0: DefaultMaxInlineCall; < 0: never inline (every call on a
+	// for it, and the answers of the calls served inline wait until the
+	// reader has served what it read (at most MaxCallsPerConn of them).
+	// 0: DefaultMaxInlineCall; < 0: never inline (every call on a
 	// handler goroutine, e.g. for handlers that may block until the client
 	// goes away).
 	MaxInlineCall time.Duration

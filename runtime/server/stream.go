@@ -237,6 +237,7 @@ var errNoHangup = errors.New("server: hang-up not observable")
 // waitCalls waits until at most n calls hold a slot; false: the connection
 // is ending.
 func (c *conn) waitCalls(n int) bool {
+	c.flushHeld() // the answers held keep their slots
 	for {
 		c.mu.Lock()
 		calls, closed := c.calls, c.closed
