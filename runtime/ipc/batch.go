@@ -30,7 +30,11 @@ import (
 // a timeout is set, each Write is given a deadline of the timeout from its
 // start, armed once and never moved by later frames: a peer that stops
 // reading fails the blocked write one timeout after it began, whatever else
-// is queued.
+// is queued. On a Unix or TCP socket the deadline is armed only when the
+// write cannot complete at once: the batch is first written without
+// waiting, and only what the socket did not take is written under the
+// deadline (which is cleared again afterwards), so the usual write, which
+// the socket takes whole, costs no timer.
 //
 // A caller that need not wait for its frame (QueueMsg) leaves it to the
 // goroutine writing, which reports such frames, a batch at a time, to the
@@ -56,6 +60,7 @@ type BatchWriter struct {
 	w       io.Writer
 	dl      interface{ SetWriteDeadline(time.Time) error }
 	timeout atomic.Int64 // time.Duration; <= 0: no deadline
+	try     tryWriter    // writes without waiting (a socket's); nil: not possible
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -82,6 +87,7 @@ func NewBatchWriter(w io.Writer) *BatchWriter {
 	bw.cond.L = &bw.mu
 	if dl, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		bw.dl = dl
+		bw.try = newTryWriter(w)
 	}
 	return bw
 }
@@ -350,13 +356,33 @@ func (w *BatchWriter) writeBatchesLocked() {
 	w.writing = false
 }
 
-// write is one Write of a batch, with its own deadline.
+// write is one Write of a batch, with its own deadline (see Deadlines in
+// the type's doc): armed at once, or, on a socket, only for what the
+// socket did not take without waiting.
 func (w *BatchWriter) write(b []byte) error {
-	if d := time.Duration(w.timeout.Load()); d > 0 && w.dl != nil {
-		if err := w.dl.SetWriteDeadline(time.Now().Add(d)); err != nil {
+	d := time.Duration(w.timeout.Load())
+	if d <= 0 || w.dl == nil {
+		_, err := w.w.Write(b)
+		return err
+	}
+	start := time.Now()
+	if w.try != nil {
+		n, done, err := w.try.tryWrite(b)
+		switch {
+		case done:
+			return nil
+		case err != nil:
 			return err
 		}
+		b = b[n:]
+	}
+	if err := w.dl.SetWriteDeadline(start.Add(d)); err != nil {
+		return err
 	}
 	_, err := w.w.Write(b)
+	if w.try != nil && err == nil {
+		// Left armed, the deadline would fail the next try once it passes.
+		err = w.dl.SetWriteDeadline(time.Time{})
+	}
 	return err
 }

@@ -567,6 +567,47 @@ func TestBatchWriterDeadlineNotExtended(t *testing.T) {
 	}
 }
 
+// On a socket the deadline is armed only for a write the socket cannot take
+// at once: with a timeout of 1 ns, frames the socket has room for go out
+// (an armed deadline would have passed before the write), a frame larger
+// than the socket's buffer fails with the deadline once the socket is
+// full, and a large frame that a reading peer takes arrives whole.
+func TestBatchWriterDeadlineOnlyWhenBlocked(t *testing.T) {
+	a, b := socketPair(t)
+	w := NewBatchWriter(a)
+	w.SetTimeout(time.Nanosecond)
+	for i := range 10 {
+		if err := w.WriteFrame(Header{MsgType: 0xA5, SeqNo: uint64(i), Length: 16}, make([]byte, 16)); err != nil {
+			t.Fatalf("frame %d with room in the socket: %v", i, err)
+		}
+	}
+	big := make([]byte, 8<<20) // more than any socket buffer: the write must wait
+	if err := w.WriteFrame(Header{MsgType: 0xA5, Length: uint32(len(big))}, big); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("frame larger than the socket buffer, peer not reading: %v, want the deadline", err)
+	}
+
+	a, b = socketPair(t)
+	w = NewBatchWriter(a)
+	w.SetTimeout(10 * time.Second)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		_, body, err := NewFrameReader(b, 0).ReadFrame()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- body
+	}()
+	if err := w.WriteFrame(Header{MsgType: 0xA5, Length: uint32(len(big))}, big); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-got; !bytes.Equal(body, big) {
+		t.Fatal("the large frame arrived changed")
+	}
+}
+
 // Concurrent writers over a real socket: every frame arrives whole, once.
 func TestBatchWriterConcurrentSocket(t *testing.T) {
 	a, b := socketPair(t)
