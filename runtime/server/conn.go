@@ -75,19 +75,25 @@ package server
 // slot until it is written (conn.written), so at most MaxCallsPerConn
 // answers are held.
 //
-// The bound on waiting behind inline calls: reading pauses while one runs,
-// so any frame the peer sends (a Cancel, a request, its hang-up) waits for
-// the inline calls read before it, and an answer held waits for the inline
-// calls served after it, at most MaxCallsPerConn - 1 of them. Each of
-// those takes about MaxInlineCall: a method qualifies only after 8 calls
-// in a row under it, and the first call over it (wherever it ran)
-// disqualifies the method until 8 fast calls again, so a method that turns
-// slow holds the reader for the length of that one call only. An answer is
-// thus held for at most about (MaxCallsPerConn - 1) x MaxInlineCall (63 x
-// 50 µs, about 3.2 ms, at the defaults) plus one such call. The role does
-// not move: the reader is still the only goroutine that reads. While a call
-// runs inline nobody watches for the peer hanging up, so a handler that can
-// block until its client goes away should run with MaxInlineCall < 0.
+// Head-of-line bound: reading pauses while an inline call runs, so every
+// frame the peer sends after it on that connection (a request, a Cancel
+// for a call on a handler goroutine, its hang-up) waits for it; other
+// connections have readers of their own and do not wait for it (though a
+// call of the same method there, served inline before the slow call ends,
+// can block its own reader the same way). An answer held
+// waits for the inline calls served after it, at most MaxCallsPerConn - 1
+// of them. A qualified method's calls took at most MaxInlineCall each, 8
+// in a row; one that suddenly blocks (a mutex, a slow disk) holds its
+// connection's reader for as long as that one call runs, and then, being
+// over MaxInlineCall, disqualifies the method: its calls run on handler
+// goroutines until 8 in a row are fast again. So a frame waits behind at
+// most one slow call, plus about MaxInlineCall per fast inline call read
+// before it, and an answer is held at most about (MaxCallsPerConn - 1) x
+// MaxInlineCall (63 x 50 µs, about 3.2 ms, at the defaults) plus one slow
+// call. The role does not move: the reader is still the only goroutine
+// that reads. While a call runs inline nobody watches for the peer hanging
+// up, so a handler that can block until its client goes away should run
+// with MaxInlineCall < 0.
 //
 // Extensions (control.go, envelope.go): the reader answers a hello that is
 // the connection's first frame itself (a HelloAck, written before it reads

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,6 +139,35 @@ func TestInlineSlowCallDisqualifiesMethod(t *testing.T) {
 	servedBehind(t, r, b, 104)
 }
 
+// A qualified method's call that blocks on the reader holds up only its
+// own connection: a request sent behind it there waits, while another
+// connection's calls of the same method are served meanwhile; once the
+// blocked call returns, both answers come, and the method is disqualified:
+// its next blocking call runs on a handler goroutine.
+func TestInlineBlockedCallHoldsOnlyItsConnection(t *testing.T) {
+	leakCheck(t)
+	b := newGatedEcho()
+	_, path := startServer(t, server.Options{MaxInlineCall: inlineTestLimit}, b.handler())
+	r := dialRaw(t, path)
+	var seq uint64
+	warmUp(r, &seq, 8)
+	r.sendMsg(servertest.MsgEcho, 100, &servertest.EchoRequest{ID: "block"})
+	b.waitStarted(t)
+	r.sendMsg(servertest.MsgEcho, 101, &servertest.EchoRequest{ID: "behind"})
+	other := dialRaw(t, path)
+	for i := range uint64(3) {
+		other.sendMsg(servertest.MsgEcho, 1+i, &servertest.EchoRequest{ID: "other"})
+		if got := other.echo(1 + i); got.ID != "other" {
+			t.Fatalf("other connection: %+v", got)
+		}
+	}
+	expectNothing(t, r, 2*inlineTestLimit)
+	b.release <- struct{}{}
+	r.echo(100)
+	r.echo(101)
+	servedBeside(t, r, b, 102)
+}
+
 // MaxInlineCall < 0 turns inline serving off: however fast a method has
 // been, a request sent while one of its calls runs is answered at once.
 func TestInlineOff(t *testing.T) {
@@ -201,17 +232,19 @@ func TestInlineBesideHandlerCalls(t *testing.T) {
 // reader holds the answers of the calls it serves inline and flushes them
 // once it has nothing more buffered to serve. The answers held keep their
 // call slots, so MaxCallsPerConn bounds them: with 4 slots the reader
-// flushes every 4 answers.
+// flushes every 4 answers. (The warm-up runs on a connection of its own:
+// its handler goroutines may still hold their slots for a moment after
+// their answers, and the burst's connection has none.)
 func TestInlineBurstAnsweredInOneWrite(t *testing.T) {
-	for _, tc := range []struct{ slots, writes int }{{0, 1}, {4, 4}} {
+	for _, tc := range []struct{ slots, perWrite, writes int }{{0, 16, 1}, {4, 4, 4}} {
 		t.Run(fmt.Sprintf("MaxCallsPerConn=%d", tc.slots), func(t *testing.T) {
 			leakCheck(t)
 			l := listenCounting(t)
 			startServer(t, server.Options{MaxInlineCall: inlineTestLimit, MaxCallsPerConn: tc.slots, Listeners: []net.Listener{l}}, nil)
-			r := dialRaw(t, l.Addr().String())
 			var seq uint64
-			warmUp(r, &seq, 8)
-			before := l.writes.Load()
+			warmUp(dialRaw(t, l.Addr().String()), &seq, 8) // qualifies Echo on the server
+			r := dialRaw(t, l.Addr().String())
+			l.reset()
 			const burst = 16
 			var frames []byte
 			for i := range uint64(burst) {
@@ -221,18 +254,20 @@ func TestInlineBurstAnsweredInOneWrite(t *testing.T) {
 			for i := range uint64(burst) {
 				r.echo(100 + i)
 			}
-			if n := l.writes.Load() - before; n != int64(tc.writes) {
-				t.Fatalf("%d answers went out in %d writes, want %d", burst, n, tc.writes)
+			counts := l.framesPerWrite(t)
+			if len(counts) != tc.writes || slices.Max(counts) != tc.perWrite {
+				t.Fatalf("%d answers went out in writes of %v frames; want %d writes of %d", burst, counts, tc.writes, tc.perWrite)
 			}
 		})
 	}
 }
 
-// countingListener is a Unix listener whose connections count the writes
+// countingListener is a Unix listener whose connections record the writes
 // made on them.
 type countingListener struct {
 	*net.UnixListener
-	writes atomic.Int64
+	mu     sync.Mutex
+	writes [][]byte
 }
 
 func listenCounting(t *testing.T) *countingListener {
@@ -249,16 +284,45 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{UnixConn: uc, writes: &l.writes}, nil
+	return &countingConn{UnixConn: uc, l: l}, nil
+}
+
+// reset forgets the writes made so far.
+func (l *countingListener) reset() {
+	l.mu.Lock()
+	l.writes = nil
+	l.mu.Unlock()
+}
+
+// framesPerWrite returns how many frames each write since reset carried.
+func (l *countingListener) framesPerWrite(t *testing.T) []int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var counts []int
+	for _, w := range l.writes {
+		fr := ipc.NewFrameReader(bytes.NewReader(w), 0)
+		n := 0
+		for {
+			if _, _, err := fr.ReadFrame(); err != nil {
+				break
+			}
+			n++
+		}
+		counts = append(counts, n)
+	}
+	return counts
 }
 
 type countingConn struct {
 	*net.UnixConn
-	writes *atomic.Int64
+	l *countingListener
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, bytes.Clone(p))
+	c.l.mu.Unlock()
 	return c.UnixConn.Write(p)
 }
 
