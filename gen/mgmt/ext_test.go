@@ -52,7 +52,7 @@ func TestExtErrorCodes(t *testing.T) {
 	if _, err := c.List(ctx); status.CodeOf(err) != status.FailedPrecondition || err.Error() != "List: supervisor is shutting down" {
 		t.Errorf("List = %v (code %v), want FailedPrecondition", err, status.CodeOf(err))
 	}
-	if !c.Conn().Extended(ctx) || !slices.Equal(c.Conn().Features(ctx), []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe"}) {
+	if !c.Conn().Extended(ctx) || !slices.Equal(c.Conn().Features(ctx), []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe", "mux"}) {
 		t.Fatalf("connection not extended: features %v", c.Conn().Features(ctx))
 	}
 	for _, tc := range []struct {

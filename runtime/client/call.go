@@ -30,6 +30,7 @@ type call struct {
 	abandoned    bool            // may still be written to: never recycled
 	hdrLen       int             // length of the CallHeader frame sent before the request; 0: none
 	forHello     bool            // a waitHello's: its turn as reader ends with the hello's answer
+	ms           *Stream         // a mux stream's Recv (mux.go): not in pending, never pooled
 }
 
 type result struct {
@@ -37,6 +38,7 @@ type result struct {
 	body    []byte // aliases call.buf
 	err     error
 	promote bool // the reading role is the receiver's now
+	queued  bool // (a mux stream's lead) its frame went to its queue
 }
 
 // keepBuf is the largest buffer a pooled call or frame buffer keeps.

@@ -1,6 +1,7 @@
 // Package client is the connection that generated clients are built on: dial,
-// concurrent calls matched by seq on one connection, and streams each on a
-// connection of their own.
+// concurrent calls matched by seq on one connection, and streams multiplexed
+// on it beside the calls when the server agrees (the extension feature
+// "mux", mux.go), else each on a connection of its own.
 //
 // # Goroutines
 //
@@ -16,8 +17,16 @@
 //     answer to its caller over that call's channel. It gives the role up
 //     only when its own answer is complete or its context ended, and passes
 //     it, together with a partly read frame if there is one, to the call that
-//     frame answers, else to any pending call. While calls are pending one of
-//     them holds the role; with none pending, nobody reads.
+//     frame answers, else to any pending call, else to a mux stream's Recv
+//     waiting for a frame. While calls are pending one of them holds the
+//     role; with none pending and no mux stream open, nobody reads.
+//   - Mux streams (mux.go): a frame whose seq is a mux stream's goes
+//     straight to that stream's Recv when it is the holder, else into the
+//     stream's queue (bounded: StreamQueueFrames, StreamQueueBytes), which
+//     lives in the Stream and which its Recv drains. A Recv whose queue is
+//     empty takes the role when it is free, as a waiting call does, and
+//     else waits for a frame or for the role. While a mux stream is open
+//     and nobody waits, the drain goroutine holds the role.
 //   - Writing role (write.go; owns the socket's write side). Taken by a
 //     caller whose request finds it free: it writes its own frame at once,
 //     uncopied. Callers finding it taken copy their frame into the queue,
@@ -44,7 +53,15 @@
 //     end: they mark the call and set a deadline in the past on the socket
 //     to wake the holder's blocked read or write, and return at once.
 //   - a Stream's context.AfterFunc: closes the stream's own connection when
-//     OpenStream's context ends.
+//     OpenStream's context ends; for a mux stream, drops its queue and
+//     queues its Cancel (Close does the same in its caller).
+//   - drain (mux.go): started by passRole when it finds nobody to take the
+//     reading role while mux streams are open (or a frame is half read on
+//     a Conn that had them); holds the role and reads, queueing the
+//     streams' frames and handing calls their answers, until no stream is
+//     open and no frame is in progress, then passes the role on as any
+//     holder does. At most one per Conn; it ends with the Conn (a failed
+//     read) at the latest.
 //
 // A Redialer (redial.go) starts none: a call that needs a new connection
 // dials it in its own goroutine, and the others wait for it.
@@ -59,6 +76,11 @@
 //     not read); a larger request waits for the writer to be free and is
 //     then written directly. Queue and the batch in flight: at most twice
 //     this.
+//   - StreamQueueFrames (256) and StreamQueueBytes (1 MiB): frames queued
+//     for one mux stream's Recv, and their bytes (one frame larger than
+//     that when the queue is empty, and the stream's end); a frame over
+//     them ends that stream alone with ResourceExhausted. An open mux
+//     stream counts in MaxPendingCalls.
 //   - MaxPayload (ipc.MaxPayloadSize, 16 MiB): largest response accepted,
 //     checked before anything is allocated. The body being read grows as its
 //     bytes arrive; a late answer to a call that gave up is discarded through
@@ -162,6 +184,14 @@ type Options struct {
 	Negotiate bool
 	// Legacy: never negotiate, whatever Negotiate says.
 	Legacy bool
+
+	// StreamQueueFrames and StreamQueueBytes bound the frames a stream
+	// multiplexed on the Conn (feature "mux", mux.go) keeps queued for its
+	// Recv: a frame over either ends that stream alone, its Recv returning
+	// a ResourceExhausted error. 0: DefaultStreamQueueFrames (256),
+	// DefaultStreamQueueBytes (1 MiB).
+	StreamQueueFrames int
+	StreamQueueBytes  int
 }
 
 func (o *Options) setDefaults() {
@@ -173,6 +203,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxQueuedBytes <= 0 {
 		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.StreamQueueFrames <= 0 {
+		o.StreamQueueFrames = DefaultStreamQueueFrames
+	}
+	if o.StreamQueueBytes <= 0 {
+		o.StreamQueueBytes = DefaultStreamQueueBytes
 	}
 }
 
@@ -331,6 +367,9 @@ type Conn struct {
 	cur    frameState
 	leader *call // the caller holding the role; nil on a stream's connection
 	sframe call  // the target of every frame on a stream's connection
+	dcall  *call // the drain goroutine's, as it holds the role (mux.go)
+
+	draining atomic.Bool // the drain goroutine runs
 
 	// quit is set by a call that withdrew while someone was reading: if the
 	// frame in progress is stalled in its header, that call may be the one
@@ -340,10 +379,12 @@ type Conn struct {
 	mu        sync.Mutex
 	seq       uint64
 	pending   map[uint64]*call
-	err       error         // why the connection broke; nil while usable
-	streaming bool          // dedicated to a stream by Stream
-	reading   bool          // someone holds the reading role
-	freed     chan struct{} // closed when a slot or queue space frees; nil: nobody waits
+	streams   map[uint64]*Stream // mux streams open, by seq (mux.go)
+	muxed     bool               // a mux stream was opened: the drain goroutine may finish a frame
+	err       error              // why the connection broke; nil while usable
+	streaming bool               // dedicated to a stream by Stream
+	reading   bool               // someone holds the reading role
+	freed     chan struct{}      // closed when a slot or queue space frees; nil: nobody waits
 
 	// The write queue (write.go), also guarded by mu.
 	wbusy  bool   // someone holds the writing role
@@ -401,6 +442,8 @@ func newConn(nc net.Conn, path string, opts Options) *Conn {
 		unary:   chainUnary(opts.UnaryInterceptors),
 		stream:  chainStream(opts.StreamInterceptors),
 		pending: make(map[uint64]*call),
+		streams: make(map[uint64]*Stream),
+		dcall:   &call{ch: make(chan result, 2), name: "drain", abandoned: true},
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
@@ -448,6 +491,9 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 		}
 	}
 	c.pending = nil
+	for _, s := range c.streams {
+		signal(s.wake) // its Recv sees c.err
+	}
 	c.freeLocked()
 	// The server hung up on a hello it was sent: a legacy server that
 	// closes on unknown requests. Any other end (Close, a poisoned or

@@ -124,16 +124,7 @@ func patchSeqs(frame []byte, hdrLen int, seq uint64) {
 // a goroutine of its own (the flush goroutine) when the writer is free, so
 // that a call giving up never blocks on it.
 func (c *Conn) cancelRemote(seq uint64) {
-	var f [ipc.HeaderSize]byte
-	b := ipc.AppendHeader(f[:0], ipc.Header{MsgType: ipc.MsgCancel, SeqNo: seq})
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return
-	}
-	c.wq = append(c.wq, b...)
-	if !c.wbusy {
-		c.wbusy = true
-		go c.flush()
-	}
+	c.cancelLocked(seq)
+	c.mu.Unlock()
 }

@@ -34,7 +34,7 @@ import (
 
 // Features are the extension features this client speaks, as its hello
 // lists them.
-var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe"}
+var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe", "mux"}
 
 // helloTimeout bounds a wait for the hello's answer: a server that has not
 // answered by then is taken as legacy. A variable for tests.

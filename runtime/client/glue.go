@@ -118,7 +118,7 @@ func (x *TypedStream[Frame, PFrame]) RecvInto(p *Frame) error {
 	}
 	if x.c.Last != nil && x.c.Last(p) {
 		x.done.Store(true)
-		_ = x.s.Close()
+		_ = x.s.closeLast()
 	}
 	return nil
 }

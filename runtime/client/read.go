@@ -41,6 +41,7 @@ type frameState struct {
 	parsed bool // h is valid
 	h      ipc.Header
 	to     *call  // the call the frame answers; nil: discarded
+	direct bool   // to is a mux stream's Recv reading it (else: for its queue)
 	body   []byte // to's buffer, read up to off
 	off    int    // body bytes read or discarded
 }
@@ -71,7 +72,7 @@ func (c *Conn) stopping() bool {
 	switch {
 	case c.leader != nil && c.leader.aborted.Load():
 		return true
-	case f.to != nil:
+	case f.to != nil && f.to.ms == nil: // a stream's frame is finished by anyone
 		return f.to.aborted.Load()
 	}
 	return !f.parsed && f.got > 0 && c.quit.Load() != nil
@@ -172,20 +173,32 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 		}()
 	}
 	for {
+		if me == c.dcall && c.drainOver() {
+			c.leader = nil
+			c.passRole(me)
+			return result{}, nil
+		}
 		err := c.readFrame()
 		if err == nil {
 			f := c.cur
 			c.cur = frameState{}
-			switch f.to {
-			case nil: // a late answer to a call that gave up, or unsolicited
-			case c.hcall:
+			switch {
+			case f.to == nil: // a late answer to a call that gave up, or unsolicited
+			case f.to == c.hcall:
 				c.helloAnswered(f.h, f.body)
 				if me.forHello {
 					c.leader = nil
 					c.passRole(me)
 					return result{}, nil
 				}
-			case me:
+			case f.to.ms != nil && !f.direct: // for a mux stream's queue
+				c.deliver(f.to.ms, f.h, f.body)
+				if f.to == me {
+					c.leader = nil
+					c.passRole(me)
+					return result{queued: true}, nil
+				}
+			case f.to == me:
 				me.buf = f.body
 				c.leader = nil
 				c.passRole(me)
@@ -198,6 +211,10 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 		}
 		c.leader = nil
 		if errors.Is(err, errAborted) {
+			if me == c.dcall && me.aborted.CompareAndSwap(true, false) {
+				c.leader = me // woken to look whether it is done
+				continue
+			}
 			return c.stop(ctx, me)
 		}
 		c.fail(err)
@@ -214,8 +231,18 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 // no call is left to finish the frame.
 func (c *Conn) stop(ctx context.Context, me *call) (result, error) {
 	f := &c.cur
+	if me.ms != nil && me.aborted.Load() {
+		// A mux stream's Recv whose context ended: a frame of its own in
+		// progress is left to be discarded, and the role to the drain
+		// goroutine if nobody waits (passRole), which finishes any frame.
+		if f.to == me {
+			f.to, f.body = nil, nil
+		}
+		c.passRole(me)
+		return result{}, ctx.Err()
+	}
 	switch {
-	case f.parsed && f.to != nil && f.to.aborted.Load():
+	case f.parsed && f.to != nil && f.to.ms == nil && f.to.aborted.Load():
 		return c.poison(me, stallOf(f.to, f.to.ctx))
 	case !f.parsed && f.got > 0:
 		if q := c.quit.Load(); !me.aborted.Load() && q != nil {
@@ -271,7 +298,7 @@ func (c *Conn) passRole(me *call) bool {
 	c.mu.Lock()
 	var next *call
 	if c.err == nil {
-		if f := &c.cur; f.parsed && f.to != nil && f.to != me && f.to != c.hcall {
+		if f := &c.cur; f.parsed && f.to != nil && f.to != me && f.to != c.hcall && (f.to.ms == nil || f.to.ms.waiting) {
 			next = f.to
 		} else {
 			for _, cl := range c.pending {
@@ -280,7 +307,22 @@ func (c *Conn) passRole(me *call) bool {
 					break
 				}
 			}
+			for _, s := range c.streams {
+				if next != nil {
+					break
+				}
+				if s.waiting && s.rcall != me {
+					next = s.rcall
+				}
+			}
 		}
+	}
+	if next == nil && c.err == nil && (len(c.streams) > 0 || c.cur.got > 0 && c.muxed) {
+		// Streams are open (or a frame is half read) and nobody waits:
+		// the drain goroutine reads on (mux.go).
+		c.mu.Unlock()
+		go c.drain()
+		return true
 	}
 	if next == nil {
 		mid := c.cur.got > 0 && c.err == nil
@@ -320,7 +362,7 @@ func (c *Conn) readFrame() error {
 			return err
 		}
 		f.h, f.parsed = h, true
-		if f.to = c.claim(h.SeqNo); f.to != nil {
+		if f.to, f.direct = c.claim(h); f.to != nil {
 			f.body = f.to.buf[:0]
 		}
 	}
@@ -347,20 +389,26 @@ func (c *Conn) readFrame() error {
 	return nil
 }
 
-// claim takes the call answered by a frame with seq out of the pending
-// set; on a stream's connection every frame is the stream's.
-func (c *Conn) claim(seq uint64) *call {
+// claim takes the call answered by a frame with header h out of the
+// pending set, or gives a mux stream's frame to its stream (direct: to
+// its Recv, which reads; see mux.go); on a stream's connection every frame
+// is the stream's.
+func (c *Conn) claim(h ipc.Header) (cl *call, direct bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.streaming {
-		return &c.sframe
+		return &c.sframe, false
 	}
-	cl := c.pending[seq]
+	cl = c.pending[h.SeqNo]
 	if cl != nil {
-		delete(c.pending, seq)
+		delete(c.pending, h.SeqNo)
 		c.freeLocked()
+		return cl, false
 	}
-	return cl
+	if s := c.streams[h.SeqNo]; s != nil {
+		return c.claimStreamLocked(s, h)
+	}
+	return nil, false
 }
 
 // growBody extends b, holding the first len(b) bytes of a body of size

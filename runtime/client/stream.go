@@ -83,10 +83,14 @@ func (c *Conn) readStreamFrame(buf []byte) (ipc.Header, []byte, error) {
 // frame is still to come (awaitReady returns without waiting for it).
 var errLegacyStream = errors.New("client: legacy stream")
 
-// OpenStream dials a connection of its own, sends req as a frame of type
-// info.Request, and returns the stream of info.Response frames. ctx bounds
-// the dial and the whole stream: when it ends the stream's connection is
-// closed and RecvInto returns ctx's error.
+// OpenStream sends req as a frame of type info.Request and returns the
+// stream of info.Response frames. On a connection that negotiated the
+// feature "mux" the stream shares this connection with its calls (mux.go);
+// on any other it dials a connection of its own. ctx bounds the dial and
+// the whole stream: when it ends the stream ends (its own connection is
+// closed, or a mux stream is cancelled) and RecvInto returns ctx's error.
+// On an extended connection OpenStream returns once the stream is live
+// (the handler's Ready, or its first frame or end).
 func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
@@ -100,6 +104,13 @@ func (c *Conn) OpenStream(ctx context.Context, info *CallInfo, req msgp.Marshale
 }
 
 func (c *Conn) openStream(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
+	if c.HasFeature(ctx, "mux") {
+		m, err := asMarshaler(req)
+		if err != nil {
+			return nil, err
+		}
+		return c.openMux(ctx, info, m)
+	}
 	sc, err := DialContext(ctx, c.path, Options{MaxPayload: c.opts.MaxPayload, DialTimeout: c.opts.DialTimeout,
 		ServerUID: c.opts.ServerUID, ErrorText: c.opts.ErrorText, Dial: c.opts.Dial, Negotiate: c.opts.Negotiate, Legacy: c.opts.Legacy})
 	if err != nil {
@@ -140,6 +151,16 @@ func (c *Conn) startStream(t ipc.MsgType, m msgp.Marshaler) error {
 // Ready, or its first frame or its end (kept for RecvInto). A legacy
 // stream is live once its request is written.
 func (s *Stream) awaitReady() error {
+	if s.mux {
+		h, body, err := s.muxNext()
+		if err != nil {
+			return err
+		}
+		if h.MsgType != ipc.MsgReady {
+			s.pend, s.pendBody = &h, body
+		}
+		return nil
+	}
 	if s.c.state.Load() != stateHello && !s.c.extended() {
 		return nil
 	}
@@ -170,10 +191,11 @@ func (s *Stream) recvErr(err error) error {
 	return err
 }
 
-// Stream is the client side of one streaming call, on its own connection.
-// One goroutine at a time may call RecvInto; Close may be called from any.
+// Stream is the client side of one streaming call, on its own connection
+// or multiplexed on its Conn (mux.go). One goroutine at a time may call
+// RecvInto; Close may be called from any.
 type Stream struct {
-	c    *Conn
+	c    *Conn // the stream's own connection, or the shared one (mux)
 	info CallInfo
 	ctx  context.Context
 	stop func() bool
@@ -182,6 +204,19 @@ type Stream struct {
 	pend     *ipc.Header // a frame awaitReady read, for the first RecvInto
 	pendBody []byte
 	end      error // after the stream's end: io.EOF or its error, again
+
+	// A mux stream's (mux.go).
+	mux    bool
+	seq    uint64             // its request's
+	cancel context.CancelFunc // ends ctx
+	rcall  *call              // the stream's Recv as the reading role sees it
+	wake   chan struct{}      // (1) a frame was queued, or the stream or connection ended
+	// Guarded by c.mu:
+	q        []queuedFrame // frames read for Recv, in order
+	qbytes   int           // their body bytes, and the frame being read into the queue
+	over     error         // ended on the client's side: Recv's error once q is empty
+	waiting  bool          // Recv waits for a frame or the reading role
+	lastSeen bool          // the last frame came: the server ends the stream itself
 }
 
 // keepStreamBuf is the largest read buffer a Stream keeps between frames.
@@ -201,6 +236,9 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 	}
 	h, body, err := s.next()
 	if err != nil {
+		if s.mux {
+			return err
+		}
 		return s.recvErr(err)
 	}
 	if s.c.extended() {
@@ -239,11 +277,26 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 
 // next reads the stream's next frame that is not its Ready.
 func (s *Stream) next() (ipc.Header, []byte, error) {
+	if s.pend != nil && s.mux {
+		s.c.mu.Lock()
+		if err := s.overErrLocked(); err != nil {
+			s.pend, s.pendBody = nil, nil // the stream ended before this frame was taken
+		}
+		s.c.mu.Unlock()
+	}
 	if s.pend != nil {
 		h, body := *s.pend, s.pendBody
 		s.pend, s.pendBody = nil, nil
 		if h.MsgType != ipc.MsgReady {
 			return h, body, nil
+		}
+	}
+	if s.mux {
+		for {
+			h, body, err := s.muxNext()
+			if err != nil || h.MsgType != ipc.MsgReady {
+				return h, body, err
+			}
 		}
 	}
 	for {
@@ -257,8 +310,27 @@ func (s *Stream) next() (ipc.Header, []byte, error) {
 	}
 }
 
-// Close ends the stream and closes its connection.
+// Close ends the stream and closes its connection; a mux stream is
+// cancelled (the server's handler's context ends) and forgotten, and its
+// connection goes on.
 func (s *Stream) Close() error {
+	if s.mux {
+		s.muxEnded(errStreamClosed)
+		s.stop()
+		s.cancel()
+		return nil
+	}
 	s.stop()
 	return s.c.Close()
+}
+
+// closeLast closes the stream after its last frame: a mux stream's end is
+// still to come from the server, which needs no Cancel.
+func (s *Stream) closeLast() error {
+	if s.mux {
+		s.c.mu.Lock()
+		s.lastSeen = true
+		s.c.mu.Unlock()
+	}
+	return s.Close()
 }

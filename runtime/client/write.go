@@ -56,10 +56,15 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 		binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
 	}
 	frame = c.withHelloLocked(frame)
-	if cl != nil {
+	switch {
+	case cl != nil && cl.ms != nil:
+		cl.seq, cl.ms.seq = c.seq, c.seq
+		c.streams[c.seq] = cl.ms
+		c.muxed = true
+	case cl != nil:
 		cl.seq = c.seq
 		c.pending[c.seq] = cl
-	} else {
+	default:
 		c.streaming = true
 	}
 	if c.wbusy {
@@ -88,7 +93,7 @@ func (c *Conn) admitLocked(ctx context.Context, n int, isCall bool) error {
 		if err := c.usableLocked(); err != nil {
 			return err
 		}
-		full := isCall && len(c.pending) >= c.opts.MaxPendingCalls
+		full := isCall && len(c.pending)+len(c.streams) >= c.opts.MaxPendingCalls
 		if !full && !(c.wbusy && len(c.wq)+n > c.opts.MaxQueuedBytes) {
 			return nil
 		}
@@ -277,9 +282,10 @@ func ctxErr(ctx context.Context) error {
 	return context.Canceled
 }
 
-// callsLocked counts the calls pending, the hello's not among them.
+// callsLocked counts the calls pending and the mux streams open, the
+// hello's call not among them.
 func (c *Conn) callsLocked() int {
-	n := len(c.pending)
+	n := len(c.pending) + len(c.streams)
 	if c.hcall != nil && c.pending[0] == c.hcall {
 		n--
 	}

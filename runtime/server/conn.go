@@ -13,10 +13,13 @@ package server
 //	          reads the body and starts a handler goroutine, or serves the
 //	          call itself when it qualifies, holding back its answer until
 //	          it has served what it read (see Inline calls below); it
-//	          also writes the refusal of a stream over MaxStreams, and never
-//	          runs a stream's handler. While a stream occupies the connection
-//	          it reads no request: it waits for the stream to end, noticing
-//	          meanwhile a peer that hangs up. When the connection ends (EOF,
+//	          also writes the refusal of a stream over MaxStreams (and, on a
+//	          mux connection, MaxStreamsPerConn), and never runs a stream's
+//	          handler. On a connection without mux, while a stream occupies
+//	          it the reader reads no request: it waits for the stream to
+//	          end, noticing meanwhile a peer that hangs up. On a mux
+//	          connection (mux.go) it starts a stream's handler goroutine as
+//	          it starts a call's, and reads on. When the connection ends (EOF,
 //	          framing error, idle timeout, a failed write, shutdown: handlers
 //	          and Close ask it to stop, they do not close the socket under
 //	          it) it takes in up to 64 KiB the peer sent unread (closing with
@@ -29,8 +32,8 @@ package server
 //	          call too). It owns its request: it decodes the body and
 //	          releases it at once, calls the user's handler, writes the
 //	          answer, and returns its call slot and its bytes (a stream
-//	          returns its bytes once decoded, its slot when it ends). Ends
-//	          when the call does.
+//	          returns its bytes once decoded, its slot when it ends, after
+//	          its StreamEnd is written). Ends when the call does.
 //	(writer)  No goroutine: the write side belongs to the connection's
 //	          ipc.BatchWriter. A goroutine with an answer (a handler, or the
 //	          reader flushing the answers it held) that finds it idle writes
@@ -43,17 +46,25 @@ package server
 //	          32 KiB or more and nobody writes: then its Send writes it and
 //	          waits. Each write gets its own deadline,
 //	          armed once at its start and never moved: WriteTimeout,
-//	          StreamSendTimeout while a stream runs. A failed write closes
+//	          StreamSendTimeout while a stream occupies the connection (a
+//	          mux connection's streams share it with calls: WriteTimeout
+//	          always; their frames interleave with answers frame by frame,
+//	          through the one queue). A failed write closes
 //	          the socket at once (it is broken anyway), which ends the
 //	          reader.
 //	flush     Started by a stream's Send (ipc.BatchWriter.SendMsg) that
 //	          finds no write in progress, at most one at a time: it is the
 //	          goroutine writing while the handler goes on encoding frames,
 //	          and writes the queued frames batch by batch (at most 32 KiB
-//	          queued behind the batch in flight). Ends when the queue is
-//	          empty; the stream's end waits for it (BatchWriter.Wait), so
-//	          none outlives its stream. An answer written meanwhile (the
-//	          stream's error answer) waits for it like any WriteMsg.
+//	          queued behind the batch in flight, whatever the number of
+//	          streams). Ends when the queue is empty; a dedicated stream's
+//	          end waits for it (BatchWriter.Wait), so none outlives its
+//	          stream; a mux stream's StreamEnd is queued behind its frames
+//	          and waits like any WriteMsg (not for other streams' frames),
+//	          so the flush goroutine may go on writing those after it: it
+//	          ends when the queue is empty or, the socket being closed by
+//	          the reader's end, at its next write. An answer written
+//	          meanwhile waits for it like any WriteMsg.
 //
 // Inline calls: handing a call to a handler goroutine wakes a second OS
 // thread, which is most of a round trip's cost on a Unix socket. So the
@@ -112,8 +123,11 @@ package server
 // extended connection ends with a StreamEnd that its handler goroutine
 // writes; Ready is written by Stream.Ready like a frame.
 //
-// Nothing else runs per connection but, once, when a stream's context ends,
-// the context.AfterFunc that wakes the stream's blocked write. No timer
+// Nothing else runs per connection but, once, when a dedicated stream's
+// context ends, the context.AfterFunc that wakes the stream's blocked write
+// (a mux stream's end must not break the connection's writes: its Send
+// fails on its context instead, and a blocked write is bounded by
+// WriteTimeout). No timer
 // runs: the idle deadline is the reader's read deadline, moved only when it
 // expires while calls are in flight.
 //
@@ -122,8 +136,9 @@ package server
 // bytes together stay within MaxRequestBytesPerConn (one request larger than
 // that is admitted alone, up to MaxPayload), the answers waiting for the
 // writer (at most one per call; those the reader holds, under 64 KiB
-// plus one answer) or, during a stream, at most 32 KiB of
-// frames plus one, and, between writes, the writer's two batch buffers of
+// plus one answer) or, during streams, at most 32 KiB of frames plus one
+// per stream sending (a mux connection runs at most MaxStreamsPerConn),
+// and, between writes, the writer's two batch buffers of
 // at most 128 KiB each. An idle connection holds the read
 // buffer, its small structs and whatever batch buffers it kept.
 
@@ -159,10 +174,10 @@ type conn struct {
 	wg     sync.WaitGroup // handler goroutines
 	freed  chan struct{}  // (1) a call slot or budget bytes were returned
 
-	// ext: the connection negotiated the extensions (control.go). Set by
-	// the reader on the first frame, before any handler starts; read-only
-	// after.
-	ext bool
+	// ext: the connection negotiated the extensions (control.go); mux:
+	// also the feature "mux" (mux.go). Set by the reader on the first
+	// frame, before any handler starts; read-only after.
+	ext, mux bool
 	// hdr is the CallHeader the reader read last, for the request that
 	// follows it (envelope.go); the reader's alone.
 	hdr callHeader
@@ -182,7 +197,8 @@ type conn struct {
 	closed   bool  // no further dispatch; the socket is closed or closing
 	stream   *Stream
 	shutdown bool                // beginShutdown ran
-	inflight map[uint64]*callCtx // calls that came with a CallHeader, by seq (envelope.go)
+	inflight map[uint64]*callCtx // calls that came with a CallHeader, and mux streams, by seq (envelope.go)
+	mstreams map[uint64]*Stream  // the mux streams running, by seq (mux.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -426,6 +442,9 @@ func (c *conn) dispatch(r *request) bool {
 	}
 	c.mu.Unlock()
 	switch {
+	case r.m != nil && r.m.stream != nil && c.mux:
+		c.startMuxStream(r)
+		return true
 	case r.m != nil && r.m.stream != nil:
 		return c.runStream(r)
 	case r.call.inlineable() && (r.m == nil || c.s.cfg.maxInline >= 0 && r.m.inlineable()):
@@ -538,6 +557,9 @@ func (c *conn) beginShutdown() {
 	c.shutdown = true
 	if c.stream != nil {
 		c.stream.cancel()
+	}
+	for _, st := range c.mstreams {
+		st.cancel()
 	}
 	idle := !c.closed && c.calls == 0
 	if idle {

@@ -29,7 +29,7 @@ import (
 
 // Features are the extension features this server speaks, in the order its
 // HelloAck lists them (those the client also named).
-var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe"}
+var Features = []string{"errors", "status", "ready", "cancel", "meta", "ping", "describe", "mux"}
 
 // controlMethods are the runtime's own calls, served on extended
 // connections only, without the server's interceptors.
@@ -78,6 +78,7 @@ func (c *conn) hello(r *request) bool {
 		}
 	}
 	c.ext = true
+	c.mux = slices.Contains(ack.Features, "mux")
 	return c.write(ipc.MsgHelloAck, seq, ack, nil) == nil
 }
 
@@ -102,9 +103,10 @@ func (e *DecodeError) StatusCode() status.Code { return status.InvalidArgument }
 // limits, which no client would accept.
 func (e *LimitError) StatusCode() status.Code { return status.Internal }
 
-func (e *panicError) StatusCode() status.Code  { return status.Internal }
-func (t unknownType) StatusCode() status.Code  { return status.Unimplemented }
-func (tooManyStreams) StatusCode() status.Code { return status.ResourceExhausted }
+func (e *panicError) StatusCode() status.Code      { return status.Internal }
+func (t unknownType) StatusCode() status.Code      { return status.Unimplemented }
+func (tooManyStreams) StatusCode() status.Code     { return status.ResourceExhausted }
+func (tooManyConnStreams) StatusCode() status.Code { return status.ResourceExhausted }
 
 // refusalFrame is the answer to a hello on a connection the server refuses
 // (Authorize, MaxConns): an error frame with code and text, which the

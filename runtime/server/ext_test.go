@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/tinylib/msgp/msgp"
+
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
@@ -19,12 +21,18 @@ var hello = &ipc.Hello{Version: ipc.ExtVersion, Features: []string{"errors", "pi
 // errorFrame reads the next frame, which must be an error frame for seq.
 func (r *rawConn) errorFrame(seq uint64) ipc.Status {
 	r.t.Helper()
-	h, body := r.next()
 	var st ipc.Status
-	if h.MsgType != ipc.MsgError || h.SeqNo != seq || ipc.DecodePayload(body, &st) != nil {
-		r.t.Fatalf("got %s seq %d % x, want an error frame for seq %d", h.MsgType, h.SeqNo, body, seq)
-	}
+	r.frameOf(ipc.MsgError, seq, &st)
 	return st
+}
+
+// frameOf reads the next frame, which must be of type t for seq, into m.
+func (r *rawConn) frameOf(t ipc.MsgType, seq uint64, m msgp.Unmarshaler) {
+	r.t.Helper()
+	h, body := r.next()
+	if h.MsgType != t || h.SeqNo != seq || ipc.DecodePayload(body, m) != nil {
+		r.t.Fatalf("got %s seq %d % x, want %s for seq %d", h.MsgType, h.SeqNo, body, t, seq)
+	}
 }
 
 // A hello as the first frame is answered at once with the features both

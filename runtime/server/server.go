@@ -88,6 +88,7 @@ const (
 	DefaultMaxCallsPerConn        = 64
 	DefaultMaxRequestBytesPerConn = 4 << 20
 	DefaultMaxStreams             = 256
+	DefaultMaxStreamsPerConn      = 16
 	DefaultMaxInlineCall          = 50 * time.Microsecond
 )
 
@@ -144,6 +145,14 @@ type OptionsFor[H any] struct {
 	// request over it is answered with the error response.
 	// 0: DefaultMaxStreams.
 	MaxStreams int
+	// MaxStreamsPerConn bounds the streams open at once on one connection
+	// that multiplexes them (the extension feature "mux": streams share the
+	// client's connection with its calls, see mux.go); a stream request
+	// over it is answered with an error frame ResourceExhausted and the
+	// connection goes on. Each such stream also holds one of
+	// MaxCallsPerConn and one of MaxStreams while it runs. A connection
+	// without mux carries one stream at most. 0: DefaultMaxStreamsPerConn.
+	MaxStreamsPerConn int
 	// MaxInlineCall is the handler time under which the connection's reader
 	// may serve a call itself instead of handing it to a handler goroutine
 	// (see "Inline calls" in conn.go): a method qualifies after
@@ -193,6 +202,7 @@ type config struct {
 	maxCalls          int
 	maxBytes          int64
 	maxStreams        int
+	maxConnStreams    int
 	maxInline         time.Duration // < 0: never inline
 	authorize         func(ctx context.Context, peer PeerCred) error
 	legacy            bool
@@ -210,6 +220,7 @@ func newConfig[H any](o *OptionsFor[H]) config {
 		maxCalls:          positive(o.MaxCallsPerConn, DefaultMaxCallsPerConn),
 		maxBytes:          positive(o.MaxRequestBytesPerConn, DefaultMaxRequestBytesPerConn),
 		maxStreams:        positive(o.MaxStreams, DefaultMaxStreams),
+		maxConnStreams:    positive(o.MaxStreamsPerConn, DefaultMaxStreamsPerConn),
 		maxInline:         o.MaxInlineCall,
 		authorize:         o.Authorize,
 		legacy:            o.Legacy,

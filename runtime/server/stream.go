@@ -317,7 +317,9 @@ func (c *conn) callStream(st *Stream, r *request) (err error) {
 // its handler returned nil or its context's error (it only noticed the
 // shutdown), as a follow that runs until either side closes is. It reports
 // whether the connection goes back to request/response mode: yes, unless
-// a send failed, the client went away or the server is shutting down.
+// a send failed, the client went away or the server is shutting down. A
+// mux stream (mux.go) the client cancelled ends with its handler's error,
+// as any other.
 func (c *conn) endStream(st *Stream, m *method, seq uint64, err error, live, last, failed bool) bool {
 	if st.refused != nil { // refuse cancelled the stream's context itself
 		err, failed, live = st.refused, false, true
@@ -328,10 +330,10 @@ func (c *conn) endStream(st *Stream, m *method, seq uint64, err error, live, las
 	c.mu.Lock()
 	shutdown := c.shutdown
 	c.mu.Unlock()
-	if !live && !shutdown {
-		return false // the client went away
+	if !live && !shutdown && !c.mux {
+		return false // the client went away (on a mux connection: cancelled the stream)
 	}
-	if !live && errors.Is(err, context.Canceled) {
+	if !live && shutdown && errors.Is(err, context.Canceled) {
 		err = nil // the shutdown ended it: see above
 	}
 	end := &ipc.Status{}

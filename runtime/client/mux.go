@@ -1,0 +1,300 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
+)
+
+// Multiplexed streams (docs/wire.md, "Multiplexed streams"), client side.
+// On a connection whose hello agreed to the feature "mux", OpenStream sends
+// the stream's request on the Conn itself, numbered like a call (with the
+// call's CallHeader when its context can end or carries metadata), instead
+// of dialling a connection for it; the server tags every frame of the
+// stream, its Ready and its end (StreamEnd, or an error frame) with that
+// seq. The stream is registered in Conn.streams by seq until its end
+// arrives or it is closed.
+//
+// Who reads a stream's frames: whoever holds the reading role (read.go).
+// Its holder takes a frame whose seq is a stream's straight to the stream
+// when the holder is that stream's own Recv (and nothing is queued before
+// the frame); any other holder appends it to the stream's queue, and the
+// stream's Recv takes it from there. A Recv that finds its queue empty
+// takes the reading role when nobody holds it, as a call waiting for its
+// answer does, and else waits for a frame in its queue or for the role,
+// which passRole hands to a Recv waiting like this as it hands it to a
+// waiting call. While a stream is open and no call or Recv waits, the
+// drain goroutine holds the role, so frames keep being read (and the
+// server's writes never stall on us) however slowly the stream's reader
+// reads: it ends once no stream is open and no frame is in progress, or
+// when the connection breaks.
+//
+// Bounds: a stream's queue holds at most Options.StreamQueueFrames frames
+// and Options.StreamQueueBytes body bytes (one frame larger than that is
+// taken when the queue is empty; a stream's end is always taken). A frame
+// that does not fit ends that stream alone: its queue is dropped, its
+// Recv returns a ResourceExhausted error ("stream reader fell behind: N
+// frames / B bytes queued"), a Cancel goes to the server for its seq, and
+// the rest of its frames are discarded as they arrive; every other call
+// and stream goes on. Closing a stream, or the end of OpenStream's
+// context, does the same with Close's or the context's error, and sends a
+// Cancel unless the stream's last frame came (the server then ends it by
+// itself: its end is discarded when it comes). An open stream counts as a
+// call in MaxPendingCalls.
+
+// Defaults of Options' stream queue bounds.
+const (
+	DefaultStreamQueueFrames = 256     // Options.StreamQueueFrames
+	DefaultStreamQueueBytes  = 1 << 20 // Options.StreamQueueBytes
+)
+
+// queuedFrame is a frame in a stream's queue; body is its own.
+type queuedFrame struct {
+	h    ipc.Header
+	body []byte
+}
+
+// errStreamClosed is Recv's error after Close, on a mux stream.
+var errStreamClosed = errors.New("stream closed by the client")
+
+// openMux opens a stream on c itself; c negotiated "mux".
+func (c *Conn) openMux(ctx context.Context, info *CallInfo, req msgp.Marshaler) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("client: %s stream: %w", info.Method, err)
+	}
+	hdr, withHdr, err := c.envelope(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s stream: %w", info.Method, err)
+	}
+	bp, frame, hdrLen, err := encodeCall(info.Request, &hdr, withHdr, req)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s stream: %w", info.Method, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &Stream{c: c, info: *info, ctx: sctx, mux: true, cancel: cancel, wake: make(chan struct{}, 1)}
+	rc := &call{ch: make(chan result, 2), ms: s, name: info.Method, ctx: sctx, start: time.Now(), hdrLen: hdrLen, abandoned: true}
+	rc.abortFn, rc.writeAbortFn = rc.abort, rc.writeAbort
+	s.rcall = rc
+	err = c.send(ctx, frame, rc)
+	recycle(bp, frame)
+	if err != nil { // not registered: nothing was written
+		cancel()
+		return nil, callErr(ctx, info.Method+" stream", err)
+	}
+	rc.aborted.Store(false) // a write its context interrupted is over
+	s.stop = context.AfterFunc(sctx, func() { s.muxEnded(nil) })
+	if err := s.awaitReady(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// muxNext returns the stream's next frame: from its queue, or read by the
+// caller holding the reading role, or queued by whoever holds it.
+func (s *Stream) muxNext() (ipc.Header, []byte, error) {
+	c, rc := s.c, s.rcall
+	hold := false // the reading role was passed to us: lead, or pass it on
+	for {
+		c.mu.Lock()
+		var err error
+		if len(s.q) == 0 {
+			if err = s.overErrLocked(); err == nil {
+				err = c.err
+			}
+		}
+		if len(s.q) > 0 || err != nil {
+			var f queuedFrame
+			if err == nil {
+				f = s.q[0]
+				s.q[0] = queuedFrame{}
+				s.q = s.q[1:]
+				s.qbytes -= len(f.body)
+			}
+			c.mu.Unlock()
+			if hold {
+				c.passRole(rc)
+			}
+			return f.h, f.body, err
+		}
+		rc.promoted = false
+		if hold || !c.reading {
+			c.reading, hold = true, false
+			c.mu.Unlock()
+			if r, ok, err := s.lead(); ok || err != nil {
+				return r.h, r.body, err
+			}
+			continue
+		}
+		s.waiting = true
+		c.mu.Unlock()
+		var (
+			r     result
+			woken bool
+		)
+		select {
+		case <-s.wake:
+		case r = <-rc.ch:
+			woken = true
+		case <-s.ctx.Done():
+		}
+		c.mu.Lock()
+		s.waiting = false
+		promoted := rc.promoted && !woken
+		c.mu.Unlock()
+		if promoted { // the role is on its way
+			r, woken = <-rc.ch, true
+		}
+		switch {
+		case !woken:
+		case r.err != nil:
+			return ipc.Header{}, nil, r.err
+		case r.promote:
+			hold = true // a frame may be queued meanwhile: look first
+		}
+	}
+}
+
+// lead holds the reading role for the stream's Recv: ok with the stream's
+// next frame, read straight to it; not ok when a frame went to its queue
+// (or its context ended) instead.
+func (s *Stream) lead() (result, bool, error) {
+	r, err := s.c.lead(s.ctx, s.rcall)
+	switch {
+	case err != nil:
+		if s.ctx.Err() != nil {
+			return result{}, false, nil // the loop says why
+		}
+		return result{}, false, err
+	case r.queued:
+		return result{}, false, nil
+	}
+	if cap(r.body) <= keepStreamBuf {
+		s.buf = r.body[:0]
+	}
+	return r, true, nil
+}
+
+// overErrLocked is the error that ended the stream on the client's side,
+// nil while it goes on; c.mu is held.
+func (s *Stream) overErrLocked() error {
+	if s.over != nil {
+		return s.over
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("client: %s stream: %w", s.info.Method, err)
+	}
+	return nil
+}
+
+// claimStreamLocked takes a frame (header h) of the stream s for reading:
+// straight to its Recv when that is the reader and nothing is queued
+// (direct), else into its queue when it fits; a frame that does not fit
+// ends the stream (see above) and is discarded (nil). c.mu is held.
+func (c *Conn) claimStreamLocked(s *Stream, h ipc.Header) (cl *call, direct bool) {
+	end := h.MsgType == ipc.MsgStreamEnd || h.MsgType == ipc.MsgError
+	if end {
+		delete(c.streams, h.SeqNo) // nothing follows it
+	}
+	switch {
+	case s.over != nil: // closed, or fell behind: the rest is discarded
+		return nil, false
+	case c.leader == s.rcall && len(s.q) == 0:
+		s.rcall.buf = s.buf
+		return s.rcall, true
+	case !end && len(s.q) > 0 && (len(s.q) >= c.opts.StreamQueueFrames || s.qbytes+int(h.Length) > c.opts.StreamQueueBytes):
+		s.over = status.Errorf(status.ResourceExhausted, "client: %s stream: stream reader fell behind: %d frames / %d bytes queued",
+			s.info.Method, len(s.q), s.qbytes)
+		s.q, s.qbytes = nil, 0
+		delete(c.streams, h.SeqNo)
+		c.cancelLocked(h.SeqNo)
+		signal(s.wake)
+		return nil, false
+	}
+	s.qbytes += int(h.Length)
+	s.rcall.buf = nil // a queued frame's body is its own
+	return s.rcall, false
+}
+
+// deliver appends a frame the reader read for the stream s to its queue.
+func (c *Conn) deliver(s *Stream, h ipc.Header, body []byte) {
+	c.mu.Lock()
+	if s.over == nil {
+		s.q = append(s.q, queuedFrame{h: h, body: body})
+	}
+	c.mu.Unlock()
+	signal(s.wake)
+}
+
+// muxEnded ends the stream on the client's side (Close, cause
+// errStreamClosed, or the end of its context, cause nil): its queue is
+// dropped, and the server is sent a Cancel unless its end came already
+// or, after its last frame (closeLast), will come by itself.
+func (s *Stream) muxEnded(cause error) {
+	c := s.c
+	c.mu.Lock()
+	if s.over == nil {
+		if cause == nil {
+			cause = ctxErr(s.ctx)
+		}
+		s.over = fmt.Errorf("client: %s stream: %w", s.info.Method, cause)
+	}
+	s.q, s.qbytes = nil, 0
+	open := c.streams[s.seq] == s
+	if open && !s.lastSeen {
+		delete(c.streams, s.seq)
+		c.cancelLocked(s.seq)
+	}
+	idle := len(c.streams) == 0
+	c.mu.Unlock()
+	signal(s.wake)
+	if idle && c.draining.Load() {
+		c.dcall.aborted.Store(true) // nothing to drain: wake it to end
+		c.poke()
+	}
+}
+
+// drain is the drain goroutine: it holds the reading role while streams
+// are open and nobody else waits to read (see above).
+func (c *Conn) drain() {
+	c.draining.Store(true)
+	defer c.draining.Store(false)
+	c.dcall.aborted.Store(false)
+	c.lead(context.Background(), c.dcall)
+}
+
+// drainOver reports whether the drain goroutine is done: no stream is
+// open and no frame is half read, or the connection broke.
+func (c *Conn) drainOver() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil || len(c.streams) == 0 && c.cur.got == 0
+}
+
+// cancelLocked queues a Cancel for seq behind the writer (cancelRemote
+// with c.mu held).
+func (c *Conn) cancelLocked(seq uint64) {
+	if c.err != nil {
+		return
+	}
+	var f [ipc.HeaderSize]byte
+	c.wq = append(c.wq, ipc.AppendHeader(f[:0], ipc.Header{MsgType: ipc.MsgCancel, SeqNo: seq})...)
+	if !c.wbusy {
+		c.wbusy = true
+		go c.flush()
+	}
+}
+
+// signal wakes a goroutine waiting on ch (capacity 1), if any.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,180 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
+	"github.com/mgmtgen/mgmtgen/runtime/status"
+)
+
+// Multiplexed streams (feature "mux", mux.go) against a scripted server:
+// the queue's bounds to the byte, the Cancel, frames routed by seq, and
+// the reading role moving between a Recv and calls.
+
+// muxPeer accepts the client's connection and answers its hello with a
+// HelloAck agreeing to mux.
+func muxPeer(t *testing.T, opts client.Options) (*peer, *client.Conn) {
+	t.Helper()
+	p, path := listenPeer(t)
+	opts.Negotiate = true
+	c := dial(t, path, opts)
+	p.accept()
+	ext := make(chan bool, 1)
+	go func() { ext <- c.HasFeature(context.Background(), "mux") }()
+	if h := p.request(); h.MsgType != ipc.MsgHello || h.SeqNo != 0 {
+		t.Fatalf("first frame %s seq %d, want the hello", h.MsgType, h.SeqNo)
+	}
+	p.write(frame(ipc.MsgHelloAck, 0, &ipc.HelloAck{Version: ipc.ExtVersion, Features: []string{"errors", "status", "ready", "cancel", "mux"}, Runtime: "scripted"}))
+	if !<-ext {
+		t.Fatal("mux not agreed")
+	}
+	return p, c
+}
+
+// openTail opens a Tail stream on c; the peer reads its request, which
+// must have seq, and answers Ready.
+func openTail(t *testing.T, p *peer, c *client.Conn, seq uint64) *client.Stream {
+	t.Helper()
+	type opened struct {
+		s   *client.Stream
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := c.OpenStream(context.Background(), tailInfo, &servertest.TailRequest{Follow: true})
+		ch <- opened{s, err}
+	}()
+	if h := p.request(); h.MsgType != servertest.MsgTail || h.SeqNo != seq {
+		t.Fatalf("stream request %s seq %d, want Tail seq %d", h.MsgType, h.SeqNo, seq)
+	}
+	p.write(frame(ipc.MsgReady, seq, nil))
+	o := <-ch
+	if o.err != nil {
+		t.Fatalf("OpenStream: %v", o.err)
+	}
+	t.Cleanup(func() { o.s.Close() })
+	return o.s
+}
+
+// tailFrame is a TailFrame of the stream seq whose payload is 11 bytes.
+func tailFrame(seq uint64, i int) []byte {
+	b := frame(servertest.MsgTailFrame, seq, &servertest.TailFrame{I: 1000 + i})
+	if n := len(b) - ipc.HeaderSize; n != 11 {
+		panic(fmt.Sprintf("tail frame payload %d bytes", n))
+	}
+	return b
+}
+
+// A stream's queue holds StreamQueueBytes: the frame that would pass it
+// ends that stream with ResourceExhausted naming what was queued, the
+// client sends Cancel for it, its later frames are discarded, and the
+// connection's calls and other streams go on.
+func TestMuxQueueBound(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{StreamQueueBytes: 30})
+	slow := openTail(t, p, c, 1)
+	other := openTail(t, p, c, 2)
+	// Nobody receives: the client's drain reads. Frames of 11 bytes: two
+	// fit in 30, the third does not.
+	p.write(append(append(append(tailFrame(1, 0), tailFrame(1, 1)...), tailFrame(2, 0)...), tailFrame(1, 2)...))
+	if h := p.request(); h.MsgType != ipc.MsgCancel || h.SeqNo != 1 {
+		t.Fatalf("client sent %s seq %d, want Cancel seq 1", h.MsgType, h.SeqNo)
+	}
+	p.write(append(tailFrame(1, 3), frame(ipc.MsgStreamEnd, 1, &ipc.Status{Code: uint32(status.Canceled)})...))
+	var f servertest.TailFrame
+	err := slow.RecvInto(&f)
+	if status.CodeOf(err) != status.ResourceExhausted || err.Error() != "client: Tail stream: stream reader fell behind: 2 frames / 22 bytes queued" {
+		t.Fatalf("slow stream's Recv = %v", err)
+	}
+	if err := other.RecvInto(&f); err != nil || f.I != 1000 {
+		t.Fatalf("other stream's frame %+v, %v", f, err)
+	}
+	call := goEcho(context.Background(), c, "beside")
+	if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != 3 {
+		t.Fatalf("call %s seq %d", h.MsgType, h.SeqNo)
+	}
+	p.write(append(tailFrame(2, 1), answer(3, "beside")...))
+	if r := wait(t, call, "the call beside the streams"); r.err != nil || r.resp.ID != "beside" {
+		t.Fatalf("call: %+v, %v", r.resp, r.err)
+	}
+	if err := other.RecvInto(&f); err != nil || f.I != 1001 {
+		t.Fatalf("other stream's second frame %+v, %v", f, err)
+	}
+	p.write(frame(ipc.MsgStreamEnd, 2, &ipc.Status{}))
+	if err := other.RecvInto(&f); err != io.EOF {
+		t.Fatalf("other stream's end: %v, want io.EOF", err)
+	}
+}
+
+// A Recv that holds the reading role hands the answers of calls to them;
+// a Recv that waits while a call reads gets its frames, and the role when
+// the call is answered.
+func TestMuxRecvAndCallsShareTheReader(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{})
+	s := openTail(t, p, c, 1)
+	got := make(chan error, 1)
+	recvOne := func(want int) {
+		go func() {
+			var f servertest.TailFrame
+			err := s.RecvInto(&f)
+			if err == nil && f.I != want {
+				err = fmt.Errorf("frame %d, want %d", f.I, want)
+			}
+			got <- err
+		}()
+	}
+	recvOne(1000) // blocks reading: nothing sent yet
+	for i := range 3 {
+		call := goEcho(context.Background(), c, "c")
+		if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != uint64(2+i) {
+			t.Fatalf("call %s seq %d", h.MsgType, h.SeqNo)
+		}
+		p.write(answer(uint64(2+i), "c"))
+		if r := wait(t, call, "a call while Recv waits"); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	p.write(tailFrame(1, 0))
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	// A call reads first (its answer is late), then Recv waits behind it.
+	call := goEcho(context.Background(), c, "late")
+	p.request()
+	recvOne(1001)
+	p.write(append(tailFrame(1, 1), answer(5, "late")...))
+	if r := wait(t, call, "the late call"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	recvOne(1002)
+	p.write(tailFrame(1, 2))
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	// The stream's end, then Close: no Cancel goes out for an ended stream.
+	p.write(frame(ipc.MsgStreamEnd, 1, &ipc.Status{Code: uint32(status.NotFound), Message: "gone"}))
+	var f servertest.TailFrame
+	var re *client.RemoteError
+	if err := s.RecvInto(&f); !errors.As(err, &re) || re.Code != status.NotFound || re.Text != "gone" {
+		t.Fatalf("end: %v", err)
+	}
+	s.Close()
+	call = goEcho(context.Background(), c, "after")
+	if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != 6 {
+		t.Fatalf("after the stream's end the client sent %s seq %d, want Echo seq 6", h.MsgType, h.SeqNo)
+	}
+	p.write(answer(6, "after"))
+	if r := wait(t, call, "the call after"); r.err != nil {
+		t.Fatal(r.err)
+	}
+}
