@@ -42,6 +42,9 @@ type handler struct {
 	// turns each chunk into a frame. A nil chunks holds the stream open
 	// until the client goes away.
 	chunks chan []byte
+	// snapshot is what a Logs request without Follow gets, in one frame
+	// with EOF set, as procd sends a snapshot.
+	snapshot []byte
 }
 
 func newHandler() *handler {
@@ -57,11 +60,15 @@ func (h *handler) Status(_ context.Context, req *mgmt.StatusRequestPayload) (*mg
 	return h.status, nil
 }
 
-// Logs is shaped like examples/procd's: a snapshot frame, then one frame per
-// chunk taken from the follower until the client goes away.
+// Logs is shaped like examples/procd's: without Follow, the snapshot in one
+// frame with EOF; with it, a snapshot frame, then one frame per chunk taken
+// from the follower until the client goes away.
 func (h *handler) Logs(ctx context.Context, req *mgmt.LogsRequestPayload, out mgmt.LogsSender) error {
 	frame := func(data []byte) *mgmt.LogsStreamPayload {
 		return &mgmt.LogsStreamPayload{ID: req.ID, Stream: req.Stream, Data: data}
+	}
+	if !req.Follow {
+		return out.Send(&mgmt.LogsStreamPayload{ID: req.ID, Stream: req.Stream, Data: h.snapshot, EOF: true})
 	}
 	if err := out.Send(frame(nil)); err != nil {
 		return err

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -152,5 +153,61 @@ func BenchmarkLogsFollow(b *testing.B) {
 				b.ReportMetric(float64(b.N)/el.Seconds(), "frames/s")
 			})
 		}
+	}
+}
+
+// snapshotMgmt takes one Logs snapshot (one frame with EOF, as procd
+// sends) through the generated client c, and checks it.
+func snapshotMgmt(tb testing.TB, c *mgmt.Client, req *mgmt.LogsRequestPayload, p *mgmt.LogsStreamPayload, want int) {
+	s, err := c.Logs(bg, req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.RecvInto(p); err != nil || !p.EOF || len(p.Data) != want {
+		tb.Fatalf("snapshot: %d bytes, EOF %v, %v", len(p.Data), p.EOF, err)
+	}
+	if err := s.RecvInto(p); err != io.EOF {
+		tb.Fatalf("after the snapshot: %v, want io.EOF", err)
+	}
+}
+
+func TestLogsSnapshot(t *testing.T) {
+	h := newHandler()
+	h.snapshot = LogsChunk(4 << 10).Data
+	path := startMgmt(t, h)
+	var p mgmt.LogsStreamPayload
+	for _, legacy := range []bool{true, false} {
+		c := dialMgmtOpts(t, path, mgmt.ClientOptions{Legacy: legacy})
+		for range 3 {
+			snapshotMgmt(t, c, &mgmt.LogsRequestPayload{ID: "proc-0007"}, &p, len(h.snapshot))
+		}
+	}
+}
+
+// BenchmarkLogsSnapshot: one op is one Logs snapshot of 4 KiB (the stream
+// opened, its one frame received, its end) through the generated client.
+// impl=dial is a client that does not negotiate (Legacy), so each stream
+// dials a connection of its own, as every stream did before streams were
+// multiplexed (a negotiating client without mux also says hello on each);
+// impl=mux is the default client, whose streams share its connection.
+func BenchmarkLogsSnapshot(b *testing.B) {
+	h := newHandler()
+	h.snapshot = LogsChunk(4 << 10).Data
+	path := startMgmt(b, h)
+	req := &mgmt.LogsRequestPayload{ID: "proc-0007"}
+	for _, impl := range []struct {
+		name   string
+		legacy bool
+	}{{"dial", true}, {"mux", false}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			c := dialMgmtOpts(b, path, mgmt.ClientOptions{Legacy: impl.legacy})
+			var p mgmt.LogsStreamPayload
+			snapshotMgmt(b, c, req, &p, len(h.snapshot))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				snapshotMgmt(b, c, req, &p, len(h.snapshot))
+			}
+		})
 	}
 }
