@@ -44,7 +44,7 @@ bench-ipc:
 	$(GO) test -run '^$$' -bench . -benchmem -count=$(COUNT) ./runtime/ipc
 
 ## fuzz: every fuzz target for $(FUZZTIME) each.
-FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/ipc:FuzzControlFrames runtime/server:FuzzServerConn runtime/client:FuzzClientConn \
+FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/ipc:FuzzControlFrames runtime/server:FuzzServerConn runtime/client:FuzzClientConn runtime/client:FuzzClientMux \
 	gen/mgmt:FuzzDecode internal/schema:FuzzParse \
 	internal/msgjson:FuzzDecode \
 	runtime/msgpx:FuzzSmallTotal runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders runtime/msgpx:FuzzFast

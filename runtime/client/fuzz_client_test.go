@@ -18,12 +18,14 @@ import (
 )
 
 // hostileServer answers every connection's first request frame with the
-// bytes in reply, then closes it.
+// bytes in reply, then closes it; with ack set, it first answers the
+// connection's hello with ack.
 type hostileServer struct {
 	l     net.Listener
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	reply []byte
+	ack   []byte
 }
 
 func startHostile(t testing.TB) (*hostileServer, string) {
@@ -45,12 +47,19 @@ func (s *hostileServer) accept() {
 			return
 		}
 		s.mu.Lock()
-		reply := s.reply
+		reply, ack := s.reply, s.ack
 		s.mu.Unlock()
 		s.wg.Go(func() {
 			defer nc.Close()
 			nc.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, _, err := ipc.NewFrameReader(nc, 0).ReadFrame(); err != nil {
+			fr := ipc.NewFrameReader(nc, 0)
+			if ack != nil {
+				if _, _, err := fr.ReadFrame(); err != nil {
+					return
+				}
+				nc.Write(ack)
+			}
+			if _, _, err := fr.ReadFrame(); err != nil {
 				return
 			}
 			nc.Write(reply)
@@ -124,4 +133,59 @@ func hostileStream(ctx context.Context, c *client.Conn) error {
 		}
 	}
 	return errors.New("stream never ended")
+}
+
+// FuzzClientMux plays a hostile server on a connection that negotiated
+// mux: the client's first request, a stream's (seq 1), is answered with
+// arbitrary bytes, while a call (seq 2) waits beside it. Frames go to the
+// stream's queue (4 frames) or the call, by seq. Both must end, answered
+// or failed, without a panic and without leaving a goroutine (the drain).
+func FuzzClientMux(f *testing.F) {
+	tail := func(seq uint64, i int) []byte {
+		return hostileFrame(servertest.MsgTailFrame, seq, &servertest.TailFrame{I: i})
+	}
+	end := hostileFrame(ipc.MsgStreamEnd, 1, &ipc.Status{})
+	echo := hostileFrame(servertest.MsgEchoResponse, 2, &servertest.EchoResponse{ID: "x"})
+	f.Add(bytes.Join([][]byte{hostileFrame(ipc.MsgReady, 1, nil), tail(1, 0), echo, end}, nil))
+	f.Add(bytes.Join([][]byte{tail(1, 0), tail(1, 1), tail(1, 2), tail(1, 3), tail(1, 4), tail(1, 5), echo}, nil))
+	f.Add(bytes.Join([][]byte{tail(1, 0), hostileFrame(ipc.MsgError, 1, &ipc.Status{Code: 8, Message: "full"}), tail(1, 1), echo}, nil))
+	f.Add(bytes.Join([][]byte{tail(3, 0), tail(0, 0), echo[:20]}, nil))
+	f.Add(append(tail(1, 0), ipc.AppendHeader(nil, ipc.Header{MsgType: servertest.MsgTailFrame, SeqNo: 1, Length: 1 << 20})...))
+	leakCheck(f)
+	s, path := startHostile(f)
+	s.ack = hostileFrame(ipc.MsgHelloAck, 0, &ipc.HelloAck{Version: ipc.ExtVersion, Features: []string{"errors", "status", "ready", "cancel", "mux"}})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s.mu.Lock()
+		s.reply = data
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := client.DialContext(ctx, path, client.Options{MaxPayload: 4096, Negotiate: true, StreamQueueFrames: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if !c.HasFeature(ctx, "mux") {
+			t.Fatal("mux not agreed")
+		}
+		st, err := c.OpenStream(ctx, tailInfo, &servertest.TailRequest{N: 1})
+		if err == nil {
+			defer st.Close()
+			var resp servertest.EchoResponse
+			call := make(chan error, 1)
+			go func() { call <- c.Invoke(ctx, echoInfo, &servertest.EchoRequest{ID: "x"}, &resp) }()
+			for range 1 << 16 {
+				var fr servertest.TailFrame
+				if err = st.RecvInto(&fr); err != nil {
+					break
+				}
+			}
+			if cerr := <-call; errors.Is(cerr, context.DeadlineExceeded) {
+				t.Fatalf("call hung: %v", cerr)
+			}
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("client hung on a closed connection: %v", err)
+		}
+	})
 }
