@@ -56,7 +56,8 @@ func (e *env) logs(args []string) error {
 	return e.copyLogs(req, streams)
 }
 
-// copyLogs reads each stream on its own connection, stdout data to stdout
+// copyLogs reads each stream (on the client's connection, or on one of its
+// own against a server without mux), stdout data to stdout
 // and stderr data to stderr, until every stream ends or Ctrl-C. It asks for
 // the process's status first: on the wire a manager's error text and a
 // snapshot look alike, so an unknown id is caught here with a clear message.
@@ -106,7 +107,7 @@ func (e *env) copyLogs(req mgmt.LogsRequestPayload, streams []uint8) error {
 // copyLogStream copies one stream's data, as it is, to out. --timeout bounds
 // a snapshot as a whole, and a follow's first frame (the snapshot, which a
 // manager sends at once); a follow then waits for output indefinitely.
-// Ctrl-C cancels e.ctx, which ends the stream's connection and Recv.
+// Ctrl-C cancels e.ctx, which ends the stream (and Recv).
 func (e *env) copyLogStream(c *mgmt.Client, req *mgmt.LogsRequestPayload, out io.Writer) error {
 	ctx, cancel := context.WithCancelCause(e.ctx)
 	defer cancel(nil)

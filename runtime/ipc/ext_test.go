@@ -55,7 +55,10 @@ func TestWireDocExtensions(t *testing.T) {
 		"ready":      frame(ipc.Header{MsgType: ipc.MsgReady, SeqNo: 5}, nil),
 		"call header": frame(ipc.Header{MsgType: ipc.MsgCallHeader, SeqNo: 4},
 			&ipc.CallHeader{Timeout: 1500 * 1000 * 1000, Metadata: map[string]string{"rid": "42"}}),
-		"cancel": frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
+		"cancel":        frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
+		"mux cancelled": frame(ipc.Header{MsgType: ipc.MsgStreamEnd, SeqNo: 6}, &ipc.Status{Code: 1, Message: "context canceled"}),
+		"mux refused": frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 9},
+			&ipc.Status{Code: 8, Message: "server: too many streams on this connection (limit 16); close one or try again later"}),
 	}
 	for _, b := range extBlock.FindAllSubmatch(doc, -1) {
 		name := string(b[1])

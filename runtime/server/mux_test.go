@@ -82,7 +82,7 @@ func TestMuxStreamBesideCalls(t *testing.T) {
 	if err := <-ended; err != context.Canceled {
 		t.Errorf("follow's handler returned %v, want context.Canceled", err)
 	}
-	if st := c.streamEnd(1); status.Code(st.Code) != status.Canceled {
+	if st := c.streamEnd(1); status.Code(st.Code) != status.Canceled || st.Message != "context canceled" {
 		t.Errorf("cancelled stream's end: %+v, want Canceled", st)
 	}
 	c.send(servertest.MsgList, 4, nil)
