@@ -6,7 +6,9 @@
 // checks run here.
 //
 // A connection carries request/response exchanges until a streaming request
-// dedicates it to a stream. Requests on one connection are served
+// dedicates it to a stream; on a connection that negotiated the extension
+// feature "mux" (mux.go), streams run beside its calls instead, each on a
+// handler goroutine, and the connection is never dedicated. Requests on one connection are served
 // concurrently; every response carries its request's seq. Unknown request
 // types and undecodable payloads are answered with Table.ErrorResponse and the
 // connection is kept; framing errors (bad magic, version or an oversized
@@ -23,8 +25,9 @@
 // MaxCallsPerConn (64) calls in flight per connection, every path counted;
 // MaxRequestBytesPerConn (4 MiB) request bytes held per connection, over
 // which the connection is not read (backpressure, not buffering);
-// MaxStreams (256) streams per server. While a stream occupies a connection
-// no request is read. Every write has its own deadline (WriteTimeout, or
+// MaxStreams (256) streams per server, and MaxStreamsPerConn (16) on a mux
+// connection. While a stream occupies a connection without mux no request
+// is read. Every write has its own deadline (WriteTimeout, or
 // StreamSendTimeout for stream frames), armed once when it begins: a peer
 // that does not read is dropped one timeout after its first blocked write.
 //
@@ -126,7 +129,9 @@ type OptionsFor[H any] struct {
 	// long after it began (the peer does not read) fails and the connection
 	// is closed. 0: DefaultWriteTimeout; < 0: none.
 	WriteTimeout time.Duration
-	// StreamSendTimeout is WriteTimeout for the frames of a stream.
+	// StreamSendTimeout is WriteTimeout for the frames of a stream that
+	// has its connection to itself (no mux); a mux connection's streams
+	// share its writes with its calls, under WriteTimeout.
 	// 0: DefaultStreamSendTimeout.
 	StreamSendTimeout time.Duration
 	// MaxCallsPerConn bounds the calls one connection has in flight: unary
