@@ -6,14 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/containerd/ttrpc"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,12 +23,7 @@ import (
 // sockPath returns a socket path in a fresh temporary directory, short
 // enough for sun_path whatever the benchmark's name.
 func sockPath(tb testing.TB) string {
-	dir, err := os.MkdirTemp("", "mgb")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "s.sock")
+	return filepath.Join(fakeserver.SocketDir(tb, "mgb"), "s.sock")
 }
 
 // handler is the generated server's handler: canned unary answers (encoded
@@ -161,36 +155,7 @@ func startRaw(tb testing.TB) string {
 		// unknown request type, so the client speaks the base protocol.
 		ipc.MsgHello: frameOf(mgmt.MsgStatusResponse, 0, &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"}),
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rawAnswer(nc, canned)
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	fakeserver.Start(tb, l, func(nc net.Conn, _ int) { rawAnswer(nc, canned) })
 	return path
 }
 

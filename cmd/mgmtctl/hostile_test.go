@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/status"
@@ -26,10 +26,6 @@ import (
 // each request gets (nothing, a frame, half a frame, a stall).
 type fakeManager struct {
 	socket string
-	ln     net.Listener
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
 }
 
 // startFake listens at dir/manager.sock and serves every connection with
@@ -41,47 +37,14 @@ func startFake(t *testing.T, serve func(nc net.Conn, h ipc.Header, body []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ln = ln
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			m.mu.Lock()
-			m.conns = append(m.conns, nc)
-			m.mu.Unlock()
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				defer nc.Close()
-				r := ipc.NewFrameReader(nc, 0)
-				for {
-					h, body, err := r.ReadFrame()
-					if err == nil && h.MsgType == ipc.MsgHello {
-						// As a cliwrap manager answers the client's hello:
-						// an unknown request type (the client falls back).
-						send(nc, h, mgmt.MsgStatusResponse, &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"})
-						continue
-					}
-					if err != nil || !serve(nc, h, body) {
-						return
-					}
-				}
-			}()
+	fakeserver.Start(t, ln, fakeserver.Frames(func(nc net.Conn, h ipc.Header, body []byte) bool {
+		if h.MsgType == ipc.MsgHello {
+			// As a cliwrap manager answers the client's hello: an unknown
+			// request type (the client falls back).
+			return send(nc, h, mgmt.MsgStatusResponse, &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"})
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		m.mu.Lock()
-		for _, c := range m.conns {
-			c.Close()
-		}
-		m.mu.Unlock()
-		m.wg.Wait()
-	})
+		return serve(nc, h, body)
+	}))
 	return m
 }
 

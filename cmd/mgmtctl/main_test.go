@@ -18,6 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
+
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 )
 
 // execAsMgmtctl makes the test binary run mgmtctl's main (for real signals).
@@ -70,15 +72,7 @@ func goTool() string {
 
 // shortDir is a temporary directory with a short path (socket paths must
 // fit in 108 bytes; t.TempDir holds the test name).
-func shortDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "mgmtctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+func shortDir(t *testing.T) string { return fakeserver.SocketDir(t, "mgmtctl") }
 
 // daemon is a procd process under test.
 type daemon struct {

@@ -7,13 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
@@ -83,7 +83,7 @@ func legacyServerMain() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sigs; ln.Close() }()
-	serveLegacy(ln)
+	fakeserver.Serve(ln, fakeserver.Frames(legacyAnswer))
 	os.Exit(0)
 }
 
@@ -92,64 +92,13 @@ func legacyServerMain() {
 // the socket's path.
 func startLegacy(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "mgmtgen-legacy-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "m.sock")
+	sock := filepath.Join(fakeserver.SocketDir(t, "mgmtgen-legacy-"), "m.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	served := make(chan struct{})
-	go func() { serveLegacy(ln); close(served) }()
-	t.Cleanup(func() { ln.Close(); <-served; os.RemoveAll(dir) })
+	fakeserver.Start(t, ln, fakeserver.Frames(legacyAnswer))
 	return sock
-}
-
-// serveLegacy serves ln until it is closed; then it closes every connection
-// and returns once their goroutines are done.
-func serveLegacy(ln net.Listener) {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			break
-		}
-		mu.Lock()
-		conns = append(conns, nc)
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer nc.Close()
-			legacyConn(nc)
-		}()
-	}
-	mu.Lock()
-	for _, nc := range conns {
-		nc.Close()
-	}
-	mu.Unlock()
-	wg.Wait()
-}
-
-func legacyConn(nc net.Conn) {
-	fr := ipc.NewFrameReader(nc, 0)
-	for {
-		h, body, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		if !legacyAnswer(nc, h, body) {
-			return
-		}
-	}
 }
 
 // legacyAnswer answers one request; false ends the connection.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mgmtgen/mgmtgen/examples/procd/supervisor"
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 )
 
 // execAsProcd makes the test binary run procd's main (see TestSIGTERM...).
@@ -42,15 +43,7 @@ func TestMain(m *testing.M) {
 
 // shortDir is a temporary directory with a short path: a socket path must
 // fit in 108 bytes, and t.TempDir holds the test name.
-func shortDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "procd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+func shortDir(t testing.TB) string { return fakeserver.SocketDir(t, "procd") }
 
 // procd is a procd served in process by serve.
 type procd struct {

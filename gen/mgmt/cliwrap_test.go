@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
+	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
@@ -34,8 +35,7 @@ type wLogsRequestNew struct {
 // hand, payloads by the reflection codec (nil slices as msgpack nil), unary
 // answers echoing the seq, stream frames with seq 0.
 type fakeManager struct {
-	l  net.Listener
-	wg sync.WaitGroup
+	stop func() // closes the manager; returns once every connection has ended
 
 	mu   sync.Mutex
 	reqs []fakeReq // every request received, in order
@@ -54,34 +54,17 @@ func startFakeManager(t *testing.T) (*fakeManager, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &fakeManager{l: l}
-	m.wg.Go(m.accept)
-	t.Cleanup(func() {
-		l.Close()
-		m.wg.Wait()
+	m := &fakeManager{}
+	t.Cleanup(func() { // after the server's end (cleanups run last first)
 		for _, err := range m.errs {
 			t.Errorf("fake manager: %v", err)
 		}
 	})
-	return m, path
-}
-
-func (m *fakeManager) accept() {
-	var conns []net.Conn
-	defer func() {
-		for _, nc := range conns {
-			nc.Close()
-		}
-	}()
-	for n := 1; ; n++ {
-		nc, err := m.l.Accept()
-		if err != nil {
-			return
-		}
+	m.stop = fakeserver.Start(t, l, func(nc net.Conn, n int) {
 		nc.SetDeadline(time.Now().Add(waitFor))
-		conns = append(conns, nc)
-		m.wg.Go(func() { m.serve(nc, n) })
-	}
+		m.serve(nc, n)
+	})
+	return m, path
 }
 
 func (m *fakeManager) fail(err error) {
@@ -210,8 +193,7 @@ func TestClientAgainstCliwrapManager(t *testing.T) {
 	}
 	ev.Close()
 	c.Close()
-	m.l.Close()
-	m.wg.Wait()
+	m.stop()
 	// First the client's hello (seq 0), which the manager answers as any
 	// unknown request; after it, and on every later connection (the path
 	// is remembered as legacy), exactly the base protocol's requests.

@@ -163,8 +163,7 @@ func TestExtLegacyRemembered(t *testing.T) {
 		}
 		c.Close()
 	}
-	m.l.Close()
-	m.wg.Wait()
+	m.stop()
 	hellos := 0
 	for _, r := range m.reqs {
 		if r.h.MsgType == ipc.MsgHello {
