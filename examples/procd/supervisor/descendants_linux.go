@@ -16,14 +16,15 @@ func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// liveProcs maps every live process (zombies excluded) to its parent, from
-// /proc/<pid>/stat.
-func liveProcs() map[int]int {
+// eachProc calls f for every process in /proc with its pid and the fields
+// of its /proc/<pid>/stat after the command name: state, ppid, pgrp, ...
+// (the name may hold spaces and parentheses); a process gone meanwhile is
+// skipped.
+func eachProc(f func(pid int, stat [][]byte)) error {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return err
 	}
-	out := make(map[int]int, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -33,15 +34,25 @@ func liveProcs() map[int]int {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+		if fields := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:]); len(fields) > 0 {
+			f(pid, fields)
+		}
+	}
+	return nil
+}
+
+// liveProcs maps every live process (zombies excluded) to its parent, from
+// /proc/<pid>/stat.
+func liveProcs() map[int]int {
+	out := make(map[int]int)
+	eachProc(func(pid int, f [][]byte) {
 		if len(f) < 2 || f[0][0] == 'Z' || f[0][0] == 'X' {
-			continue
+			return
 		}
 		if ppid, err := strconv.Atoi(string(f[1])); err == nil {
 			out[pid] = ppid
 		}
-	}
+	})
 	return out
 }
 

@@ -120,25 +120,14 @@ func eventTypes(evs []Event) []string {
 // groupMembers returns the pids and states of the processes in group pgid.
 func groupMembers(t *testing.T, pgid int) map[int]byte {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := make(map[int]byte)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+	group := []byte(strconv.Itoa(pgid))
+	if err := eachProc(func(pid int, f [][]byte) {
+		if len(f) > 2 && bytes.Equal(f[2], group) {
 			out[pid] = f[0][0]
 		}
+	}); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
