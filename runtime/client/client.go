@@ -505,6 +505,15 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 	c.nc.Close()
 }
 
+// freedLocked returns the channel freeLocked closes, making it if nobody
+// waits yet: a caller waits on it after unlocking c.mu.
+func (c *Conn) freedLocked() chan struct{} {
+	if c.freed == nil {
+		c.freed = make(chan struct{})
+	}
+	return c.freed
+}
+
 // freeLocked wakes the callers waiting for a slot or queue space.
 func (c *Conn) freeLocked() {
 	if c.freed != nil {

@@ -243,11 +243,7 @@ func (c *Conn) waitHello(ctx context.Context) {
 			}
 			continue
 		}
-		ch := c.freed
-		if ch == nil {
-			ch = make(chan struct{})
-			c.freed = ch
-		}
+		ch := c.freedLocked()
 		c.mu.Unlock()
 		select {
 		case <-c.helloDone:

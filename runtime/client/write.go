@@ -97,11 +97,7 @@ func (c *Conn) admitLocked(ctx context.Context, n int, isCall bool) error {
 		if !full && !(c.wbusy && len(c.wq)+n > c.opts.MaxQueuedBytes) {
 			return nil
 		}
-		ch := c.freed
-		if ch == nil {
-			ch = make(chan struct{})
-			c.freed = ch
-		}
+		ch := c.freedLocked()
 		c.mu.Unlock()
 		select {
 		case <-ch:
