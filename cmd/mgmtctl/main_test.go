@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,16 +9,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/mgmtgen/mgmtgen/internal/seconduser"
-
 	"github.com/mgmtgen/mgmtgen/internal/fakeserver"
+	"github.com/mgmtgen/mgmtgen/internal/seconduser"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 )
 
 // execAsMgmtctl makes the test binary run mgmtctl's main (for real signals).
@@ -152,23 +150,9 @@ func shProc(id, script string) string {
 	return fmt.Sprintf("  - id: %s\n    name: %s process\n    command: /bin/sh\n    args: [-c, %q]\n    restart: never\n    stop_timeout: 2s\n", id, id, script)
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for a writer and a reader at once: mgmtctl's
+// output, procd's log.
+type syncBuffer = servertest.LogBuffer
 
 // result is one mgmtctl run.
 type result struct {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 	"github.com/mgmtgen/mgmtgen/internal/seconduser"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
+	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
 	"github.com/mgmtgen/mgmtgen/runtime/status"
 )
 
@@ -162,22 +162,8 @@ func accessCalls(opts mgmt.ClientOptions) {
 	}
 }
 
-// syncLog is procd's log, read while procd writes it.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// syncLog is procd's log, read while procd writes it (at procd's level,
+// Info).
+type syncLog struct{ servertest.LogBuffer }
 
 func (l *syncLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
