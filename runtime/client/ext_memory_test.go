@@ -79,16 +79,24 @@ func firstContact(t *testing.T, p *peer, path string) {
 	p.nc.Close()
 }
 
+// secondContact makes a first contact with a scripted peer, then dials it
+// again and starts a call with a deadline on the new connection, which
+// the peer has accepted.
+func secondContact(t *testing.T) (p *peer, path string, c *client.Conn, res <-chan result) {
+	t.Helper()
+	p, path = listenPeer(t)
+	firstContact(t, p, path)
+	c = dial(t, path, negotiate)
+	res = deadlineEcho(t, c, "second")
+	p.accept()
+	return p, path, c, res
+}
+
 // A known server (it acknowledged a hello on an earlier connection) gets
 // the hello, the first call's CallHeader and the call in one go.
 func TestHelloNotAwaitedForKnownServer(t *testing.T) {
 	leakCheck(t)
-	p, path := listenPeer(t)
-	firstContact(t, p, path)
-
-	c := dial(t, path, negotiate)
-	res := deadlineEcho(t, c, "second")
-	p.accept()
+	p, _, c, res := secondContact(t)
 	// The answer is held back until the call is in: a client that waited
 	// for it would send nothing for helloTimeout, then the Echo alone.
 	if got := p.frames(3); got[0] != ipc.MsgHello || got[1] != ipc.MsgCallHeader || got[2] != servertest.MsgEcho {
@@ -122,12 +130,7 @@ func TestHelloAwaitedForReplacedServer(t *testing.T) {
 // legacy, and the next connection speaks the base protocol.
 func TestPresumedServerAnswersLegacy(t *testing.T) {
 	leakCheck(t)
-	p, path := listenPeer(t)
-	firstContact(t, p, path)
-
-	c := dial(t, path, negotiate)
-	res := deadlineEcho(t, c, "second")
-	p.accept()
+	p, path, c, res := secondContact(t)
 	p.frames(3)
 	p.write(frame(servertest.MsgStatus, 0, &servertest.Status{Err: "unknown request type 0xf0"}))
 	r := wait(t, res, "the call")
