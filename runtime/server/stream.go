@@ -41,18 +41,13 @@ type Stream struct {
 // first Send implies it, later calls do nothing. On a legacy connection it
 // sends nothing.
 func (s *Stream) Ready() error {
-	if s == nil || s.c == nil {
-		return errors.New("server: Ready on a Stream the server did not create")
+	if err := s.ours("Ready"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.err != nil:
-		return s.err
-	case s.last:
-		return ErrStreamEnded
-	case s.ready:
-		return nil
+	if err := s.openLocked(); err != nil || s.ready {
+		return err
 	}
 	s.ready = true
 	if !s.c.ext {
@@ -79,16 +74,13 @@ func (s *Stream) Ready() error {
 // sent and the stream goes on. Stream frames carry seq 0, as cliwrap's do,
 // on a legacy connection; their call's seq on an extended one.
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
-	if s == nil || s.c == nil {
-		return errors.New("server: Send on a Stream the server did not create")
+	if err := s.ours("Send"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.err != nil:
-		return s.err
-	case s.last:
-		return ErrStreamEnded
+	if err := s.openLocked(); err != nil {
+		return err
 	}
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("server: stream ended: %w", err)
@@ -111,6 +103,27 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	return nil
 }
 
+// ours refuses a Stream the server did not make (a zero or nil one), for
+// op.
+func (s *Stream) ours(op string) error {
+	if s == nil || s.c == nil {
+		return errors.New("server: " + op + " on a Stream the server did not create")
+	}
+	return nil
+}
+
+// openLocked reports why s takes no more frames: an earlier failure, or
+// its last frame went out; nil while it is open. s.mu is held.
+func (s *Stream) openLocked() error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.last:
+		return ErrStreamEnded
+	}
+	return nil
+}
+
 // streamBacklog is how many bytes of a stream's frames Send queues for the
 // flush goroutine before it waits: enough to fill a write with small
 // frames, and with the batch being written two batch buffers at most
@@ -123,11 +136,8 @@ const streamBacklog = 32 << 10
 func (s *Stream) refuse(err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.err != nil:
-		return s.err
-	case s.last:
-		return ErrStreamEnded
+	if err := s.openLocked(); err != nil {
+		return err
 	}
 	s.err = err
 	if s.c.ext {
