@@ -130,7 +130,12 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	if err := ctx.Err(); err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	start := time.Now() // a StallError's Waited counts the encoding too
+	var start time.Time
+	if ctx.Done() != nil {
+		// A StallError's Waited counts the encoding too; only a call whose
+		// context can end gets one, so the others read no clock.
+		start = time.Now()
+	}
 	hdr, withHdr, err := c.envelope(ctx)
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)

@@ -33,8 +33,9 @@ import (
 // is queued. On a Unix or TCP socket the deadline is armed only when the
 // write cannot complete at once: the batch is first written without
 // waiting, and only what the socket did not take is written under the
-// deadline (which is cleared again afterwards), so the usual write, which
-// the socket takes whole, costs no timer.
+// deadline (armed then, one non-blocking write after the Write began, and
+// cleared again afterwards), so the usual write, which the socket takes
+// whole, costs no timer and no clock read.
 //
 // A caller that need not wait for its frame (QueueMsg) leaves it to the
 // goroutine writing, which reports such frames, a batch at a time, to the
@@ -358,14 +359,15 @@ func (w *BatchWriter) writeBatchesLocked() {
 
 // write is one Write of a batch, with its own deadline (see Deadlines in
 // the type's doc): armed at once, or, on a socket, only for what the
-// socket did not take without waiting.
+// socket did not take without waiting (then from that moment, a
+// non-blocking write after the Write began: no clock is read unless the
+// write must wait).
 func (w *BatchWriter) write(b []byte) error {
 	d := time.Duration(w.timeout.Load())
 	if d <= 0 || w.dl == nil {
 		_, err := w.w.Write(b)
 		return err
 	}
-	start := time.Now()
 	if w.try != nil {
 		n, done, err := w.try.tryWrite(b)
 		switch {
@@ -376,7 +378,7 @@ func (w *BatchWriter) write(b []byte) error {
 		}
 		b = b[n:]
 	}
-	if err := w.dl.SetWriteDeadline(start.Add(d)); err != nil {
+	if err := w.dl.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
 	_, err := w.w.Write(b)

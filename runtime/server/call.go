@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -124,9 +123,9 @@ func (c *conn) serveUnary(r *request) {
 	} else if limit := c.s.cfg.maxInline; limit < 0 {
 		resp, err = c.callUnary(r)
 	} else {
-		start := time.Now()
+		start := mono()
 		resp, err = c.callUnary(r)
-		m.observe(time.Since(start), limit)
+		m.observe(mono()-start, limit)
 	}
 	if err != nil {
 		c.answerError(m, seq, err, r)

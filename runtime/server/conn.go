@@ -186,7 +186,7 @@ type conn struct {
 	// the reader's alone.
 	held int
 
-	lastActive atomic.Int64 // Unix ns of the last request or call end
+	lastActive atomic.Int64 // mono() of the last request or call end
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
 	stop       atomic.Bool  // the connection is to close: wakes the reader
 
@@ -457,11 +457,20 @@ func (c *conn) dispatch(r *request) bool {
 	return true
 }
 
+// clockBase anchors mono.
+var clockBase = time.Now()
+
+// mono is the monotonic time since clockBase, the clock of the per-call
+// path (idle clock, handler times): time.Since reads the monotonic clock
+// only, where time.Now reads the wall clock too, each read costing about
+// 70 ns on a VM's kvm-clock.
+func mono() time.Duration { return time.Since(clockBase) }
+
 // touch restarts the idle clock: the connection received a request or
 // finished its last call.
 func (c *conn) touch() {
 	if c.s.cfg.idleTimeout > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+		c.lastActive.Store(int64(mono()))
 	}
 }
 
@@ -469,9 +478,8 @@ func (c *conn) touch() {
 // expires (see idleReader), so the hot path touches no timer.
 func (c *conn) startIdle() {
 	if t := c.s.cfg.idleTimeout; t > 0 {
-		now := time.Now()
-		c.lastActive.Store(now.UnixNano())
-		c.nc.SetReadDeadline(now.Add(t))
+		c.lastActive.Store(int64(mono()))
+		c.nc.SetReadDeadline(time.Now().Add(t))
 	} else {
 		c.nc.SetReadDeadline(time.Time{})
 	}
@@ -494,13 +502,13 @@ func (c *conn) idleExpired() bool {
 	c.mu.Lock()
 	busy := c.calls > 0 && !(c.calls == 1 && c.inBody) // a body being read is not work
 	c.mu.Unlock()
-	now := time.Now()
-	next := now.Add(t)
+	next := time.Now().Add(t)
 	if !busy {
-		next = time.Unix(0, c.lastActive.Load()).Add(t)
-		if !next.After(now) {
+		idle := mono() - time.Duration(c.lastActive.Load())
+		if idle >= t {
 			return true
 		}
+		next = next.Add(-idle)
 	}
 	c.nc.SetReadDeadline(next)
 	if c.stop.Load() || c.streamOver.Load() {
