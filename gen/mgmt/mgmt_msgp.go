@@ -126,12 +126,14 @@ func (z *EventsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *EventsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -391,12 +393,14 @@ func (z *EventsSubscribePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *EventsSubscribePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -636,12 +640,14 @@ func (z *ListEntry) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *ListEntry) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *ListEntry) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -823,12 +829,14 @@ func (z *ListResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *ListResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *ListResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1081,12 +1089,14 @@ func (z *LogsRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *LogsRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1297,12 +1307,14 @@ func (z *LogsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *LogsStreamPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1448,12 +1460,14 @@ func (z StartRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *StartRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *StartRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1560,12 +1574,14 @@ func (z StatusRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *StatusRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1695,12 +1711,14 @@ func (z *StatusResponsePayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *StatusResponsePayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -1813,12 +1831,14 @@ func (z StopRequestPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
-// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from one
-// msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps
-// alive.
-func (z *StopRequestPayload) UnmarshalMsg(bts []byte) ([]byte, error) {
-	a := msgpx.NewArena(bts)
-	return z.unmarshalMsgArena(bts, &a)
+// UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
+// msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
+// retained string or bytes keeps alive.
+func (z *StopRequestPayload) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var a msgpx.Arena
+	o, err = z.unmarshalMsgArena(bts, &a)
+	a.Release()
+	return
 }
 
 // unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.

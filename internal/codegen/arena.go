@@ -18,9 +18,11 @@ import (
 // string or bytes keeps alive to max(its own length, msgpx.ChunkSize):
 //
 //	// UnmarshalMsg implements msgp.Unmarshaler. [...]
-//	func (z *T) UnmarshalMsg(bts []byte) ([]byte, error) {
-//		a := msgpx.NewArena(bts)
-//		return z.unmarshalMsgArena(bts, &a)
+//	func (z *T) UnmarshalMsg(bts []byte) (o []byte, err error) {
+//		var a msgpx.Arena
+//		o, err = z.unmarshalMsgArena(bts, &a)
+//		a.Release()
+//		return
 //	}
 //
 //	// unmarshalMsgArena is UnmarshalMsg taking its strings and bytes from a.
@@ -102,11 +104,13 @@ func useArena(fd *ast.FuncDecl, recv string, n *names) ([]byte, error) {
 	fd.Doc = &ast.CommentGroup{List: []*ast.Comment{{Slash: fd.Doc.Pos(), Text: doc}}}
 
 	wrapper := jen.Comment(comment(fmt.Sprintf("UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message "+
-		"come from one msgpx.Arena, packed in chunks: see msgpx.Arena for what a retained string or bytes keeps alive."))).Line().
+		"come from a msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a retained string or bytes keeps alive."))).Line().
 		Func().Params(jen.Id("z").Op("*").Id(recv)).Id("UnmarshalMsg").
-		Params(jen.Id("bts").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.Id(arenaParam).Op(":=").Qual(msgpxPkg, "NewArena").Call(jen.Id("bts")),
-		jen.Return(jen.Id("z").Dot(n.unmarshalArena).Call(jen.Id("bts"), jen.Op("&").Id(arenaParam))),
+		Params(jen.Id("bts").Index().Byte()).Params(jen.Id("o").Index().Byte(), jen.Err().Error()).Block(
+		jen.Var().Id(arenaParam).Qual(msgpxPkg, "Arena"),
+		jen.List(jen.Id("o"), jen.Err()).Op("=").Id("z").Dot(n.unmarshalArena).Call(jen.Id("bts"), jen.Op("&").Id(arenaParam)),
+		jen.Id(arenaParam).Dot("Release").Call(),
+		jen.Return(),
 	)
 	var b bytes.Buffer
 	if err := wrapper.Render(&b); err != nil {

@@ -194,8 +194,8 @@ func TestUseArenas(t *testing.T) {
 		t.Errorf("Texts: a nested struct or string outside the arena:\n%s", texts)
 	}
 	wrapper := methodSource(t, out, "Texts", "UnmarshalMsg")
-	if !strings.Contains(wrapper, "a := msgpx.NewArena(bts)\n\treturn z.unmarshalMsgArena(bts, &a)") {
-		t.Errorf("Texts.UnmarshalMsg is not the arena wrapper:\n%s", wrapper)
+	if !strings.Contains(wrapper, "var a msgpx.Arena\n\to, err = z.unmarshalMsgArena(bts, &a)\n\ta.Release()\n\treturn\n") {
+		t.Errorf("Texts.UnmarshalMsg is not the arena wrapper (decode, then release the arena):\n%s", wrapper)
 	}
 	// Composites holds bytes in every shape: each allocation of bytes comes
 	// from the arena, and its nested structs share it.

@@ -12,13 +12,14 @@
 //     input cannot hold before the caller allocates for it.
 //   - Limit-checked string reads (strings.go): msgp's string readers refusing
 //     a string longer than the schema's max_len before it is allocated.
-//   - Fast paths (fast.go): msgp's readers with the common encoding (a fixstr
-//     map key, a bool) read without a call into msgp, returning exactly what
-//     msgp returns.
+//   - Fast paths (fast.go, ints.go): msgp's readers with the common
+//     encodings (a fixstr map key, a bool, every integer encoding) read
+//     without a call into msgp, returning exactly what msgp returns.
 //   - The arena (arena.go): an UnmarshalMsg takes the strings and bytes of a
-//     message from a few shared chunks instead of one allocation each, while
-//     a retained string or bytes keeps at most max(its own length, ChunkSize)
-//     bytes alive.
+//     message from chunks that successive messages share instead of one
+//     allocation each, while a retained string or bytes keeps at most
+//     max(its own length, ChunkSize) bytes alive; a string equal to the one
+//     it replaces in a reused struct is kept, not copied.
 //
 // Every function is safe on hostile input: errors, never panics.
 package msgpx

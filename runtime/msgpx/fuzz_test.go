@@ -3,7 +3,6 @@ package msgpx
 import (
 	"bytes"
 	"errors"
-	"math"
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
@@ -36,117 +35,59 @@ func seeds(f *testing.F) {
 	}
 }
 
-// FuzzSmallTotal checks the first chunk's scan against a walk of the
-// object with msgp's readers: the same total of strings and bins shorter
-// than ChunkSize for every input msgp reads as one object, and with a
-// smaller max either that total or a number of at least max.
-func FuzzSmallTotal(f *testing.F) {
-	seeds(f)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got := smallTotal(b, math.MaxInt)
-		if got < 0 || got > len(b) {
-			t.Fatalf("smallTotal(%x) = %d, outside the input", b, got)
-		}
-		want, _, err := walkSmall(b)
-		if err != nil {
-			return
-		}
-		if got != want {
-			t.Fatalf("smallTotal(%x) = %d, msgp's readers count %d", b, got, want)
-		}
-		for _, max := range []int{0, 1, want / 2, want} {
-			if g := smallTotal(b, max); g != want && g < max {
-				t.Fatalf("smallTotal(%x, %d) = %d, total %d", b, max, g, want)
-			}
-		}
-	})
-}
-
-// walkSmall is smallTotal written with msgp's readers, recursively.
-func walkSmall(b []byte) (int, []byte, error) {
-	small := func(n int) int {
-		if n < ChunkSize {
-			return n
-		}
-		return 0
-	}
-	switch msgp.NextType(b) {
-	case msgp.StrType:
-		v, o, err := msgp.ReadStringZC(b)
-		return small(len(v)), o, err
-	case msgp.BinType:
-		v, o, err := msgp.ReadBytesZC(b)
-		return small(len(v)), o, err
-	case msgp.ArrayType, msgp.MapType:
-		var sz uint32
-		var o []byte
-		var err error
-		n := uint64(1) // objects per count
-		if msgp.NextType(b) == msgp.ArrayType {
-			sz, o, err = msgp.ReadArrayHeaderBytes(b)
-		} else {
-			sz, o, err = msgp.ReadMapHeaderBytes(b)
-			n = 2
-		}
-		n *= uint64(sz)
-		total := 0
-		for range n {
-			if err != nil {
-				break
-			}
-			var k int
-			k, o, err = walkSmall(o)
-			total += k
-		}
-		return total, o, err
-	}
-	o, err := msgp.Skip(b)
-	return 0, o, err
-}
-
 // FuzzArena reads every string it finds in the input through an arena (and
 // skips anything else), each replacing the one before it, and checks each
-// against msgp.ReadStringBytes, after the input is overwritten, and the
-// chunks against ChunkSize.
+// against msgp.ReadStringBytes, and the chunks against ChunkSize. The input
+// is read twice, by two arenas, the second one taking the chunk the first
+// released; then the input is overwritten: every string of both reads must
+// still be msgp's.
 func FuzzArena(f *testing.F) {
 	seeds(f)
 	f.Add([]byte{0xa2, 'a', 'b', 0xa2, 'a', 'b', 0xd9, 2, 'a', 'b', 0xa1, 'a', 0xa0, 0xda, 0, 1, 'a'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := bytes.Clone(data)
-		a := NewArena(in)
-		var got, want []string
-		for b := in; len(b) > 0; {
-			if msgp.NextType(b) != msgp.StrType {
-				var err error
-				if b, err = msgp.Skip(b); err != nil {
-					break
-				}
-				continue
-			}
-			var old string
-			if len(got) > 0 {
-				old = got[len(got)-1]
-			}
-			s, o, err := a.ReadStringBytes(b, uint64(len(data)), old)
-			w, wo, werr := msgp.ReadStringBytes(b)
-			if (err == nil) != (werr == nil) || err == nil && len(o) != len(wo) {
-				t.Fatalf("arena: %v, %d left; msgp: %v, %d left", err, len(o), werr, len(wo))
-			}
-			if err != nil {
-				break
-			}
-			if cap(a.buf) > ChunkSize {
-				t.Fatalf("chunk of %d bytes", cap(a.buf))
-			}
-			got, want, b = append(got, s), append(want, w), o
-		}
+		got, want := arenaStrings(t, in, len(data))
+		again, _ := arenaStrings(t, in, len(data))
 		clear(in)
 		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("string %d: %q after overwriting the input, want %q", i, got[i], want[i])
+			if got[i] != want[i] || again[i] != want[i] {
+				t.Fatalf("string %d: %q and %q after overwriting the input, want %q", i, got[i], again[i], want[i])
 			}
 		}
 	})
+}
+
+// arenaStrings reads the strings of in through one arena, released at the
+// end, and through msgp.ReadStringBytes.
+func arenaStrings(t *testing.T, in []byte, limit int) (got, want []string) {
+	var a Arena
+	defer a.Release()
+	for b := in; len(b) > 0; {
+		if msgp.NextType(b) != msgp.StrType {
+			var err error
+			if b, err = msgp.Skip(b); err != nil {
+				break
+			}
+			continue
+		}
+		var old string
+		if len(got) > 0 {
+			old = got[len(got)-1]
+		}
+		s, o, err := a.ReadStringBytes(b, uint64(limit), old)
+		w, wo, werr := msgp.ReadStringBytes(b)
+		if (err == nil) != (werr == nil) || err == nil && len(o) != len(wo) {
+			t.Fatalf("arena: %v, %d left; msgp: %v, %d left", err, len(o), werr, len(wo))
+		}
+		if err != nil {
+			break
+		}
+		if cap(a.buf) > ChunkSize {
+			t.Fatalf("chunk of %d bytes", cap(a.buf))
+		}
+		got, want, b = append(got, s), append(want, w), o
+	}
+	return got, want
 }
 
 // FuzzReaders: the nil-tolerant readers never panic and agree with msgp on

@@ -3,8 +3,10 @@ package msgpx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -144,8 +146,9 @@ func TestStringLimits(t *testing.T) {
 	for name, read := range map[string]func(b []byte, n uint64) (string, error){
 		"ReadStringBytes": func(b []byte, n uint64) (string, error) { s, _, err := ReadStringBytes(b, n); return s, err },
 		"Arena.ReadStringBytes": func(b []byte, n uint64) (string, error) {
-			a = NewArena(b)
+			a = Arena{}
 			s, _, err := a.ReadStringBytes(b, n, "")
+			a.Release()
 			return s, err
 		},
 		"ReadString": func(b []byte, n uint64) (string, error) {
@@ -211,13 +214,13 @@ func readAll(t testing.TB, b []byte, a *Arena) []string {
 	return out
 }
 
-// TestArenaChunks: strings are copies packed into chunks; a chunk is never
-// larger than ChunkSize nor than the message after its first string; a long
-// string gets its own allocation.
+// TestArenaChunks: strings are copies packed into chunks of ChunkSize; a
+// long string gets its own allocation; an arena released after a message
+// hands its chunk to the next message's, which goes on where it stopped.
 func TestArenaChunks(t *testing.T) {
 	strs := []string{"", "a", strings.Repeat("b", 100), strings.Repeat("c", ChunkSize), "d", "é"}
 	b := message(strs, 0, 1<<20)
-	a := NewArena(b)
+	var a Arena
 	got := readAll(t, b, &a)
 	clear(b)
 	for i := range strs {
@@ -225,19 +228,33 @@ func TestArenaChunks(t *testing.T) {
 			t.Errorf("string %d: %q, want %q", i, got[i], strs[i])
 		}
 	}
-	if cap(a.buf) > ChunkSize {
-		t.Errorf("chunk of %d bytes, more than ChunkSize", cap(a.buf))
+	if cap(a.buf) != ChunkSize {
+		t.Errorf("chunk of %d bytes, want ChunkSize", cap(a.buf))
 	}
-	b = message([]string{"a", strings.Repeat("b", 100), "c"}, 0, 1<<20)
-	a = NewArena(b)
-	readAll(t, b, &a)
-	if cap(a.buf) > 120 {
-		t.Errorf("chunk of %d bytes for a message of 120 bytes", cap(a.buf))
+	a.Release()
+
+	// Consecutive messages share a chunk (three times in four under the race
+	// detector, whose sync.Pool drops the rest).
+	b = message([]string{"first", "last"}, 0, 0)
+	shared := 0
+	const msgs = 40
+	for range msgs {
+		var a1, a2 Arena
+		one := readAll(t, b, &a1)
+		a1.Release()
+		two := readAll(t, b, &a2)
+		a2.Release()
+		if unsafe.StringData(two[0]) == (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(one[1])), len(one[1]))) {
+			shared++
+		}
+	}
+	if want := msgs - raceDrops(msgs); shared < want {
+		t.Errorf("%d of %d messages went on in the chunk of the one before, want >= %d", shared, msgs, want)
 	}
 
 	many := repeat(1000, 100)
 	b = message(many, 1<<20, 0)
-	a = NewArena(b)
+	a = Arena{}
 	got = readAll(t, b, &a)
 	if cap(a.buf) != ChunkSize {
 		t.Errorf("chunk of %d bytes, want ChunkSize", cap(a.buf))
@@ -249,31 +266,102 @@ func TestArenaChunks(t *testing.T) {
 	}
 }
 
-// TestArenaAllocs: one allocation per chunk, none for empty strings, and a
-// small message followed by more input allocates only its own strings.
+// TestArenaConcurrent: arenas on many goroutines hand chunks to each other
+// through the pool; every string keeps its value (and the race detector
+// sees no write to a byte another goroutine reads).
+func TestArenaConcurrent(t *testing.T) {
+	const goroutines, msgs = 8, 500
+	var wg sync.WaitGroup
+	got := make([][]string, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range msgs {
+				b := message([]string{fmt.Sprintf("g%d-%d", g, i), strings.Repeat("x", i%300)}, 0, 0)
+				var a Arena
+				_, o, _ := msgp.ReadMapHeaderBytes(b)
+				for range 2 {
+					_, o, _ = msgp.ReadMapKeyZC(o)
+					var s string
+					var err error
+					if s, o, err = a.ReadStringBytes(o, 1<<20, ""); err != nil {
+						t.Errorf("goroutine %d, message %d: %v", g, i, err) // not Fatal: not the test's goroutine
+						return
+					}
+					got[g] = append(got[g], s)
+				}
+				a.Release()
+				clear(b)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for g := range goroutines {
+		for i := range msgs {
+			if s, x := got[g][2*i], got[g][2*i+1]; s != fmt.Sprintf("g%d-%d", g, i) || x != strings.Repeat("x", i%300) {
+				t.Fatalf("goroutine %d, message %d: %q, %d bytes of %q", g, i, s, len(x), x[:min(len(x), 8)])
+			}
+		}
+	}
+}
+
+// raceDrops is the most arenas out of n that may not find the chunk the one
+// before released: none, or under the race detector (which drops a quarter
+// of what sync.Pool is given) about n/4, with slack.
+func raceDrops(n int) int {
+	if memtest.RaceEnabled {
+		return n/2 + 2
+	}
+	return 0
+}
+
+// TestArenaAllocs: over many messages decoded one after the other, the
+// arena allocates one chunk per ChunkSize bytes of their short strings (a
+// string that does not fit what is left starts a new one), none for empty
+// strings, nothing for what the messages hold besides strings, and its own
+// allocation for a long string.
 func TestArenaAllocs(t *testing.T) {
+	const runs = 1000
 	for _, tc := range []struct {
 		name       string
 		strs       []string
 		pad, after int
-		want       float64 // allocations by the arena
-		max        uint64  // bytes allocated
+		perChunk   int // messages' strings that fit a chunk: 0 for long strings, each its own
 	}{
-		{"empty strings", []string{"", "", ""}, 0, 0, 0, 0},
-		{"3 short strings", []string{"ab", "cd", "ef"}, 0, 0, 1, 64},
-		{"1 string, 1 MiB of input after the message", []string{"x"}, 0, 1 << 20, 1, 64},
-		{"1 string, 1 MiB of padding in the message", []string{"x"}, 1 << 20, 0, 1, ChunkSize},
-		{"100 strings of 100 bytes", repeat(100, 100), 0, 0, 3, 3 * ChunkSize},
-		{"a 64 KiB string", []string{strings.Repeat("x", 64<<10)}, 0, 0, 1, 64<<10 + 512},
+		{"empty strings", []string{"", "", ""}, 0, 0, -1},
+		{"3 short strings", []string{"ab", "cd", "ef"}, 0, 0, ChunkSize / 6},
+		{"1 string, 1 MiB of input after the message", []string{"x"}, 0, 1 << 20, ChunkSize},
+		{"1 string, 1 MiB of padding in the message", []string{"x"}, 1 << 20, 0, ChunkSize},
+		{"100 strings of 100 bytes", repeat(100, 100), 0, 0, 40},
+		{"a 64 KiB string", []string{strings.Repeat("x", 64<<10)}, 0, 0, 0},
 	} {
 		b := message(tc.strs, tc.pad, tc.after)
-		var bytesAlloc uint64
-		n := testing.AllocsPerRun(10, func() {
-			a := NewArena(b)
-			bytesAlloc = memtest.Allocated(func() { readStrings(b, &a) })
-		})
-		if n != tc.want || bytesAlloc > tc.max {
-			t.Errorf("%s: %v allocations, %d bytes; want %v, <= %d", tc.name, n, bytesAlloc, tc.want, tc.max)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			var a Arena
+			readStrings(b, &a)
+			a.Release()
+		}
+		runtime.ReadMemStats(&after)
+		allocs, bytesAlloc := after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc
+		var want, wantBytes uint64 // at most
+		switch {
+		case tc.perChunk < 0:
+		case tc.perChunk == 0:
+			want, wantBytes = runs, runs*uint64(len(tc.strs[0])+512)
+		default:
+			chunks := uint64(runs*len(tc.strs)/tc.perChunk + 1 + raceDrops(runs))
+			want, wantBytes = 2*chunks, chunks*(ChunkSize+64) // a chunk and, after a drop, its holder
+		}
+		wantBytes += uint64(after.NumGC-before.NumGC) * 2 * ChunkSize
+		want += 4 + 2*uint64(after.NumGC-before.NumGC) // the runtime's own; a collection empties the pool
+		wantBytes += 1 << 10
+		t.Logf("%s: %d allocations, %d bytes for %d messages", tc.name, allocs, bytesAlloc, runs)
+		if allocs > want || bytesAlloc > wantBytes {
+			t.Errorf("%s: %d allocations, %d bytes for %d messages; want <= %d, <= %d", tc.name, allocs, bytesAlloc, runs, want, wantBytes)
 		}
 	}
 }
@@ -283,10 +371,12 @@ func TestArenaAllocs(t *testing.T) {
 func TestArenaKeepsEqualStrings(t *testing.T) {
 	strs := []string{"web", strings.Repeat("n", 40), "running", strings.Repeat("x", 300)}
 	b := message(strs, 0, 0)
-	first := NewArena(b)
+	var first Arena
 	olds := readAll(t, b, &first)
+	first.Release()
 	read := func(olds []string) []string {
-		a := NewArena(b)
+		var a Arena
+		defer a.Release()
 		n, o, _ := msgp.ReadMapHeaderBytes(b)
 		out := make([]string, 0, n-1)
 		for i := range n - 1 {
@@ -354,8 +444,9 @@ func TestArenaRetention(t *testing.T) {
 	before := memtest.LiveHeap()
 	for i := range kept {
 		b := message(strs, 1<<20, 0)
-		a := NewArena(b)
+		var a Arena
 		kept[i] = readAll(t, b, &a)[0]
+		a.Release()
 	}
 	per := (memtest.LiveHeap() - min(before, memtest.LiveHeap())) / keep
 	t.Logf("%d bytes live per retained 5-byte string", per)
@@ -368,8 +459,9 @@ func TestArenaRetention(t *testing.T) {
 	before = memtest.LiveHeap()
 	for i := range kept {
 		b := message([]string{"x", long, "y"}, 0, 0)
-		a := NewArena(b)
+		var a Arena
 		kept[i] = readAll(t, b, &a)[1]
+		a.Release()
 	}
 	per = (memtest.LiveHeap() - min(before, memtest.LiveHeap())) / keep
 	t.Logf("%d bytes live per retained 64 KiB string", per)
@@ -385,7 +477,7 @@ func TestArenaRetention(t *testing.T) {
 // input cannot hold is refused with nothing allocated.
 func TestArenaBytes(t *testing.T) {
 	msg := message([]string{"ab", "cd"}, 0, 0)
-	a := NewArena(msg)
+	var a Arena
 	s, _, err := a.ReadStringBytes(msg[3:], 10, "") // "ab", after the map header and key "a"
 	if err != nil || s != "ab" {
 		t.Fatalf("string: %q, %v", s, err)
@@ -418,7 +510,7 @@ func TestArenaBytes(t *testing.T) {
 		t.Errorf("bytes of ChunkSize: %v allocations, want their own 1", n)
 	}
 	var got []byte
-	fresh := NewArena(msg)
+	var fresh Arena
 	if n := memtest.Allocated(func() { got = fresh.Bytes(msg[:3], 1<<20) }); got != nil || n != 0 {
 		t.Errorf("1 MiB of bytes in 3 bytes of input: %d bytes, %d allocated; want nil, none", len(got), n)
 	}

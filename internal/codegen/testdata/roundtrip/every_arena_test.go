@@ -48,13 +48,16 @@ func TestArenaCopies(t *testing.T) {
 }
 
 // The strings of a message cost one allocation per chunk of the arena
-// (msgpx.ChunkSize bytes of strings): 1000 short strings allocate the
-// chunks they fill, one string one chunk, and no string none.
+// (msgpx.ChunkSize bytes of strings), and successive messages share
+// chunks: over many decodes, 1000 short strings allocate the chunks they
+// fill, one string or none no chunk at all (its chunk is the one earlier
+// decodes left). Under the race detector sync.Pool drops a quarter of the
+// chunks handed on: 200 runs keep the average below the next integer.
 func TestArenaAllocs(t *testing.T) {
 	decodeAllocs := func(v *Texts) float64 {
 		b := must(v.MarshalMsg(nil))
 		var z Texts
-		return testing.AllocsPerRun(20, func() {
+		return testing.AllocsPerRun(200, func() {
 			z = Texts{}
 			if _, err := z.UnmarshalMsg(b); err != nil {
 				t.Fatal(err)
@@ -68,15 +71,15 @@ func TestArenaAllocs(t *testing.T) {
 		lens[i] = len(many[i])
 	}
 	one, thousand := decodeAllocs(&Texts{Strs: many[:1]}), decodeAllocs(&Texts{Strs: many})
-	if want := 1 + chunks(lens); one != 2 || thousand != float64(want) { // the slice and the chunks
-		t.Errorf("allocations for 1 string: %v, for 1000: %v; want 2 and %d", one, thousand, want)
+	if want := 1 + chunks(lens); one != 1 || thousand > float64(want) || thousand < float64(want-1) { // the slice and the chunks
+		t.Errorf("allocations for 1 string: %v, for 1000: %v; want 1 and %d or %d", one, thousand, want-1, want)
 	}
 	if n := decodeAllocs(&Texts{Strs: make([]string, 1000)}); n != 1 { // the slice
 		t.Errorf("allocations for 1000 empty strings: %v, want 1", n)
 	}
 	nested := &Texts{Inners: []Inner{{Name: "a", Next: &Inner{Name: "b"}}, {Name: "c"}}}
-	if n := decodeAllocs(nested); n != 3 { // Inners, Next, the arena
-		t.Errorf("allocations for nested structs: %v, want 3", n)
+	if n := decodeAllocs(nested); n != 2 { // Inners, Next
+		t.Errorf("allocations for nested structs: %v, want 2", n)
 	}
 }
 
