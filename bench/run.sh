@@ -34,7 +34,7 @@ mkdir -p "$(dirname "$out")"
 go test -run '^$' -bench "$bench" -benchtime "$benchtime" -count "$count" -timeout 120m . | tee -a "$out"
 # One benchstat table per group, so each group's first implementation is its
 # baseline column: reflect for the codec, raw for the rest.
-for group in Encode Decode RoundTrip Parallel LogsFollow IdleConn; do
+for group in Encode Decode FrameDecode RoundTrip Parallel LogsFollow IdleConn; do
 	if grep -q "^Benchmark$group/" "$out"; then
 		echo
 		echo "## $group"
