@@ -66,9 +66,7 @@ func listChunks(p *mgmt.ListResponsePayload) float64 {
 // Decoding a message costs the struct (heap-allocated here), its slices,
 // and one allocation per chunk of its strings and bytes, which successive
 // messages share: a message with less than a chunk of them costs none on
-// average. AllocsPerRun averages over 200 decodes, which keeps the misses
-// of sync.Pool under the race detector (a quarter of the chunks handed on
-// are dropped, each costing a chunk and its holder) below the next integer.
+// average (AllocsPerRun averages over 200 decodes).
 func TestArenaDecodeAllocs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -111,17 +109,12 @@ func arenaLogs(n int) *mgmt.LogsStreamPayload {
 
 // The arena allocates what the strings and bytes of a message need, not
 // what the message holds: a 4 KiB Data gets an allocation of its own, the
-// ID (and a short Data) a share of a chunk. Averaged over 200 decodes; under
-// the race detector a quarter of the decodes may start a chunk of their own
-// (sync.Pool's drops).
+// ID (and a short Data) a share of a chunk. Averaged over 200 decodes.
 func TestArenaDecodeBytes(t *testing.T) {
 	const runs = 200
 	// The struct, the chunks' share (a chunk over all the runs) and the
 	// rounding of a size class.
 	slack := uint64(unsafe.Sizeof(mgmt.LogsStreamPayload{})) + msgpx.ChunkSize/runs + 64
-	if memtest.RaceEnabled {
-		slack += msgpx.ChunkSize / 2
-	}
 	for _, tc := range []struct {
 		name string
 		in   *mgmt.LogsStreamPayload

@@ -1,7 +1,7 @@
 package msgpx
 
 import (
-	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -25,12 +25,12 @@ const ChunkSize = 4 << 10
 // never writes over a neighbour; strings are never written again.
 //
 // Allocations: Release hands the arena's current chunk, with what is left
-// of it, to the next arena (a sync.Pool, so one per P; a garbage
-// collection may drop it). A value that does not fit what is left of the
-// current chunk starts a new one. A message whose strings and bytes shorter
-// than ChunkSize total S bytes thus takes about S/ChunkSize new chunks (0
-// for most small messages, 1 at most for S <= ChunkSize), plus one
-// allocation per value of ChunkSize bytes or more.
+// of it, to the next arena (through one of a few slots, so that goroutines
+// decoding at the same time mostly keep to their own). A value that does
+// not fit what is left of the current chunk starts a new one. A message
+// whose strings and bytes shorter than ChunkSize total S bytes thus takes
+// about S/ChunkSize new chunks (0 for most small messages, 1 at most for S
+// <= ChunkSize), plus one allocation per value of ChunkSize bytes or more.
 //
 // The zero Arena is ready to use. An Arena is not safe for concurrent use,
 // and must not be used after Release; the strings it returns are ordinary
@@ -44,30 +44,46 @@ type Arena struct {
 // A chunk carries a partly used chunk from one arena to the next.
 type chunk struct{ buf []byte }
 
-// chunks holds the chunks released by arenas, each with room left.
-var chunks sync.Pool
+// chunks holds chunks released by arenas, each with room left, one per
+// slot. An arena's slot is picked by its address, on its goroutine's stack
+// (or on the heap), so that goroutines decoding at the same time mostly use
+// slots of their own; a slot is taken and refilled with atomic swaps, so a
+// chunk is only ever in one arena's hands. At most len(chunks) chunks wait
+// there; a garbage collection leaves them. (A sync.Pool, tried first, made
+// decoding with GOMAXPROCS=1 30-90 % slower in BenchmarkDecode.)
+var chunks [16]struct {
+	p atomic.Pointer[chunk]
+	_ [64 - 8]byte // a cache line each
+}
+
+// slot is a's slot in chunks.
+func (a *Arena) slot() *atomic.Pointer[chunk] {
+	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9e3779b97f4a7c15 // Fibonacci hashing: the top bits mix all of them
+	return &chunks[h>>60].p
+}
 
 // minRoom is the least room left that makes a chunk worth handing on.
 const minRoom = 32
 
-// Release hands a's chunk on to the next arena; a must not be used again.
+// Release hands a's chunk on to the next arena that uses the same slot; a
+// must not be used again.
 func (a *Arena) Release() {
 	if a.c == nil {
 		return
 	}
 	if cap(a.buf)-len(a.buf) >= minRoom {
 		a.c.buf = a.buf
-		chunks.Put(a.c)
+		a.slot().Store(a.c) // a chunk another arena left there is dropped
 	}
 	*a = Arena{}
 }
 
 // next makes room for a string or bytes of n bytes (0 < n < ChunkSize) that
-// do not fit the current chunk: the chunk a released arena left, if it has
-// room for them, else a new one.
+// do not fit the current chunk: the chunk a released arena left in a's
+// slot, if it has room for them, else a new one.
 func (a *Arena) next(n int) {
 	if a.c == nil {
-		if c, _ := chunks.Get().(*chunk); c != nil {
+		if c := a.slot().Swap(nil); c != nil {
 			a.c = c
 			if n <= cap(c.buf)-len(c.buf) {
 				a.buf, c.buf = c.buf, nil

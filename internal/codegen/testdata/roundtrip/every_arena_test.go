@@ -51,8 +51,7 @@ func TestArenaCopies(t *testing.T) {
 // (msgpx.ChunkSize bytes of strings), and successive messages share
 // chunks: over many decodes, 1000 short strings allocate the chunks they
 // fill, one string or none no chunk at all (its chunk is the one earlier
-// decodes left). Under the race detector sync.Pool drops a quarter of the
-// chunks handed on: 200 runs keep the average below the next integer.
+// decodes left), averaged over 200 decodes.
 func TestArenaAllocs(t *testing.T) {
 	decodeAllocs := func(v *Texts) float64 {
 		b := must(v.MarshalMsg(nil))
