@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
 	"github.com/mgmtgen/mgmtgen/runtime/client"
@@ -75,10 +76,10 @@ func statusOK(t *testing.T, c *mgmt.Client, when string) {
 
 // muxSetup starts a muxHandler server, whose follows report their end on
 // ended, and dials it with opts, counting the client's dials.
-func muxSetup(t *testing.T, opts mgmt.ClientOptions) (c *mgmt.Client, ended chan string, dials *atomic.Int32) {
+func muxSetup(t *testing.T, opts mgmt.ClientOptions, srv ...func(*mgmt.ServerOptions)) (c *mgmt.Client, ended chan string, dials *atomic.Int32) {
 	t.Helper()
 	ended = make(chan string, 4)
-	_, path, _ := startServer(t, muxHandler(ended))
+	_, path, _ := startServer(t, muxHandler(ended), srv...)
 	dials = new(atomic.Int32)
 	opts.Dial = countingDial(dials)
 	return dialOptions(t, path, opts), ended, dials
@@ -161,14 +162,16 @@ func TestMuxStreamsShareConnection(t *testing.T) {
 	}
 }
 
-// A stream whose reader does not keep up ends alone, with ResourceExhausted
-// once its queue is full; the server's handler sees its context end (the
-// client's Cancel), and the connection's other calls and streams go on. The
-// client reads for it meanwhile even with no call going on (nothing reads
-// the socket but the client's drain), so the server never stalls.
-func TestMuxSlowReaderEndsOnlyItsStream(t *testing.T) {
+// A stream whose reader stops reading ends alone: the server sends it no
+// more than its window (flow control), its handler's Send waits and, after
+// the server's StreamSendTimeout, fails; the stream ends with
+// ResourceExhausted, and the connection's other calls and streams go on.
+// The client reads for it meanwhile even with no call going on (nothing
+// reads the socket but the client's drain), so the server never stalls.
+func TestMuxStalledReaderEndsOnlyItsStream(t *testing.T) {
 	noLeaks(t)
-	c, ended, dials := muxSetup(t, mgmt.ClientOptions{StreamQueueFrames: 8, StreamQueueBytes: 1 << 20})
+	c, ended, dials := muxSetup(t, mgmt.ClientOptions{StreamQueueFrames: 8, StreamQueueBytes: 1 << 20},
+		func(o *mgmt.ServerOptions) { o.StreamSendTimeout = 200 * time.Millisecond })
 	ctx := testCtx(t)
 
 	other, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "other", Follow: true})
@@ -179,33 +182,35 @@ func TestMuxSlowReaderEndsOnlyItsStream(t *testing.T) {
 	if p, err := other.Recv(); err != nil || string(p.Data) != "other line 0\n" {
 		t.Fatalf("other's frame = %+v, %v", p, err)
 	}
-	// Nobody receives from slow, and no call runs: its handler's context
-	// ends once the client's queue for it overflowed and it sent Cancel.
-	// (Its frames may overflow the queue before its first frame is taken:
-	// then the error comes from Logs.)
-	slow, openErr := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "slow", Follow: true, Lines: 1000})
-	if openErr == nil {
-		defer slow.Close()
+	// Nobody receives from slow, and no call runs: its handler's Send
+	// fails once it has waited StreamSendTimeout for credit.
+	slow, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "slow", Follow: true, Lines: 1000})
+	if err != nil {
+		t.Fatalf("Logs slow: %v", err)
 	}
+	defer slow.Close()
 	if id := recv(t, ended, "the slow stream's handler to end"); id != "slow" {
 		t.Fatalf("ended %q, want slow", id)
 	}
-	statusOK(t, c, "after the overflow")
-	err = openErr
-	if err == nil {
-		_, err = slow.Recv()
-	}
-	want := "client: Logs stream: stream reader fell behind: 8 frames / "
-	if status.CodeOf(err) != status.ResourceExhausted || err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("slow Recv = %v, want ResourceExhausted %q...", err, want)
-	}
-	if !strings.HasSuffix(err.Error(), " bytes queued") {
-		t.Errorf("error %q does not say the bytes queued", err)
-	}
-	if openErr == nil {
-		if _, err2 := slow.Recv(); err2 == nil || err2.Error() != err.Error() {
-			t.Errorf("second Recv = %v, want the same error", err2)
+	statusOK(t, c, "after the stall")
+	// Its window's worth came, in order, then its end.
+	var got int
+	for {
+		p, err := slow.Recv()
+		if err != nil {
+			const want = "Logs: server: Logs stream: client stopped reading the stream for 200ms"
+			if status.CodeOf(err) != status.ResourceExhausted || !strings.HasSuffix(err.Error(), want) {
+				t.Fatalf("slow Recv after %d frames = %v, want ResourceExhausted ...%q", got, err, want)
+			}
+			break
 		}
+		if want := fmt.Sprintf("slow line %d\n", got); string(p.Data) != want {
+			t.Fatalf("slow frame %d = %q, want %q", got, p.Data, want)
+		}
+		got++
+	}
+	if got != 8 {
+		t.Errorf("%d frames of the stalled stream came, want its window of 8", got)
 	}
 	// The other stream is untouched, and a new snapshot runs.
 	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "snap", Lines: 6})
@@ -213,7 +218,7 @@ func TestMuxSlowReaderEndsOnlyItsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := readSnapshot(s, "snap", 6); err != nil {
-		t.Errorf("snapshot after the overflow: %v", err)
+		t.Errorf("snapshot after the stall: %v", err)
 	}
 	other.Close()
 	if id := recv(t, ended, "the other stream's handler to end"); id != "other" {
@@ -221,6 +226,65 @@ func TestMuxSlowReaderEndsOnlyItsStream(t *testing.T) {
 	}
 	if n := dials.Load(); n != 1 {
 		t.Errorf("%d dials, want 1", n)
+	}
+}
+
+// A fast producer and a slow reader, with a window of 8 frames: every
+// frame comes, in order, and the stream is not ended (the server waits
+// for credit instead of overrunning the reader), while unary calls on the
+// same connection keep being answered.
+func TestMuxFlowControlSlowReader(t *testing.T) {
+	noLeaks(t)
+	c, _, _ := muxSetup(t, mgmt.ClientOptions{StreamQueueFrames: 8, StreamQueueBytes: 256})
+	ctx := testCtx(t)
+	const lines = 3000
+	s, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "fast", Lines: lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	calls := make(chan error, 1)
+	var answered atomic.Int32
+	go func() {
+		for {
+			select {
+			case <-stop:
+				calls <- nil
+				return
+			default:
+			}
+			id := fmt.Sprintf("c%d", answered.Load())
+			resp, err := c.Status(ctx, &mgmt.StatusRequestPayload{ID: id})
+			if err != nil || resp.Entry.ID != id {
+				calls <- fmt.Errorf("Status(%s) = %+v, %v", id, resp, err)
+				return
+			}
+			answered.Add(1)
+		}
+	}()
+	i := 0
+	for p, err := range s.All() {
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("fast line %d\n", i); string(p.Data) != want || p.EOF != (i == lines-1) {
+			t.Fatalf("frame %d = %q (EOF %v), want %q", i, p.Data, p.EOF, want)
+		}
+		if i == lines/2 {
+			statusOK(t, c, "in the middle of the stream")
+		}
+		if i%100 == 0 { // slower than the producer: it waits for credit
+			time.Sleep(time.Millisecond)
+		}
+		i++
+	}
+	close(stop)
+	if err := <-calls; err != nil {
+		t.Error(err)
+	}
+	if i != lines {
+		t.Errorf("%d frames, want %d", i, lines)
 	}
 }
 

@@ -26,7 +26,12 @@
 //     lives in the Stream and which its Recv drains. A Recv whose queue is
 //     empty takes the role when it is free, as a waiting call does, and
 //     else waits for a frame or for the role. While a mux stream is open
-//     and nobody waits, the drain goroutine holds the role.
+//     and nobody waits, the drain goroutine holds the role. Flow control:
+//     the stream's request carries its first StreamCredit (the whole
+//     queue) in the same write, and the Recv that consumes a quarter of
+//     the window queues a StreamCredit giving it back behind the writer
+//     (as a Cancel is: the flush goroutine writes it when nobody writes);
+//     so a server that honours credit never fills the queue.
 //   - Writing role (write.go; owns the socket's write side). Taken by a
 //     caller whose request finds it free: it writes its own frame at once,
 //     uncopied. Callers finding it taken copy their frame into the queue,
@@ -76,11 +81,13 @@
 //     not read); a larger request waits for the writer to be free and is
 //     then written directly. Queue and the batch in flight: at most twice
 //     this.
-//   - StreamQueueFrames (256) and StreamQueueBytes (1 MiB): frames queued
-//     for one mux stream's Recv, and their bytes (one frame larger than
-//     that when the queue is empty, and the stream's end); a frame over
-//     them ends that stream alone with ResourceExhausted. An open mux
-//     stream counts in MaxPendingCalls.
+//   - StreamQueueFrames (256) and StreamQueueBytes (1 MiB): a mux stream's
+//     window (granted to the server in StreamCredit frames), and the bound
+//     of the frames queued for its Recv: a frame is queued while fewer
+//     frames and bytes are (so at most the window plus one frame, and the
+//     stream's end); a frame past them (a server ignoring credit) ends
+//     that stream alone with ResourceExhausted. An open mux stream counts
+//     in MaxPendingCalls.
 //   - MaxPayload (ipc.MaxPayloadSize, 16 MiB): largest response accepted,
 //     checked before anything is allocated. The body being read grows as its
 //     bytes arrive; a late answer to a call that gave up is discarded through
@@ -185,11 +192,13 @@ type Options struct {
 	// Legacy: never negotiate, whatever Negotiate says.
 	Legacy bool
 
-	// StreamQueueFrames and StreamQueueBytes bound the frames a stream
-	// multiplexed on the Conn (feature "mux", mux.go) keeps queued for its
-	// Recv: a frame over either ends that stream alone, its Recv returning
-	// a ResourceExhausted error. 0: DefaultStreamQueueFrames (256),
-	// DefaultStreamQueueBytes (1 MiB).
+	// StreamQueueFrames and StreamQueueBytes are the window of a stream
+	// multiplexed on the Conn (feature "mux", mux.go): what the server may
+	// send it ahead of its Recv (flow control, docs/wire.md), and the bound
+	// of what it keeps queued: a frame that comes when either is reached
+	// (a server that ignores the window) ends that stream alone, its Recv
+	// returning a ResourceExhausted error. 0: DefaultStreamQueueFrames
+	// (256), DefaultStreamQueueBytes (1 MiB).
 	StreamQueueFrames int
 	StreamQueueBytes  int
 }

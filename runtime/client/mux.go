@@ -35,10 +35,18 @@ import (
 // reads: it ends once no stream is open and no frame is in progress, or
 // when the connection breaks.
 //
-// Bounds: a stream's queue holds at most Options.StreamQueueFrames frames
-// and Options.StreamQueueBytes body bytes (one frame larger than that is
-// taken when the queue is empty; a stream's end is always taken). A frame
-// that does not fit ends that stream alone: its queue is dropped, its
+// Flow control (docs/wire.md, "Flow control"): the stream's request goes
+// with its first StreamCredit, in the same write: Options.StreamQueueFrames
+// frames and StreamQueueBytes bytes, its whole queue. Its Recv counts the
+// frames it takes (not Ready or the end) and, once a quarter of either is
+// taken, queues a StreamCredit giving them back (consumed), so the server
+// never has more outstanding than the queue holds.
+//
+// Bounds: a frame is queued while the stream's queue holds fewer than
+// Options.StreamQueueFrames frames and Options.StreamQueueBytes body bytes
+// (so at most those plus one frame, what a server that honours the window
+// can have outstanding; a stream's end is always taken). A frame that
+// comes past that (a server ignoring credit) ends that stream alone: its queue is dropped, its
 // Recv returns a ResourceExhausted error ("stream reader fell behind: N
 // frames / B bytes queued"), a Cancel goes to the server for its seq, and
 // the rest of its frames are discarded as they arrive; every other call
@@ -78,6 +86,9 @@ func (c *Conn) openMux(ctx context.Context, info *CallInfo, req msgp.Marshaler) 
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	s := &Stream{c: c, info: *info, ctx: sctx, mux: true, cancel: cancel, wake: make(chan struct{}, 1)}
+	// The stream's whole window, in the request's write (send gives it the seq).
+	s.creditAt = len(frame)
+	frame = ipc.AppendStreamCredit(frame, 0, uint32(c.opts.StreamQueueFrames), uint64(c.opts.StreamQueueBytes))
 	rc := &call{ch: make(chan result, 2), ms: s, name: info.Method, ctx: sctx, start: time.Now(), hdrLen: hdrLen, abandoned: true}
 	rc.abortFn, rc.writeAbortFn = rc.abort, rc.writeAbort
 	s.rcall = rc
@@ -97,8 +108,39 @@ func (c *Conn) openMux(ctx context.Context, info *CallInfo, req msgp.Marshaler) 
 }
 
 // muxNext returns the stream's next frame: from its queue, or read by the
-// caller holding the reading role, or queued by whoever holds it.
+// caller holding the reading role, or queued by whoever holds it. A frame
+// of the stream's own (not Ready or its end) is consumed: its window is
+// granted back (consumed).
 func (s *Stream) muxNext() (ipc.Header, []byte, error) {
+	h, body, err := s.muxFrame()
+	if err == nil && !ipc.IsReserved(h.MsgType) {
+		s.consumed(len(body))
+	}
+	return h, body, err
+}
+
+// consumed counts a frame of n body bytes taken by the stream's reader and
+// grants the window it held back to the server once a quarter of the
+// window (frames or bytes) is consumed, in one StreamCredit.
+func (s *Stream) consumed(n int) {
+	c := s.c
+	s.ungFrames++
+	s.ungBytes += n
+	if s.ungFrames < max(c.opts.StreamQueueFrames/4, 1) && s.ungBytes < max(c.opts.StreamQueueBytes/4, 1) {
+		return
+	}
+	frames, bytes := s.ungFrames, s.ungBytes
+	s.ungFrames, s.ungBytes = 0, 0
+	c.mu.Lock()
+	if c.streams[s.seq] == s && s.over == nil && c.err == nil {
+		var f [ipc.HeaderSize + 16]byte
+		c.queueControlLocked(ipc.AppendStreamCredit(f[:0], s.seq, uint32(frames), uint64(bytes)))
+	}
+	c.mu.Unlock()
+}
+
+// muxFrame is muxNext's search for the next frame.
+func (s *Stream) muxFrame() (ipc.Header, []byte, error) {
 	c, rc := s.c, s.rcall
 	hold := false // the reading role was passed to us: lead, or pass it on
 	for {
@@ -208,7 +250,7 @@ func (c *Conn) claimStreamLocked(s *Stream, h ipc.Header) (cl *call, direct bool
 	case c.leader == s.rcall && len(s.q) == 0:
 		s.rcall.buf = s.buf
 		return s.rcall, true
-	case !end && len(s.q) > 0 && (len(s.q) >= c.opts.StreamQueueFrames || s.qbytes+int(h.Length) > c.opts.StreamQueueBytes):
+	case !end && len(s.q) > 0 && (len(s.q) >= c.opts.StreamQueueFrames || s.qbytes >= c.opts.StreamQueueBytes):
 		s.over = status.Errorf(status.ResourceExhausted, "client: %s stream: stream reader fell behind: %d frames / %d bytes queued",
 			s.info.Method, len(s.q), s.qbytes)
 		s.q, s.qbytes = nil, 0
@@ -284,7 +326,13 @@ func (c *Conn) cancelLocked(seq uint64) {
 		return
 	}
 	var f [ipc.HeaderSize]byte
-	c.wq = append(c.wq, ipc.AppendHeader(f[:0], ipc.Header{MsgType: ipc.MsgCancel, SeqNo: seq})...)
+	c.queueControlLocked(ipc.AppendHeader(f[:0], ipc.Header{MsgType: ipc.MsgCancel, SeqNo: seq}))
+}
+
+// queueControlLocked queues a control frame behind the writer, starting
+// the flush goroutine when nobody writes; c.mu is held.
+func (c *Conn) queueControlLocked(frame []byte) {
+	c.wq = append(c.wq, frame...)
 	if !c.wbusy {
 		c.wbusy = true
 		go c.flush()

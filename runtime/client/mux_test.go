@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
@@ -37,9 +38,26 @@ func muxPeer(t *testing.T, opts client.Options) (*peer, *client.Conn) {
 	return p, c
 }
 
+// credit reads the client's next frame, which must be a StreamCredit for
+// seq, and returns it.
+func (p *peer) credit(seq uint64) ipc.StreamCredit {
+	p.t.Helper()
+	p.nc.SetReadDeadline(time.Now().Add(waitFor))
+	h, body, err := p.fr.ReadFrame()
+	if err != nil {
+		p.t.Fatalf("peer: read credit: %v", err)
+	}
+	var sc ipc.StreamCredit
+	if h.MsgType != ipc.MsgStreamCredit || h.SeqNo != seq || ipc.DecodePayload(body, &sc) != nil {
+		p.t.Fatalf("client sent %s seq %d % x, want a StreamCredit for seq %d", h.MsgType, h.SeqNo, body, seq)
+	}
+	return sc
+}
+
 // openTail opens a Tail stream on c; the peer reads its request, which
-// must have seq, and answers Ready.
-func openTail(t *testing.T, p *peer, c *client.Conn, seq uint64) *client.Stream {
+// must have seq and be followed by the stream's window win, and answers
+// Ready.
+func openTail(t *testing.T, p *peer, c *client.Conn, seq uint64, win ipc.StreamCredit) *client.Stream {
 	t.Helper()
 	type opened struct {
 		s   *client.Stream
@@ -52,6 +70,9 @@ func openTail(t *testing.T, p *peer, c *client.Conn, seq uint64) *client.Stream 
 	}()
 	if h := p.request(); h.MsgType != servertest.MsgTail || h.SeqNo != seq {
 		t.Fatalf("stream request %s seq %d, want Tail seq %d", h.MsgType, h.SeqNo, seq)
+	}
+	if sc := p.credit(seq); sc != win {
+		t.Fatalf("stream's first credit %+v, want %+v", sc, win)
 	}
 	p.write(frame(ipc.MsgReady, seq, nil))
 	o := <-ch
@@ -71,29 +92,35 @@ func tailFrame(seq uint64, i int) []byte {
 	return b
 }
 
-// A stream's queue holds StreamQueueBytes: the frame that would pass it
-// ends that stream with ResourceExhausted naming what was queued, the
-// client sends Cancel for it, its later frames are discarded, and the
-// connection's calls and other streams go on.
+// A stream's queue holds StreamQueueBytes: a frame that comes when that
+// many bytes are queued (the window the client granted is used up, so the
+// server ignored it) ends that stream with ResourceExhausted naming what
+// was queued, the client sends Cancel for it, its later frames are
+// discarded, and the connection's calls and other streams go on.
 func TestMuxQueueBound(t *testing.T) {
 	leakCheck(t)
 	p, c := muxPeer(t, client.Options{StreamQueueBytes: 30})
-	slow := openTail(t, p, c, 1)
-	other := openTail(t, p, c, 2)
-	// Nobody receives: the client's drain reads. Frames of 11 bytes: two
-	// fit in 30, the third does not.
-	p.write(append(append(append(tailFrame(1, 0), tailFrame(1, 1)...), tailFrame(2, 0)...), tailFrame(1, 2)...))
+	win := ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: 30}
+	slow := openTail(t, p, c, 1, win)
+	other := openTail(t, p, c, 2, win)
+	// Nobody receives: the client's drain reads. Frames of 11 bytes: three
+	// are taken (the window had bytes left before each), the fourth not.
+	p.write(append(append(append(append(tailFrame(1, 0), tailFrame(1, 1)...), tailFrame(2, 0)...), tailFrame(1, 2)...), tailFrame(1, 3)...))
 	if h := p.request(); h.MsgType != ipc.MsgCancel || h.SeqNo != 1 {
 		t.Fatalf("client sent %s seq %d, want Cancel seq 1", h.MsgType, h.SeqNo)
 	}
-	p.write(append(tailFrame(1, 3), frame(ipc.MsgStreamEnd, 1, &ipc.Status{Code: uint32(status.Canceled)})...))
+	p.write(append(tailFrame(1, 4), frame(ipc.MsgStreamEnd, 1, &ipc.Status{Code: uint32(status.Canceled)})...))
 	var f servertest.TailFrame
 	err := slow.RecvInto(&f)
-	if status.CodeOf(err) != status.ResourceExhausted || err.Error() != "client: Tail stream: stream reader fell behind: 2 frames / 22 bytes queued" {
+	if status.CodeOf(err) != status.ResourceExhausted || err.Error() != "client: Tail stream: stream reader fell behind: 3 frames / 33 bytes queued" {
 		t.Fatalf("slow stream's Recv = %v", err)
 	}
 	if err := other.RecvInto(&f); err != nil || f.I != 1000 {
 		t.Fatalf("other stream's frame %+v, %v", f, err)
+	}
+	// 11 bytes consumed, over a quarter of the 30: granted back.
+	if sc := p.credit(2); sc != (ipc.StreamCredit{Frames: 1, Bytes: 11}) {
+		t.Fatalf("credit after one frame: %+v", sc)
 	}
 	call := goEcho(context.Background(), c, "beside")
 	if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != 3 {
@@ -118,7 +145,7 @@ func TestMuxQueueBound(t *testing.T) {
 func TestMuxRecvAndCallsShareTheReader(t *testing.T) {
 	leakCheck(t)
 	p, c := muxPeer(t, client.Options{})
-	s := openTail(t, p, c, 1)
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: client.DefaultStreamQueueBytes})
 	got := make(chan error, 1)
 	recvOne := func(want int) {
 		go func() {
@@ -174,6 +201,45 @@ func TestMuxRecvAndCallsShareTheReader(t *testing.T) {
 		t.Fatalf("after the stream's end the client sent %s seq %d, want Echo seq 6", h.MsgType, h.SeqNo)
 	}
 	p.write(answer(6, "after"))
+	if r := wait(t, call, "the call after"); r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
+// As its reader takes frames, a stream grants their window back to the
+// server, a quarter of the window at a time (here 2 of 8 frames), frames
+// queued or read straight alike; Ready and the stream's end take none.
+func TestMuxGrantsCredit(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{StreamQueueFrames: 8})
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: 8, Bytes: client.DefaultStreamQueueBytes})
+	var f servertest.TailFrame
+	for round := range 3 {
+		p.write(append(tailFrame(1, 2*round), tailFrame(1, 2*round+1)...))
+		for i := range 2 {
+			if err := s.RecvInto(&f); err != nil || f.I != 1000+2*round+i {
+				t.Fatalf("frame %d: %+v, %v", 2*round+i, f, err)
+			}
+		}
+		if sc := p.credit(1); sc != (ipc.StreamCredit{Frames: 2, Bytes: 22}) {
+			t.Fatalf("round %d: credit %+v, want 2 frames / 22 bytes", round, sc)
+		}
+	}
+	p.write(tailFrame(1, 6))
+	if err := s.RecvInto(&f); err != nil || f.I != 1006 {
+		t.Fatalf("frame 6: %+v, %v", f, err)
+	}
+	p.write(frame(ipc.MsgStreamEnd, 1, &ipc.Status{}))
+	if err := s.RecvInto(&f); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	// One frame consumed since the last grant, then the end: nothing more
+	// is sent for the stream; the next frame is the next call's.
+	call := goEcho(context.Background(), c, "after")
+	if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != 2 {
+		t.Fatalf("client sent %s seq %d, want Echo seq 2", h.MsgType, h.SeqNo)
+	}
+	p.write(answer(2, "after"))
 	if r := wait(t, call, "the call after"); r.err != nil {
 		t.Fatal(r.err)
 	}

@@ -210,7 +210,11 @@ type Stream struct {
 	seq    uint64             // its request's
 	cancel context.CancelFunc // ends ctx
 	rcall  *call              // the stream's Recv as the reading role sees it
-	wake   chan struct{}      // (1) a frame was queued, or the stream or connection ended
+	// Flow control (mux.go), the Recv side's own:
+	creditAt  int           // offset of the first StreamCredit in the request's frame
+	ungFrames int           // frames consumed and not yet granted back
+	ungBytes  int           // their body bytes
+	wake      chan struct{} // (1) a frame was queued, or the stream or connection ended
 	// Guarded by c.mu:
 	q        []queuedFrame // frames read for Recv, in order
 	qbytes   int           // their body bytes, and the frame being read into the queue

@@ -52,6 +52,9 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 	c.seq++
 	if cl != nil {
 		patchSeqs(frame, cl.hdrLen, c.seq)
+		if cl.ms != nil { // a mux stream's first credit
+			binary.BigEndian.PutUint64(frame[cl.ms.creditAt+seqOffset:], c.seq)
+		}
 	} else {
 		binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
 	}

@@ -172,26 +172,35 @@ func (w *BatchWriter) Flush() error {
 // backlog bytes plus one frame besides the batch being written. A write
 // error is reported by the next call (it is sticky) and by Wait.
 func (w *BatchWriter) SendMsg(h Header, m msgp.Marshaler, backlog int) error {
+	_, err := w.SendMsgLen(h, m, backlog)
+	return err
+}
+
+// SendMsgLen is SendMsg reporting the payload length of the frame it
+// queued (0 when it queued none).
+func (w *BatchWriter) SendMsgLen(h Header, m msgp.Marshaler, backlog int) (int, error) {
 	w.mu.Lock()
 	for w.err == nil && w.writing && len(w.pending) > backlog {
 		w.waiters++
 		w.cond.Wait()
 		w.waiters--
 	}
+	start := len(w.pending)
 	if err := w.appendLocked(h, m); err != nil {
 		w.mu.Unlock()
-		return err
+		return 0, err
 	}
+	n := len(w.pending) - start - HeaderSize
 	if !w.writing {
 		if len(w.pending) >= backlog {
 			// Worth a write of its own: no flush goroutine to wake.
-			return w.commitLocked()
+			return n, w.commitLocked()
 		}
 		w.writing = true
 		go w.flush()
 	}
 	w.mu.Unlock()
-	return nil
+	return n, nil
 }
 
 // flush is the flush goroutine: it writes batches until the queue is empty.

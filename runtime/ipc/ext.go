@@ -28,6 +28,7 @@ const (
 	MsgDescribeResult MsgType = 0xF8 // server -> client: the server's description
 	MsgPing           MsgType = 0xF9 // client -> server: no payload
 	MsgPong           MsgType = 0xFA // server -> client: no payload
+	MsgStreamCredit   MsgType = 0xFB // client -> server: StreamCredit, more window for the mux stream with that seq
 
 	// ReservedMin is the first id of the runtime's block (it ends at 0xFF).
 	ReservedMin MsgType = 0xF0
@@ -90,6 +91,50 @@ type Status struct {
 	Code    uint32
 	Message string
 	Details []byte
+}
+
+// StreamCredit grants a mux stream's sender more window: {"f": frames,
+// "b": bytes}, both added to what the sender may have outstanding (sent
+// and not yet granted back). Either may be omitted (0).
+type StreamCredit struct {
+	Frames uint32
+	Bytes  uint64
+}
+
+// MarshalMsg implements msgp.Marshaler. Both fields are always written.
+func (sc *StreamCredit) MarshalMsg(b []byte) ([]byte, error) {
+	b = msgp.AppendMapHeader(b, 2)
+	b = msgp.AppendString(b, "f")
+	b = msgp.AppendUint32(b, sc.Frames)
+	b = msgp.AppendString(b, "b")
+	return msgp.AppendUint64(b, sc.Bytes), nil
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler.
+func (sc *StreamCredit) UnmarshalMsg(b []byte) ([]byte, error) {
+	*sc = StreamCredit{}
+	return decodeMap(b, "stream credit", func(key string, b []byte) ([]byte, error) {
+		var err error
+		switch key {
+		case "f":
+			sc.Frames, b, err = msgp.ReadUint32Bytes(b)
+		case "b":
+			sc.Bytes, b, err = msgp.ReadUint64Bytes(b)
+		default:
+			b, err = msgp.Skip(b)
+		}
+		return b, err
+	})
+}
+
+// AppendStreamCredit appends a whole StreamCredit frame for seq to dst.
+func AppendStreamCredit(dst []byte, seq uint64, frames uint32, bytes uint64) []byte {
+	start := len(dst)
+	dst = AppendHeader(dst, Header{MsgType: MsgStreamCredit, SeqNo: seq})
+	sc := StreamCredit{Frames: frames, Bytes: bytes}
+	dst, _ = sc.MarshalMsg(dst)
+	binary.BigEndian.PutUint32(dst[start+offLength:], uint32(len(dst)-start-HeaderSize))
+	return dst
 }
 
 // MarshalMsg implements msgp.Marshaler.

@@ -55,8 +55,10 @@ func TestWireDocExtensions(t *testing.T) {
 		"ready":      frame(ipc.Header{MsgType: ipc.MsgReady, SeqNo: 5}, nil),
 		"call header": frame(ipc.Header{MsgType: ipc.MsgCallHeader, SeqNo: 4},
 			&ipc.CallHeader{Timeout: 1500 * 1000 * 1000, Metadata: map[string]string{"rid": "42"}}),
-		"cancel":        frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
-		"mux cancelled": frame(ipc.Header{MsgType: ipc.MsgStreamEnd, SeqNo: 6}, &ipc.Status{Code: 1, Message: "context canceled"}),
+		"cancel":             frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
+		"mux cancelled":      frame(ipc.Header{MsgType: ipc.MsgStreamEnd, SeqNo: 6}, &ipc.Status{Code: 1, Message: "context canceled"}),
+		"stream credit":      ipc.AppendStreamCredit(nil, 6, 256, 1<<20),
+		"stream credit back": ipc.AppendStreamCredit(nil, 6, 64, 5760),
 		"mux refused": frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 9},
 			&ipc.Status{Code: 8, Message: "server: too many streams on this connection (limit 16); close one or try again later"}),
 	}
@@ -89,6 +91,7 @@ func TestControlRoundTrip(t *testing.T) {
 		{&ipc.CallHeader{}, new(ipc.CallHeader)},
 		{&ipc.Status{Code: 5, Message: "gone", Details: []byte{0x90}}, new(ipc.Status)},
 		{&ipc.Status{}, new(ipc.Status)},
+		{&ipc.StreamCredit{Frames: 256, Bytes: 1 << 20}, new(ipc.StreamCredit)},
 	} {
 		b, err := tc.in.(msgp.Marshaler).MarshalMsg(nil)
 		if err != nil {
@@ -175,6 +178,7 @@ func FuzzControlFrames(f *testing.F) {
 		&ipc.CallHeader{Timeout: 1500, Metadata: map[string]string{"rid": "42"}},
 		&ipc.Status{Code: 5, Message: "gone", Details: []byte{0x90}},
 		&ipc.Description{Schema: "version: 1\n", SHA256: [32]byte{1, 2}, Runtime: "rt", Features: []string{"describe"}},
+		&ipc.StreamCredit{Frames: 64, Bytes: 1 << 18},
 	} {
 		b, _ := m.MarshalMsg(nil)
 		f.Add(b)
@@ -186,6 +190,7 @@ func FuzzControlFrames(f *testing.F) {
 			func() msgp.Unmarshaler { return new(ipc.CallHeader) },
 			func() msgp.Unmarshaler { return new(ipc.Status) },
 			func() msgp.Unmarshaler { return new(ipc.Description) },
+			func() msgp.Unmarshaler { return new(ipc.StreamCredit) },
 		} {
 			v := mk()
 			if ipc.DecodePayload(b, v) != nil {

@@ -19,7 +19,9 @@ package server
 //	          it the reader reads no request: it waits for the stream to
 //	          end, noticing meanwhile a peer that hangs up. On a mux
 //	          connection (mux.go) it starts a stream's handler goroutine as
-//	          it starts a call's, and reads on. When the connection ends (EOF,
+//	          it starts a call's, and reads on; it applies a StreamCredit
+//	          at once to the mux stream of its seq (credit.go), waking that
+//	          stream's Send if it waits for credit. When the connection ends (EOF,
 //	          framing error, idle timeout, a failed write, shutdown: handlers
 //	          and Close ask it to stop, they do not close the socket under
 //	          it) it takes in up to 64 KiB the peer sent unread (closing with
@@ -33,7 +35,9 @@ package server
 //	          releases it at once, calls the user's handler, writes the
 //	          answer, and returns its call slot and its bytes (a stream
 //	          returns its bytes once decoded, its slot when it ends, after
-//	          its StreamEnd is written). Ends when the call does.
+//	          its StreamEnd is written). A mux stream's Send waits while
+//	          the stream has no credit, at most StreamSendTimeout (then
+//	          that stream ends, ResourceExhausted). Ends when the call does.
 //	(writer)  No goroutine: the write side belongs to the connection's
 //	          ipc.BatchWriter. A goroutine with an answer (a handler, or the
 //	          reader flushing the answers it held) that finds it idle writes

@@ -68,6 +68,9 @@ func (c *conn) envelope(r *request) bool {
 			cc.cancel(context.Canceled)
 		}
 		return true
+	case ipc.MsgStreamCredit:
+		c.creditFrame(r)
+		return true
 	}
 	hdr := &c.hdr
 	if !hdr.set {

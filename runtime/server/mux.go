@@ -28,12 +28,16 @@ import (
 // is written and ignored by the client. Close cancels every mux stream,
 // which then ends complete as on a dedicated connection.
 //
-// A client that does not read holds the stream's Send back: Send waits
-// while 32 KiB of frames are queued (the BatchWriter's backlog, shared by
-// the connection's streams), and the connection's write blocked longer
-// than WriteTimeout fails and closes the connection. Its own client reads
-// all the time while a stream is open (runtime/client's drain), and bounds
-// what it keeps per stream itself.
+// Flow control (credit.go): a mux stream sends only within the window its
+// client grants in StreamCredit frames, which the reader applies as it
+// reads them; a Send without credit waits for it, for the stream's end,
+// or StreamSendTimeout, which ends that stream alone (ResourceExhausted).
+// Below that, a client that does not read the socket at all holds every
+// Send back: Send waits while 32 KiB of frames are queued (the
+// BatchWriter's backlog, shared by the connection's streams), and the
+// connection's write blocked longer than WriteTimeout fails and closes the
+// connection. Its own client reads all the time while a stream is open
+// (runtime/client's drain).
 
 // startMuxStream is the reader's part of a mux stream: it checks the
 // stream budgets, registers the stream and starts its handler goroutine.
@@ -69,7 +73,7 @@ func (c *conn) startMuxStream(r *request) {
 	}
 	c.mu.Unlock()
 	ctx, cancel := context.WithCancel(r.context())
-	st := &Stream{c: c, m: m, seq: seq, ctx: ctx, cancel: cancel}
+	st := &Stream{c: c, m: m, seq: seq, ctx: ctx, cancel: cancel, credit: newCredit()}
 	c.mu.Lock()
 	if c.mstreams == nil {
 		c.mstreams = make(map[uint64]*Stream)

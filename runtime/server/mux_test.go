@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mgmtgen/mgmtgen/runtime/client"
 	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 	"github.com/mgmtgen/mgmtgen/runtime/server"
 	"github.com/mgmtgen/mgmtgen/runtime/server/servertest"
@@ -27,6 +28,17 @@ func dialMux(t *testing.T, path string) *rawConn {
 		t.Fatalf("hello answered %s % x, want a HelloAck with mux", h.MsgType, body)
 	}
 	return c
+}
+
+// openStream sends a Tail request seq on a mux connection and, in the
+// same write, the stream's window (as the client does).
+func (r *rawConn) openStream(seq uint64, req *servertest.TailRequest) {
+	r.t.Helper()
+	b, err := ipc.AppendMsgFrame(nil, ipc.Header{MsgType: servertest.MsgTail, SeqNo: seq}, req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.write(ipc.AppendStreamCredit(b, seq, client.DefaultStreamQueueFrames, client.DefaultStreamQueueBytes))
 }
 
 // tailFrame reads the next frame, a TailFrame of the stream seq.
@@ -61,7 +73,7 @@ func TestMuxStreamBesideCalls(t *testing.T) {
 	}}
 	_, path := startServer(t, server.Options{}, h)
 	c := dialMux(t, path)
-	c.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
+	c.openStream(1, &servertest.TailRequest{N: 1, Follow: true})
 	if f := c.muxFrame(1); f.I != 0 {
 		t.Fatalf("frame %+v", f)
 	}
@@ -69,7 +81,7 @@ func TestMuxStreamBesideCalls(t *testing.T) {
 	if r := c.echo(2); r.ID != "beside" || r.N != 7 {
 		t.Fatalf("echo beside the stream: %+v", r)
 	}
-	c.sendMsg(servertest.MsgTail, 3, &servertest.TailRequest{N: 2})
+	c.openStream(3, &servertest.TailRequest{N: 2})
 	for i := range 2 {
 		if f := c.muxFrame(3); f.I != i || f.EOF != (i == 1) {
 			t.Fatalf("second stream's frame %d: %+v", i, f)
@@ -100,10 +112,10 @@ func TestMuxStreamsPerConnBudget(t *testing.T) {
 	_, path := startServer(t, server.Options{MaxStreamsPerConn: 2, MaxStreams: 3}, nil)
 	c := dialMux(t, path)
 	for seq := uint64(1); seq <= 2; seq++ {
-		c.sendMsg(servertest.MsgTail, seq, &servertest.TailRequest{N: 1, Follow: true})
+		c.openStream(seq, &servertest.TailRequest{N: 1, Follow: true})
 		c.muxFrame(seq)
 	}
-	c.sendMsg(servertest.MsgTail, 3, &servertest.TailRequest{N: 1})
+	c.openStream(3, &servertest.TailRequest{N: 1})
 	st := c.errorFrame(3)
 	if status.Code(st.Code) != status.ResourceExhausted || st.Message != "server: too many streams on this connection (limit 2); close one or try again later" {
 		t.Fatalf("third stream: %+v", st)
@@ -114,15 +126,15 @@ func TestMuxStreamsPerConnBudget(t *testing.T) {
 	}
 	// The server's bound: 2 streams here, 1 on another connection, then full.
 	other := dialMux(t, path)
-	other.sendMsg(servertest.MsgTail, 1, &servertest.TailRequest{N: 1, Follow: true})
+	other.openStream(1, &servertest.TailRequest{N: 1, Follow: true})
 	other.muxFrame(1)
-	other.sendMsg(servertest.MsgTail, 2, &servertest.TailRequest{N: 1})
+	other.openStream(2, &servertest.TailRequest{N: 1})
 	if st := other.errorFrame(2); status.Code(st.Code) != status.ResourceExhausted || st.Message != "server: too many streams (limit 3); try again later" {
 		t.Fatalf("stream over MaxStreams: %+v", st)
 	}
 	c.send(ipc.MsgCancel, 1, nil)
 	c.streamEnd(1)
-	c.sendMsg(servertest.MsgTail, 5, &servertest.TailRequest{N: 1})
+	c.openStream(5, &servertest.TailRequest{N: 1})
 	if f := c.muxFrame(5); !f.EOF {
 		t.Fatalf("stream after one ended: %+v", f)
 	}
@@ -136,7 +148,7 @@ func TestMuxStreamsEndOnClose(t *testing.T) {
 	s, path := startServer(t, server.Options{}, nil)
 	c := dialMux(t, path)
 	for seq := uint64(1); seq <= 2; seq++ {
-		c.sendMsg(servertest.MsgTail, seq, &servertest.TailRequest{N: 1, Follow: true})
+		c.openStream(seq, &servertest.TailRequest{N: 1, Follow: true})
 		c.muxFrame(seq)
 	}
 	closed := make(chan error, 1)

@@ -33,6 +33,8 @@ type Stream struct {
 	ready   bool  // Ready was called or a frame sent
 	err     error // sticky failure
 	refused error // a frame over the schema's limits ended the stream (extended: told in its end)
+
+	credit *credit // a mux stream's window (credit.go); nil: not flow controlled
 }
 
 // Ready says the stream is live: on an extended connection the client's
@@ -72,7 +74,10 @@ func (s *Stream) Ready() error {
 // StreamSendTimeout for a slow reader; a send that fails that way ends the
 // stream and drops the connection. A frame that cannot be encoded is not
 // sent and the stream goes on. Stream frames carry seq 0, as cliwrap's do,
-// on a legacy connection; their call's seq on an extended one.
+// on a legacy connection; their call's seq on an extended one. A mux
+// stream's Send first waits for the client's credit (credit.go): at most
+// StreamSendTimeout, after which it fails with ResourceExhausted and ends
+// that stream alone (its StreamEnd says why; the connection goes on).
 func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if err := s.ours("Send"); err != nil {
 		return err
@@ -89,13 +94,26 @@ func (s *Stream) Send(t ipc.MsgType, m msgp.Marshaler, last bool) error {
 	if s.c.ext {
 		h.SeqNo = s.seq
 	}
-	if err := s.c.bw.SendMsg(h, m, streamBacklog); err != nil {
+	if s.credit != nil {
+		if err := s.credit.await(s.ctx, s.c.s.cfg.streamSendTimeout, s.m.Name); err != nil {
+			if s.ctx.Err() == nil { // the client stopped reading: only this stream ends
+				s.err, s.refused = err, err
+				s.cancel()
+			}
+			return err
+		}
+	}
+	n, err := s.c.bw.SendMsgLen(h, m, streamBacklog)
+	if err != nil {
 		if errors.Is(err, ipc.ErrEncodePanic) || errors.Is(err, ipc.ErrFrameTooLarge) {
 			return fmt.Errorf("server: stream send: %w", err)
 		}
 		s.err = fmt.Errorf("server: stream send: %w", err)
 		s.c.drop()
 		return s.err
+	}
+	if s.credit != nil {
+		s.credit.take(n)
 	}
 	s.sent++
 	s.last = last
