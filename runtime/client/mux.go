@@ -62,6 +62,11 @@ const (
 	DefaultStreamQueueBytes  = 1 << 20 // Options.StreamQueueBytes
 )
 
+// unlimitedStreamBytes is the byte window a stream whose reader reads the
+// socket itself (Conn.Stream on a mux connection) grants, with 2^32-1
+// frames: the server's bound of a stream's credit (2^40 bytes).
+const unlimitedStreamBytes = 1 << 40
+
 // queuedFrame is a frame in a stream's queue; body is its own.
 type queuedFrame struct {
 	h    ipc.Header

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -27,6 +29,12 @@ func (c *Conn) Stream(t ipc.MsgType, payload any) error {
 	defer recycle(bp, frame)
 	c.mu.Lock()
 	c.dropHelloLocked() // a dedicated stream of this API speaks the base protocol
+	if c.extended() && slices.Contains(c.features, "mux") {
+		// The server runs it as a mux stream: its caller reads the socket
+		// itself, which is its flow control, so the window is all of it
+		// (send gives the credit the request's seq).
+		frame = ipc.AppendStreamCredit(frame, 0, math.MaxUint32, unlimitedStreamBytes)
+	}
 	c.mu.Unlock()
 	if err := c.send(context.Background(), frame, nil); err != nil {
 		return fmt.Errorf("client: stream %s: %w", t, err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/mgmtgen/mgmtgen/runtime/ipc"
 )
 
 // The writing role (see the package doc). c.wbusy says it is held; its
@@ -55,8 +57,10 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 		if cl.ms != nil { // a mux stream's first credit
 			binary.BigEndian.PutUint64(frame[cl.ms.creditAt+seqOffset:], c.seq)
 		}
-	} else {
-		binary.BigEndian.PutUint64(frame[seqOffset:], c.seq)
+	} else { // the request, and a StreamCredit after it (Stream)
+		for at := 0; at+ipc.HeaderSize <= len(frame); at += ipc.HeaderSize + int(binary.BigEndian.Uint32(frame[at+lengthOffset:])) {
+			binary.BigEndian.PutUint64(frame[at+seqOffset:], c.seq)
+		}
 	}
 	frame = c.withHelloLocked(frame)
 	switch {
