@@ -31,6 +31,7 @@ type call struct {
 	hdrLen       int             // length of the CallHeader frame sent before the request; 0: none
 	forHello     bool            // a waitHello's: its turn as reader ends with the hello's answer
 	ms           *Stream         // a mux stream's Recv (mux.go): not in pending, never pooled
+	leading      atomic.Bool     // (ms) its Recv holds the reading role: the stream's AfterFunc aborts it
 }
 
 type result struct {

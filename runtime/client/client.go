@@ -26,7 +26,8 @@
 //     lives in the Stream and which its Recv drains. A Recv whose queue is
 //     empty takes the role when it is free, as a waiting call does, and
 //     else waits for a frame or for the role. While a mux stream is open
-//     and nobody waits, the drain goroutine holds the role. Flow control:
+//     and nobody waits, the drain goroutine holds the role, from drainDelay
+//     (1 ms) after the last holder let it go. Flow control:
 //     the stream's request carries its first StreamCredit (the whole
 //     queue) in the same write, and the Recv that consumes a quarter of
 //     the window queues a StreamCredit giving it back behind the writer
@@ -58,11 +59,16 @@
 //     end: they mark the call and set a deadline in the past on the socket
 //     to wake the holder's blocked read or write, and return at once.
 //   - a Stream's context.AfterFunc: closes the stream's own connection when
-//     OpenStream's context ends; for a mux stream, drops its queue and
-//     queues its Cancel (Close does the same in its caller).
+//     OpenStream's context ends; for a mux stream, drops its queue,
+//     queues its Cancel and wakes its Recv if that holds the reading role
+//     (Close does the same in its caller), so a mux Recv's turn as reader
+//     registers no AfterFunc of its own.
 //   - drain (mux.go): started by passRole when it finds nobody to take the
-//     reading role while mux streams are open (or a frame is half read on
-//     a Conn that had them); holds the role and reads, queueing the
+//     reading role while a frame is half read on a Conn that had mux
+//     streams, or by the drain timer that passRole arms when it finds
+//     nobody to take it while mux streams are open (drainDelay later,
+//     if nobody has taken the role by then: the timer's own goroutine
+//     becomes the drain goroutine); holds the role and reads, queueing the
 //     streams' frames and handing calls their answers, until no stream is
 //     open and no frame is in progress, then passes the role on as any
 //     holder does. At most one per Conn; it ends with the Conn (a failed
@@ -378,7 +384,8 @@ type Conn struct {
 	sframe call  // the target of every frame on a stream's connection
 	dcall  *call // the drain goroutine's, as it holds the role (mux.go)
 
-	draining atomic.Bool // the drain goroutine runs
+	draining   atomic.Bool // the drain goroutine runs
+	drainTimer *time.Timer // starts the drain goroutine (mux.go); under mu
 
 	// quit is set by a call that withdrew while someone was reading: if the
 	// frame in progress is stalled in its header, that call may be the one
@@ -491,6 +498,9 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 		return
 	}
 	c.err = &ConnError{Path: c.path, Cause: describeCause(c.path, cause)}
+	if c.drainTimer != nil {
+		c.drainTimer.Stop()
+	}
 	unsent := c.firstUnsentLocked(b, n)
 	for seq, cl := range c.pending {
 		if seq >= unsent {

@@ -30,10 +30,13 @@ import (
 // answer does, and else waits for a frame in its queue or for the role,
 // which passRole hands to a Recv waiting like this as it hands it to a
 // waiting call. While a stream is open and no call or Recv waits, the
-// drain goroutine holds the role, so frames keep being read (and the
-// server's writes never stall on us) however slowly the stream's reader
-// reads: it ends once no stream is open and no frame is in progress, or
-// when the connection breaks.
+// role is dropped and, drainDelay (1 ms) later if nobody took it
+// meanwhile, the drain goroutine takes it (at once when a frame is half
+// read), so frames keep being read (and the server's writes never stall
+// on us for longer than that) however slowly the stream's reader reads:
+// it ends once no stream is open and no frame is in progress, or when the
+// connection breaks. The delay is what lets a Recv that keeps up read its
+// frames itself, into its own buffer, with no hand-off.
 //
 // Flow control (docs/wire.md, "Flow control"): the stream's request goes
 // with its first StreamCredit, in the same write: Options.StreamQueueFrames
@@ -104,12 +107,24 @@ func (c *Conn) openMux(ctx context.Context, info *CallInfo, req msgp.Marshaler) 
 		return nil, callErr(ctx, info.Method+" stream", err)
 	}
 	rc.aborted.Store(false) // a write its context interrupted is over
-	s.stop = context.AfterFunc(sctx, func() { s.muxEnded(nil) })
+	s.stop = context.AfterFunc(sctx, func() {
+		s.muxEnded(nil)
+		s.wakeRecv()
+	})
 	if err := s.awaitReady(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// wakeRecv wakes the stream's Recv if it holds the reading role (lead),
+// once its context has ended: lead sets leading before it looks at the
+// context, so one of the two sees the other.
+func (s *Stream) wakeRecv() {
+	if s.rcall.leading.Load() {
+		s.rcall.abort()
+	}
 }
 
 // muxNext returns the stream's next frame: from its queue, or read by the
@@ -305,6 +320,36 @@ func (s *Stream) muxEnded(cause error) {
 		c.dcall.aborted.Store(true) // nothing to drain: wake it to end
 		c.poke()
 	}
+}
+
+// drainDelay is how long the reading role may stay unheld while mux
+// streams are open before the drain goroutine takes it: a stream's Recv
+// that comes back for its next frame within it reads the frame itself,
+// into its own buffer, where the drain goroutine would queue it in fresh
+// memory. A server's write waits that long at most for us to read.
+const drainDelay = time.Millisecond
+
+// armDrainLocked starts the drain goroutine drainDelay from now, unless
+// someone holds the reading role by then; c.mu is held.
+func (c *Conn) armDrainLocked() {
+	if c.drainTimer == nil {
+		c.drainTimer = time.AfterFunc(drainDelay, c.drainIfUnread)
+		return
+	}
+	c.drainTimer.Reset(drainDelay)
+}
+
+// drainIfUnread is the drain timer's function: it becomes the drain
+// goroutine when mux streams are open and nobody holds the reading role.
+func (c *Conn) drainIfUnread() {
+	c.mu.Lock()
+	if c.reading || c.err != nil || len(c.streams) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.reading = true
+	c.mu.Unlock()
+	c.drain()
 }
 
 // drain is the drain goroutine: it holds the reading role while streams

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -242,5 +243,61 @@ func TestMuxGrantsCredit(t *testing.T) {
 	p.write(answer(2, "after"))
 	if r := wait(t, call, "the call after"); r.err != nil {
 		t.Fatal(r.err)
+	}
+}
+
+// A stream's Recv that keeps up reads its frames itself, into its own
+// buffer: the role is not handed to the drain goroutine each time Recv
+// returns (the drain goroutine would queue every frame in memory of its
+// own, an allocation per frame, and a hand-off), so receiving a burst of
+// frames allocates (nearly) nothing per frame.
+func TestMuxRecvThatKeepsUpReadsItself(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{})
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: client.DefaultStreamQueueBytes})
+	const n = 200 // within the window: the queue's bound never comes into it
+	var burst []byte
+	for i := range n + 1 {
+		burst = append(burst, tailFrame(1, i)...)
+	}
+	var f servertest.TailFrame
+	recv := func(want int) {
+		if err := s.RecvInto(&f); err != nil || f.I != 1000+want {
+			t.Fatalf("frame %d, %v; want frame %d", f.I, err, 1000+want)
+		}
+	}
+	p.write(burst) // 4 KiB: the socket takes it at once
+	recv(0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 1; i <= n; i++ {
+		recv(i)
+	}
+	runtime.ReadMemStats(&after)
+	if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.5 {
+		t.Errorf("%.2f allocations per frame received, want (nearly) none", per)
+	}
+}
+
+// Close wakes the stream's own Recv blocked reading the socket (it holds
+// the reading role, with nothing coming): Recv returns at once.
+func TestMuxCloseWakesLeadingRecv(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{})
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: client.DefaultStreamQueueBytes})
+	got := make(chan error, 1)
+	go func() {
+		var f servertest.TailFrame
+		got <- s.RecvInto(&f)
+	}()
+	time.Sleep(50 * time.Millisecond) // let Recv take the role and block reading
+	s.Close()
+	select {
+	case err := <-got:
+		if err == nil {
+			t.Fatal("Recv after Close returned a frame")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Recv still blocked after Close")
 	}
 }

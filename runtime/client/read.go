@@ -163,7 +163,19 @@ func (c *Conn) giveUp(ctx context.Context, cl *call) (result, error) {
 // complete, the connection breaks, or a context ends (stop).
 func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 	c.leader = me
-	if ctx.Done() != nil {
+	switch {
+	case ctx.Done() != nil && me.ms != nil:
+		// A mux stream's Recv: the stream's own AfterFunc, registered
+		// once, aborts it while it leads (mux.go), so a turn costs no
+		// AfterFunc of its own. A context that ended before leading was
+		// set is seen here.
+		me.conn = c
+		me.leading.Store(true)
+		defer me.leading.Store(false)
+		if ctx.Err() != nil {
+			me.abort()
+		}
+	case ctx.Done() != nil:
 		me.conn = c
 		stop := context.AfterFunc(ctx, me.abortFn)
 		defer func() {
@@ -317,11 +329,22 @@ func (c *Conn) passRole(me *call) bool {
 			}
 		}
 	}
-	if next == nil && c.err == nil && (len(c.streams) > 0 || c.cur.got > 0 && c.muxed) {
-		// Streams are open (or a frame is half read) and nobody waits:
-		// the drain goroutine reads on (mux.go).
+	if next == nil && c.err == nil && c.cur.got > 0 && c.muxed {
+		// A frame is half read and nobody waits: the drain goroutine
+		// finishes it and reads on (mux.go).
 		c.mu.Unlock()
 		go c.drain()
+		return true
+	}
+	if next == nil && c.err == nil && len(c.streams) > 0 {
+		// Streams are open and nobody waits: the role is dropped, so a
+		// stream's Recv that comes back soon reads its frame itself, into
+		// its own buffer; the drain goroutine takes the role drainDelay
+		// later if nobody has (mux.go).
+		c.reading = false
+		c.freeLocked()
+		c.armDrainLocked()
+		c.mu.Unlock()
 		return true
 	}
 	if next == nil {

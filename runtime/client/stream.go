@@ -330,6 +330,7 @@ func (s *Stream) Close() error {
 		s.muxEnded(errStreamClosed)
 		s.stop()
 		s.cancel()
+		s.wakeRecv()
 		return nil
 	}
 	s.stop()
