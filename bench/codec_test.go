@@ -118,10 +118,19 @@ func BenchmarkEncode(b *testing.B) {
 
 // BenchmarkDecode: impl=reflect is msgpack.Unmarshal into a new struct;
 // impl=mgmtgen-fresh is UnmarshalMsg into a new struct (what a typed client
-// does); impl=mgmtgen decodes into one reused struct.
+// does); impl=mgmtgen decodes into one reused struct; impl=copy-floor
+// builds the same new struct without parsing (floor_test.go): the least a
+// copying decoder into a new struct costs; impl=alloc-floor only allocates
+// the new struct (and a list's slice): the least any decoder into a new
+// struct costs.
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range codecCases() {
 		data := must(c.msg.MarshalMsg(nil))
+		sp, err := valueSpans(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		floor, alloc := copyFloor(c.msg), allocFloor(c.msg)
 		b.Run(c.name+"/impl=reflect", func(b *testing.B) {
 			codecLoop(b, len(data), func() error { return msgpack.Unmarshal(data, c.refl()) })
 		})
@@ -131,6 +140,12 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(c.name+"/impl=mgmtgen", func(b *testing.B) {
 			v := c.fresh()
 			codecLoop(b, len(data), func() (err error) { _, err = v.UnmarshalMsg(data); return err })
+		})
+		b.Run(c.name+"/impl=copy-floor", func(b *testing.B) {
+			codecLoop(b, len(data), func() error { _ = floor(data, sp); return nil })
+		})
+		b.Run(c.name+"/impl=alloc-floor", func(b *testing.B) {
+			codecLoop(b, len(data), func() error { _ = alloc(); return nil })
 		})
 	}
 }
