@@ -51,6 +51,39 @@ func allocFloor(src codecMsg) func() codecMsg {
 	panic(fmt.Sprintf("bench: no allocation floor for %T", src))
 }
 
+// The memory floor is the copy floor without the arena's way of
+// allocating: one pointer-free allocation as large as all the memory the
+// new message needs (the struct, a list's slice, every string and bytes
+// value), with the values copied in. Any copying decoder allocates at
+// least that much fresh memory, in one allocation or more, some of it
+// holding pointers; this is what it costs at the least, however its
+// allocations are arranged.
+
+// memSink keeps the memory floor's allocation reachable, as a caller
+// keeps a decoded message.
+var memSink []byte
+
+// memFloor returns the memory floor of the payload src encoded as data
+// with the value spans sp.
+func memFloor(src codecMsg, data []byte, sp []span) func() {
+	size := int(reflect.TypeOf(src).Elem().Size())
+	if l, ok := src.(*mgmt.ListResponsePayload); ok {
+		size += len(l.Entries) * int(unsafe.Sizeof(mgmt.ListEntry{}))
+	}
+	for _, s := range sp {
+		size += s.n
+	}
+	return func() {
+		m := make([]byte, size)
+		o := size
+		for _, s := range sp {
+			o -= s.n
+			copy(m[o:], data[s.off:s.off+s.n])
+		}
+		memSink = m
+	}
+}
+
 // A span is one string or bytes value of an encoded message: its bytes
 // are data[off:off+n].
 type span struct{ off, n int }
@@ -206,6 +239,28 @@ func TestCopyFloor(t *testing.T) {
 		if !reflect.DeepEqual(got, c.msg) {
 			t.Errorf("%s: the copy floor's values alias its input", c.name)
 		}
+	}
+}
+
+// TestMemFloor checks that the memory floor allocates the struct's size,
+// a list's slice and the values, and copies each value.
+func TestMemFloor(t *testing.T) {
+	src := ListResponse(2)
+	data := must(src.MarshalMsg(nil))
+	sp, err := valueSpans(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memFloor(src, data, sp)()
+	var strs int
+	for _, e := range src.Entries {
+		strs += len(e.ID) + len(e.Name) + len(e.State)
+	}
+	if want := 24 + 2*int(unsafe.Sizeof(mgmt.ListEntry{})) + strs; len(memSink) != want {
+		t.Errorf("memory floor of 2 entries: %d bytes, want %d", len(memSink), want)
+	}
+	if tail := string(memSink[len(memSink)-len(src.Entries[0].ID):]); tail != src.Entries[0].ID {
+		t.Errorf("memory floor ends with %q, want the first value %q", tail, src.Entries[0].ID)
 	}
 }
 
