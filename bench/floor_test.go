@@ -70,9 +70,7 @@ func memFloor(src codecMsg, data []byte, sp []span) func() {
 	if l, ok := src.(*mgmt.ListResponsePayload); ok {
 		size += len(l.Entries) * int(unsafe.Sizeof(mgmt.ListEntry{}))
 	}
-	for _, s := range sp {
-		size += s.n
-	}
+	size += valueBytes(sp)
 	return func() {
 		m := make([]byte, size)
 		o := size
@@ -82,6 +80,14 @@ func memFloor(src codecMsg, data []byte, sp []span) func() {
 		}
 		memSink = m
 	}
+}
+
+// valueBytes is the length of the values sp together.
+func valueBytes(sp []span) (n int) {
+	for _, s := range sp {
+		n += s.n
+	}
+	return n
 }
 
 // A span is one string or bytes value of an encoded message: its bytes
@@ -131,29 +137,55 @@ func appendSpans(all, b []byte, sp *[]span) ([]byte, error) {
 	return msgp.Skip(b)
 }
 
-// floorCopy copies value sp[0] of data out of a, the way the arena copies
+// floorAlloc is where a floor's values are copied to: an Arena, as the
+// decoder does, or (whole) one allocation of exactly the message's strings
+// and bytes, carved in order: no work per value and one allocation per
+// message at any size, but no retention bound (one retained string keeps
+// all of them): what giving up the bound for "<= 3 allocations at any
+// size" would buy.
+type floorAlloc struct {
+	a     msgpx.Arena
+	whole bool
+	one   []byte
+}
+
+func newFloorAlloc(total int, whole bool) *floorAlloc {
+	f := &floorAlloc{whole: whole}
+	if whole {
+		f.one = make([]byte, total)
+	}
+	return f
+}
+
+// floorCopy copies value sp[0] of data out of f, the way the arena copies
 // a string or bytes value, and returns it with the spans after it.
-func floorCopy(a *msgpx.Arena, data []byte, sp []span) ([]byte, []span) {
+func floorCopy(f *floorAlloc, data []byte, sp []span) ([]byte, []span) {
 	s := sp[0]
-	v := a.Bytes(data[s.off:], uint32(s.n))
+	var v []byte
+	if f.whole {
+		v, f.one = f.one[:s.n:s.n], f.one[s.n:]
+	} else {
+		v = f.a.Bytes(data[s.off:], uint32(s.n))
+	}
 	copy(v, data[s.off:s.off+s.n])
 	return v, sp[1:]
 }
 
 // floorString is floorCopy for a string value.
-func floorString(a *msgpx.Arena, data []byte, sp []span) (string, []span) {
+func floorString(f *floorAlloc, data []byte, sp []span) (string, []span) {
 	if sp[0].n == 0 {
 		return "", sp[1:]
 	}
-	v, sp := floorCopy(a, data, sp)
+	v, sp := floorCopy(f, data, sp)
 	return unsafe.String(&v[0], len(v)), sp
 }
 
 // copyFloor returns the copy floor of the payload src: a function that
 // builds a new payload equal to src from its encoding data and the spans
-// of data's values, without parsing.
-func copyFloor(src codecMsg) func(data []byte, sp []span) codecMsg {
-	entry := func(a *msgpx.Arena, e *mgmt.ListEntry, src *mgmt.ListEntry, data []byte, sp []span) []span {
+// of data's values, without parsing; whole: with its values in one
+// allocation instead of the arena's chunks.
+func copyFloor(src codecMsg, whole bool) func(data []byte, sp []span) codecMsg {
+	entry := func(a *floorAlloc, e *mgmt.ListEntry, src *mgmt.ListEntry, data []byte, sp []span) []span {
 		e.ID, sp = floorString(a, data, sp)
 		e.Name, sp = floorString(a, data, sp)
 		e.State, sp = floorString(a, data, sp)
@@ -163,51 +195,51 @@ func copyFloor(src codecMsg) func(data []byte, sp []span) codecMsg {
 	switch src := src.(type) {
 	case *mgmt.ListResponsePayload:
 		return func(data []byte, sp []span) codecMsg {
-			var a msgpx.Arena
+			a := newFloorAlloc(valueBytes(sp), whole)
 			p := new(mgmt.ListResponsePayload)
 			p.Entries = make([]mgmt.ListEntry, len(src.Entries))
 			for i := range p.Entries {
-				sp = entry(&a, &p.Entries[i], &src.Entries[i], data, sp)
+				sp = entry(a, &p.Entries[i], &src.Entries[i], data, sp)
 			}
-			a.Release()
+			a.a.Release()
 			return p
 		}
 	case *mgmt.StatusRequestPayload:
 		return func(data []byte, sp []span) codecMsg {
-			var a msgpx.Arena
+			a := newFloorAlloc(valueBytes(sp), whole)
 			p := new(mgmt.StatusRequestPayload)
-			p.ID, _ = floorString(&a, data, sp)
-			a.Release()
+			p.ID, _ = floorString(a, data, sp)
+			a.a.Release()
 			return p
 		}
 	case *mgmt.StatusResponsePayload:
 		return func(data []byte, sp []span) codecMsg {
-			var a msgpx.Arena
+			a := newFloorAlloc(valueBytes(sp), whole)
 			p := new(mgmt.StatusResponsePayload)
-			sp = entry(&a, &p.Entry, &src.Entry, data, sp)
-			p.Err, _ = floorString(&a, data, sp)
-			a.Release()
+			sp = entry(a, &p.Entry, &src.Entry, data, sp)
+			p.Err, _ = floorString(a, data, sp)
+			a.a.Release()
 			return p
 		}
 	case *mgmt.LogsStreamPayload:
 		return func(data []byte, sp []span) codecMsg {
-			var a msgpx.Arena
+			a := newFloorAlloc(valueBytes(sp), whole)
 			p := new(mgmt.LogsStreamPayload)
-			p.ID, sp = floorString(&a, data, sp)
-			p.Data, _ = floorCopy(&a, data, sp)
+			p.ID, sp = floorString(a, data, sp)
+			p.Data, _ = floorCopy(a, data, sp)
 			p.Stream, p.EOF = src.Stream, src.EOF
-			a.Release()
+			a.a.Release()
 			return p
 		}
 	case *mgmt.EventsStreamPayload:
 		return func(data []byte, sp []span) codecMsg {
-			var a msgpx.Arena
+			a := newFloorAlloc(valueBytes(sp), whole)
 			p := new(mgmt.EventsStreamPayload)
-			p.ProcessID, sp = floorString(&a, data, sp)
-			p.Type, sp = floorString(&a, data, sp)
-			p.Summary, _ = floorString(&a, data, sp)
+			p.ProcessID, sp = floorString(a, data, sp)
+			p.Type, sp = floorString(a, data, sp)
+			p.Summary, _ = floorString(a, data, sp)
 			p.Timestamp = src.Timestamp
-			a.Release()
+			a.a.Release()
 			return p
 		}
 	}
@@ -228,16 +260,16 @@ func TestCopyFloor(t *testing.T) {
 		if _, err := want.UnmarshalMsg(data); err != nil {
 			t.Fatal(err)
 		}
-		got := copyFloor(c.msg)(data, sp)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: the copy floor built %+v, UnmarshalMsg decoded %+v", c.name, got, want)
+		got, one := copyFloor(c.msg, false)(data, sp), copyFloor(c.msg, true)(data, sp)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(one, want) {
+			t.Fatalf("%s: the copy floors built %+v and %+v, UnmarshalMsg decoded %+v", c.name, got, one, want)
 		}
 		// Every value is a copy: overwriting the input changes nothing.
 		for i := range data {
 			data[i] = 0xc1
 		}
-		if !reflect.DeepEqual(got, c.msg) {
-			t.Errorf("%s: the copy floor's values alias its input", c.name)
+		if !reflect.DeepEqual(got, c.msg) || !reflect.DeepEqual(one, c.msg) {
+			t.Errorf("%s: a copy floor's values alias its input", c.name)
 		}
 	}
 }
