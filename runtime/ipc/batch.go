@@ -31,11 +31,13 @@ import (
 // start, armed once and never moved by later frames: a peer that stops
 // reading fails the blocked write one timeout after it began, whatever else
 // is queued. On a Unix or TCP socket the deadline is armed only when the
-// write cannot complete at once: the batch is first written without
-// waiting, and only what the socket did not take is written under the
-// deadline (armed then, one non-blocking write after the Write began, and
-// cleared again afterwards), so the usual write, which the socket takes
-// whole, costs no timer and no clock read.
+// write cannot complete at once: the batch is written without waiting
+// until the socket is full, and only then is the deadline armed (once, at
+// that moment) for the wait for room and the rest of the batch, in the
+// same write: no write is retried before the socket has room. It is left
+// armed afterwards, and the next write clears it only if it finds it
+// passed; so the usual write, which the socket takes whole, costs no timer
+// and no clock read.
 //
 // A caller that need not wait for its frame (QueueMsg) leaves it to the
 // goroutine writing, which reports such frames, a batch at a time, to the
@@ -367,33 +369,21 @@ func (w *BatchWriter) writeBatchesLocked() {
 }
 
 // write is one Write of a batch, with its own deadline (see Deadlines in
-// the type's doc): armed at once, or, on a socket, only for what the
-// socket did not take without waiting (then from that moment, a
-// non-blocking write after the Write began: no clock is read unless the
-// write must wait).
+// the type's doc): armed at once, or, on a socket, only when the socket
+// does not take the batch without waiting (then from that moment: no clock
+// is read unless the write must wait).
 func (w *BatchWriter) write(b []byte) error {
 	d := time.Duration(w.timeout.Load())
-	if d <= 0 || w.dl == nil {
+	switch {
+	case d <= 0 || w.dl == nil:
 		_, err := w.w.Write(b)
 		return err
-	}
-	if w.try != nil {
-		n, done, err := w.try.tryWrite(b)
-		switch {
-		case done:
-			return nil
-		case err != nil:
-			return err
-		}
-		b = b[n:]
+	case w.try != nil:
+		return w.try.writeArmed(b, d)
 	}
 	if err := w.dl.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
 	_, err := w.w.Write(b)
-	if w.try != nil && err == nil {
-		// Left armed, the deadline would fail the next try once it passes.
-		err = w.dl.SetWriteDeadline(time.Time{})
-	}
 	return err
 }

@@ -608,6 +608,46 @@ func TestBatchWriterDeadlineOnlyWhenBlocked(t *testing.T) {
 	}
 }
 
+// On a socket, a write that had to wait leaves its deadline armed; a
+// later write that finds it passed clears it and goes (the socket takes
+// it at once: no deadline of its own), and a frame larger than the socket
+// buffer, to a peer that reads, arrives whole under its own deadline.
+func TestBatchWriterPassedDeadlineCleared(t *testing.T) {
+	a, b := socketPair(t)
+	w := NewBatchWriter(a)
+	const timeout = 500 * time.Millisecond
+	w.SetTimeout(timeout)
+	big := make([]byte, 1<<20) // more than the socket buffer: the write waits for the reader
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	fr := NewFrameReader(b, 0)
+	got := make(chan []byte, 2)
+	go func() {
+		for range 2 {
+			_, body, err := fr.ReadFrame()
+			if err != nil {
+				t.Error(err)
+			}
+			got <- body
+		}
+	}()
+	if err := w.WriteFrame(Header{MsgType: 0xA5, Length: uint32(len(big))}, big); err != nil {
+		t.Fatalf("large frame to a reading peer: %v", err)
+	}
+	if body := <-got; !bytes.Equal(body, big) {
+		t.Fatal("the large frame arrived changed")
+	}
+	time.Sleep(2 * timeout) // the large write's deadline passes, still armed
+	small := []byte("after the deadline passed")
+	if err := w.WriteFrame(Header{MsgType: 0xA5, Length: uint32(len(small))}, small); err != nil {
+		t.Fatalf("frame the socket has room for, after a passed deadline: %v", err)
+	}
+	if body := <-got; !bytes.Equal(body, small) {
+		t.Fatalf("small frame arrived as %q", body)
+	}
+}
+
 // Concurrent writers over a real socket: every frame arrives whole, once.
 func TestBatchWriterConcurrentSocket(t *testing.T) {
 	a, b := socketPair(t)

@@ -58,7 +58,7 @@ func TestWireDocExtensions(t *testing.T) {
 		"cancel":             frame(ipc.Header{MsgType: ipc.MsgCancel, SeqNo: 4}, nil),
 		"mux cancelled":      frame(ipc.Header{MsgType: ipc.MsgStreamEnd, SeqNo: 6}, &ipc.Status{Code: 1, Message: "context canceled"}),
 		"stream credit":      ipc.AppendStreamCredit(nil, 6, 256, 1<<20),
-		"stream credit back": ipc.AppendStreamCredit(nil, 6, 64, 5760),
+		"stream credit back": ipc.AppendStreamCredit(nil, 6, 128, 11520),
 		"mux refused": frame(ipc.Header{MsgType: ipc.MsgError, SeqNo: 9},
 			&ipc.Status{Code: 8, Message: "server: too many streams on this connection (limit 16); close one or try again later"}),
 	}

@@ -2,12 +2,15 @@
 
 package ipc
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // tryWriter writes to a socket without waiting (see trywrite_unix.go);
 // elsewhere every write arms its deadline.
 type tryWriter interface {
-	tryWrite(b []byte) (n int, done bool, err error)
+	writeArmed(b []byte, d time.Duration) error
 }
 
 func newTryWriter(io.Writer) tryWriter { return nil }

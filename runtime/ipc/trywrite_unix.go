@@ -8,14 +8,19 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
-// tryWriter writes to a socket without waiting for it to take more.
+// tryWriter writes to a socket, arming its write deadline only when the
+// socket does not take everything at once.
 type tryWriter interface {
-	// tryWrite writes what the socket takes of b at once: n bytes, done
-	// when that is all of b. An error other than "would block" (or an
-	// expired deadline, which a fresh one replaces) is a failed write.
-	tryWrite(b []byte) (n int, done bool, err error)
+	// writeArmed writes all of b. It first writes what the socket takes
+	// without waiting; only when the socket is full does it arm the
+	// write deadline, d from then (once: later waits of the same write
+	// keep it), and wait for room. The deadline is left armed afterwards:
+	// one that has passed by the next write (which finds it at once) is
+	// cleared there, so a write the socket takes whole never arms one.
+	writeArmed(b []byte, d time.Duration) error
 }
 
 // newTryWriter returns a tryWriter for a Unix or TCP socket, nil for
@@ -43,43 +48,73 @@ func newTryWriter(w io.Writer) tryWriter {
 }
 
 // rawTry is a tryWriter on a socket's file descriptor. Its fields carry
-// one tryWrite's arguments and results to fn, bound once so that a write
+// one write's arguments and state to fn, bound once so that a write
 // allocates nothing; the BatchWriter has one writer at a time.
 type rawTry struct {
-	rc  syscall.RawConn
-	nc  net.Conn // for errors
-	fn  func(fd uintptr) bool
-	b   []byte
-	n   int
-	err error
+	rc    syscall.RawConn
+	nc    net.Conn // its write deadline, and errors
+	fn    func(fd uintptr) bool
+	b     []byte        // what is left to write
+	d     time.Duration // the deadline armed when the socket is full
+	armed bool          // this write armed its deadline
+	err   error         // the write's failure, as the socket's Write says it
 }
 
+// write is the RawConn's function: it writes what the socket takes, arms
+// the deadline the first time the socket is full and then lets the
+// runtime wait for room (false), which calls it again.
 func (t *rawTry) write(fd uintptr) bool {
-	for {
+	for len(t.b) > 0 {
 		n, err := syscall.Write(int(fd), t.b)
-		if err == syscall.EINTR {
+		switch {
+		case err == syscall.EINTR:
 			continue
+		case err == syscall.EAGAIN:
+			if !t.armed {
+				t.armed = true
+				if err := t.nc.SetWriteDeadline(time.Now().Add(t.d)); err != nil {
+					t.err = err
+					return true
+				}
+			}
+			return false
+		case err != nil:
+			t.err = t.opError(os.NewSyscallError("write", err))
+			return true
+		case n == 0:
+			t.err = t.opError(io.ErrShortWrite)
+			return true
 		}
-		t.n, t.err = max(n, 0), err
-		return true // never wait here: the caller arms a deadline first
+		t.b = t.b[n:]
 	}
+	return true
 }
 
-func (t *rawTry) tryWrite(b []byte) (int, bool, error) {
-	t.b = b
+func (t *rawTry) writeArmed(b []byte, d time.Duration) error {
+	t.b, t.d, t.armed, t.err = b, d, false, nil
 	err := t.rc.Write(t.fn)
-	n, werr := t.n, t.err
-	t.b, t.n, t.err = nil, 0, nil
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return 0, false, nil // an old deadline: the caller arms a new one
-	case err != nil:
-		return 0, false, err
-	case werr == syscall.EAGAIN:
-		return n, false, nil
-	case werr != nil: // as the socket's Write would say it
-		return n, false, &net.OpError{Op: "write", Net: t.nc.LocalAddr().Network(),
-			Source: t.nc.LocalAddr(), Addr: t.nc.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+	if errors.Is(err, os.ErrDeadlineExceeded) && !t.armed && t.err == nil {
+		// An earlier write's deadline that has passed: this write has
+		// not begun; it goes without one until the socket is full.
+		if err = t.nc.SetWriteDeadline(time.Time{}); err == nil {
+			err = t.rc.Write(t.fn)
+		}
 	}
-	return n, n == len(b), nil
+	werr := t.err
+	t.b, t.err = nil, nil
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil:
+		var oe *net.OpError
+		if errors.As(err, &oe) { // the RawConn's "raw-write": say it as the socket's Write does
+			err = t.opError(oe.Err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (t *rawTry) opError(err error) error {
+	return &net.OpError{Op: "write", Net: t.nc.LocalAddr().Network(), Source: t.nc.LocalAddr(), Addr: t.nc.RemoteAddr(), Err: err}
 }
