@@ -27,19 +27,24 @@
 //     empty takes the role when it is free, as a waiting call does, and
 //     else waits for a frame or for the role. While a mux stream is open
 //     and nobody waits, the drain goroutine holds the role, from drainDelay
-//     (1 ms) after the last holder let it go. Flow control:
+//     (1 ms) after the last holder let it go; a Recv that starts waiting
+//     while it reads wakes it, and it hands that Recv the role at the end
+//     of the frame in progress. Flow control:
 //     the stream's request carries its first StreamCredit (the whole
-//     queue) in the same write, and the Recv that consumes a quarter of
-//     the window queues a StreamCredit giving it back behind the writer
-//     (as a Cancel is: the flush goroutine writes it when nobody writes);
-//     so a server that honours credit never fills the queue.
+//     queue) in the same write, and the Recv that consumes half of the
+//     window sends a StreamCredit giving it back: itself when nobody
+//     writes and the socket takes it at once, else behind the writer (as
+//     a Cancel is: the flush goroutine writes it when nobody writes); so
+//     a server that honours credit never fills the queue.
 //   - Writing role (write.go; owns the socket's write side). Taken by a
 //     caller whose request finds it free: it writes its own frame at once,
 //     uncopied. Callers finding it taken copy their frame into the queue,
 //     which keeps seq order, and go on to wait for their answers; the holder
 //     then writes everything queued, one Write per batch, for at most
 //     writerTurns batches, and hands what is still queued to the flush
-//     goroutine.
+//     goroutine. A mux stream's Recv giving credit back takes it too when
+//     it is free, for one write that does not wait (what the socket does
+//     not take at once goes to the flush goroutine).
 //
 // A Conn dialled with Options.Negotiate writes its hello (seq 0) ahead of
 // its first request; whoever holds the reading role takes the hello's answer
@@ -70,7 +75,8 @@
 //     if nobody has taken the role by then: the timer's own goroutine
 //     becomes the drain goroutine); holds the role and reads, queueing the
 //     streams' frames and handing calls their answers, until no stream is
-//     open and no frame is in progress, then passes the role on as any
+//     open and no frame is in progress, or, between frames, a call or a
+//     mux stream's Recv waits to read, then passes the role on as any
 //     holder does. At most one per Conn; it ends with the Conn (a failed
 //     read) at the latest.
 //

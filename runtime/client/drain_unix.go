@@ -32,3 +32,20 @@ func rawRead(rc syscall.RawConn, p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rawWrite makes one write(2) of b on rc's descriptor without waiting and
+// returns how much of b the socket took (0 when it had no room, or on an
+// error, which the next write through the Conn then meets).
+func rawWrite(rc syscall.RawConn, b []byte) int {
+	var n int
+	rc.Write(func(fd uintptr) bool {
+		for {
+			m, err := syscall.Write(int(fd), b)
+			if err != syscall.EINTR {
+				n = max(m, 0)
+				return true
+			}
+		}
+	})
+	return n
+}

@@ -29,3 +29,6 @@ func SetRedialBackoffMin(d time.Duration) (restore func()) {
 	redialBackoffMin = d
 	return func() { redialBackoffMin = old }
 }
+
+// Draining reports whether c's drain goroutine holds the reading role.
+func Draining(c *Conn) bool { return c.draining.Load() }

@@ -41,9 +41,13 @@ import (
 // Flow control (docs/wire.md, "Flow control"): the stream's request goes
 // with its first StreamCredit, in the same write: Options.StreamQueueFrames
 // frames and StreamQueueBytes bytes, its whole queue. Its Recv counts the
-// frames it takes (not Ready or the end) and, once a quarter of either is
-// taken, queues a StreamCredit giving them back (consumed), so the server
-// never has more outstanding than the queue holds.
+// frames it takes (not Ready or the end) and, once half of either is
+// taken, sends a StreamCredit giving them back (consumed), so the server
+// never has more outstanding than the queue holds: itself when nobody
+// writes and the socket takes the few bytes at once, else behind the
+// writer (as a Cancel is: the flush goroutine writes it when nobody
+// writes). Half, not less: each credit wakes the server's reader, which
+// costs a 64 KiB stream about as much as a copy of its frames.
 //
 // Bounds: a frame is queued while the stream's queue holds fewer than
 // Options.StreamQueueFrames frames and Options.StreamQueueBytes body bytes
@@ -140,22 +144,46 @@ func (s *Stream) muxNext() (ipc.Header, []byte, error) {
 }
 
 // consumed counts a frame of n body bytes taken by the stream's reader and
-// grants the window it held back to the server once a quarter of the
-// window (frames or bytes) is consumed, in one StreamCredit.
+// grants the window it held back to the server once half of the window
+// (frames or bytes) is consumed, in one StreamCredit.
 func (s *Stream) consumed(n int) {
 	c := s.c
 	s.ungFrames++
 	s.ungBytes += n
-	if s.ungFrames < max(c.opts.StreamQueueFrames/4, 1) && s.ungBytes < max(c.opts.StreamQueueBytes/4, 1) {
+	if s.ungFrames < max(c.opts.StreamQueueFrames/2, 1) && s.ungBytes < max(c.opts.StreamQueueBytes/2, 1) {
 		return
 	}
 	frames, bytes := s.ungFrames, s.ungBytes
 	s.ungFrames, s.ungBytes = 0, 0
+	var f [ipc.HeaderSize + 16]byte
+	credit := ipc.AppendStreamCredit(f[:0], s.seq, uint32(frames), uint64(bytes))
 	c.mu.Lock()
-	if c.streams[s.seq] == s && s.over == nil && c.err == nil {
-		var f [ipc.HeaderSize + 16]byte
-		c.queueControlLocked(ipc.AppendStreamCredit(f[:0], s.seq, uint32(frames), uint64(bytes)))
+	if c.streams[s.seq] != s || s.over != nil || c.err != nil {
+		c.mu.Unlock()
+		return
 	}
+	if c.wbusy || c.raw == nil {
+		c.queueControlLocked(credit)
+		c.mu.Unlock()
+		return
+	}
+	// Nobody writes: the credit goes out from here, when the socket takes
+	// it at once (it nearly always has room for a few bytes), with no
+	// flush goroutine to start and wake.
+	c.wbusy = true
+	c.mu.Unlock()
+	took := rawWrite(c.raw, credit)
+	c.mu.Lock()
+	if took < len(credit) { // the rest, ahead of anything queued meanwhile, for the flush goroutine
+		c.wq = append(append(make([]byte, 0, len(credit)-took+len(c.wq)), credit[took:]...), c.wq...)
+	}
+	if len(c.wq) > 0 {
+		c.mu.Unlock()
+		go c.flush()
+		return
+	}
+	c.wbusy = false
+	c.freeLocked()
 	c.mu.Unlock()
 }
 
@@ -196,6 +224,13 @@ func (s *Stream) muxFrame() (ipc.Header, []byte, error) {
 		}
 		s.waiting = true
 		c.mu.Unlock()
+		if c.draining.Load() {
+			// The drain goroutine reads: woken, it hands us the role at
+			// the end of the frame in progress (readerWaits), so that we
+			// read our frames ourselves again.
+			c.dcall.aborted.Store(true)
+			c.poke()
+		}
 		var (
 			r     result
 			woken bool
@@ -367,6 +402,33 @@ func (c *Conn) drainOver() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err != nil || len(c.streams) == 0 && c.cur.got == 0
+}
+
+// readerWaits reports, to the drain goroutine between frames, whether a
+// call or a mux stream's Recv waits to read: then the drain goroutine
+// passes the role to it (passRole) and ends, so that a Recv that was away
+// longer than drainDelay once (the drain took the role meanwhile) reads
+// its frames itself again, into its own buffer, instead of having every
+// later frame queued in fresh memory and handed over for the rest of the
+// stream. A Recv that starts waiting while the drain goroutine reads
+// wakes it (poke), so the hand-off does not wait for the next frame.
+func (c *Conn) readerWaits() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.cur.got > 0 {
+		return false
+	}
+	for _, cl := range c.pending {
+		if cl != c.hcall {
+			return true
+		}
+	}
+	for _, s := range c.streams {
+		if s.waiting {
+			return true
+		}
+	}
+	return false
 }
 
 // cancelLocked queues a Cancel for seq behind the writer (cancelRemote

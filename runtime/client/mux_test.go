@@ -119,10 +119,6 @@ func TestMuxQueueBound(t *testing.T) {
 	if err := other.RecvInto(&f); err != nil || f.I != 1000 {
 		t.Fatalf("other stream's frame %+v, %v", f, err)
 	}
-	// 11 bytes consumed, over a quarter of the 30: granted back.
-	if sc := p.credit(2); sc != (ipc.StreamCredit{Frames: 1, Bytes: 11}) {
-		t.Fatalf("credit after one frame: %+v", sc)
-	}
 	call := goEcho(context.Background(), c, "beside")
 	if h := p.request(); h.MsgType != servertest.MsgEcho || h.SeqNo != 3 {
 		t.Fatalf("call %s seq %d", h.MsgType, h.SeqNo)
@@ -133,6 +129,11 @@ func TestMuxQueueBound(t *testing.T) {
 	}
 	if err := other.RecvInto(&f); err != nil || f.I != 1001 {
 		t.Fatalf("other stream's second frame %+v, %v", f, err)
+	}
+	// 11 bytes consumed, under half of the 30: nothing granted (the
+	// peer's next frame was the call); 22, over half: granted back.
+	if sc := p.credit(2); sc != (ipc.StreamCredit{Frames: 2, Bytes: 22}) {
+		t.Fatalf("credit after two frames: %+v", sc)
 	}
 	p.write(frame(ipc.MsgStreamEnd, 2, &ipc.Status{}))
 	if err := other.RecvInto(&f); err != io.EOF {
@@ -208,12 +209,12 @@ func TestMuxRecvAndCallsShareTheReader(t *testing.T) {
 }
 
 // As its reader takes frames, a stream grants their window back to the
-// server, a quarter of the window at a time (here 2 of 8 frames), frames
+// server, half of the window at a time (here 2 of 4 frames), frames
 // queued or read straight alike; Ready and the stream's end take none.
 func TestMuxGrantsCredit(t *testing.T) {
 	leakCheck(t)
-	p, c := muxPeer(t, client.Options{StreamQueueFrames: 8})
-	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: 8, Bytes: client.DefaultStreamQueueBytes})
+	p, c := muxPeer(t, client.Options{StreamQueueFrames: 4})
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: 4, Bytes: client.DefaultStreamQueueBytes})
 	var f servertest.TailFrame
 	for round := range 3 {
 		p.write(append(tailFrame(1, 2*round), tailFrame(1, 2*round+1)...))
@@ -272,6 +273,66 @@ func TestMuxRecvThatKeepsUpReadsItself(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	for i := 1; i <= n; i++ {
 		recv(i)
+	}
+	runtime.ReadMemStats(&after)
+	if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.5 {
+		t.Errorf("%.2f allocations per frame received, want (nearly) none", per)
+	}
+}
+
+// A Recv that was away longer than drainDelay finds the drain goroutine
+// reading its frames into the queue; once it has taken them and waits for
+// more, it gets the reading role back (the drain goroutine, woken, hands
+// it over and ends) and reads its later frames itself again, allocating
+// (nearly) nothing per frame, instead of having the drain goroutine queue
+// every frame in fresh memory for the rest of the stream.
+func TestMuxRecvTakesTheRoleBackFromDrain(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{})
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: client.DefaultStreamQueueBytes})
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(waitFor); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %v: %s", waitFor, what)
+			}
+		}
+	}
+	p.write(tailFrame(1, 0)) // nobody receives: the drain goroutine reads it, and on
+	until("the drain goroutine never took the reading role", func() bool { return client.Draining(c) })
+	var f servertest.TailFrame
+	if err := s.RecvInto(&f); err != nil || f.I != 1000 {
+		t.Fatalf("frame 0, from the queue: %+v, %v", f, err)
+	}
+	const n = 200 // within the window: the queue's bound never comes into it
+	done := make(chan error, 1)
+	go func() {
+		var f servertest.TailFrame
+		for i := 1; i <= n; i++ {
+			if err := s.RecvInto(&f); err != nil || f.I != 1000+i {
+				done <- fmt.Errorf("frame %d: %+v, %v", i, f, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	// The Recv waits, with nothing queued: the drain goroutine, blocked
+	// reading, hands it the role and ends.
+	until("the drain goroutine still reads while a Recv waits", func() bool { return !client.Draining(c) })
+	var burst []byte
+	for i := 1; i <= n; i++ {
+		burst = append(burst, tailFrame(1, i)...)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p.write(burst) // 4 KiB: the socket takes it at once
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Recv did not get the burst")
 	}
 	runtime.ReadMemStats(&after)
 	if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.5 {

@@ -185,7 +185,7 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 		}()
 	}
 	for {
-		if me == c.dcall && c.drainOver() {
+		if me == c.dcall && (c.drainOver() || c.readerWaits()) {
 			c.leader = nil
 			c.passRole(me)
 			return result{}, nil
