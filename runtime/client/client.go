@@ -390,8 +390,9 @@ type Conn struct {
 	sframe call  // the target of every frame on a stream's connection
 	dcall  *call // the drain goroutine's, as it holds the role (mux.go)
 
-	draining   atomic.Bool // the drain goroutine runs
-	drainTimer *time.Timer // starts the drain goroutine (mux.go); under mu
+	draining   atomic.Bool   // the drain goroutine runs
+	drainTimer *time.Timer   // starts the drain goroutine (mux.go); under mu
+	drainDelay time.Duration // drainDelay (tests lengthen it); under mu
 
 	// quit is set by a call that withdrew while someone was reading: if the
 	// frame in progress is stalled in its header, that call may be the one
@@ -458,14 +459,15 @@ func dialConn(ctx context.Context, path string, opts *Options) (net.Conn, error)
 // newConn makes a Conn on nc, a connected socket; opts has its defaults.
 func newConn(nc net.Conn, path string, opts Options) *Conn {
 	c := &Conn{
-		path:    path,
-		opts:    opts,
-		nc:      nc,
-		unary:   chainUnary(opts.UnaryInterceptors),
-		stream:  chainStream(opts.StreamInterceptors),
-		pending: make(map[uint64]*call),
-		streams: make(map[uint64]*Stream),
-		dcall:   &call{ch: make(chan result, 2), name: "drain", abandoned: true},
+		path:       path,
+		opts:       opts,
+		nc:         nc,
+		unary:      chainUnary(opts.UnaryInterceptors),
+		stream:     chainStream(opts.StreamInterceptors),
+		pending:    make(map[uint64]*call),
+		streams:    make(map[uint64]*Stream),
+		dcall:      &call{ch: make(chan result, 2), name: "drain", abandoned: true},
+		drainDelay: drainDelay,
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()

@@ -30,5 +30,17 @@ func SetRedialBackoffMin(d time.Duration) (restore func()) {
 	return func() { redialBackoffMin = old }
 }
 
+// SetDrainDelay sets how long c's reading role stays unheld while mux
+// streams are open before the drain goroutine takes it (drainDelay), from
+// the next time it is let go (and for a drain timer pending now).
+func SetDrainDelay(c *Conn, d time.Duration) {
+	c.mu.Lock()
+	c.drainDelay = d
+	if c.drainTimer != nil && c.drainTimer.Stop() {
+		c.drainTimer.Reset(d)
+	}
+	c.mu.Unlock()
+}
+
 // Draining reports whether c's drain goroutine holds the reading role.
 func Draining(c *Conn) bool { return c.draining.Load() }

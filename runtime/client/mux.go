@@ -368,10 +368,10 @@ const drainDelay = time.Millisecond
 // someone holds the reading role by then; c.mu is held.
 func (c *Conn) armDrainLocked() {
 	if c.drainTimer == nil {
-		c.drainTimer = time.AfterFunc(drainDelay, c.drainIfUnread)
+		c.drainTimer = time.AfterFunc(c.drainDelay, c.drainIfUnread)
 		return
 	}
-	c.drainTimer.Reset(drainDelay)
+	c.drainTimer.Reset(c.drainDelay)
 }
 
 // drainIfUnread is the drain timer's function: it becomes the drain
