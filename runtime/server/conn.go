@@ -101,14 +101,20 @@ package server
 // in a row; one that suddenly blocks (a mutex, a slow disk) holds its
 // connection's reader for as long as that one call runs, and then, being
 // over MaxInlineCall, disqualifies the method: its calls run on handler
-// goroutines until 8 in a row are fast again. So a frame waits behind at
-// most one slow call, plus about MaxInlineCall per fast inline call read
-// before it, and an answer is held at most about (MaxCallsPerConn - 1) x
-// MaxInlineCall (63 x 50 µs, about 3.2 ms, at the defaults) plus one slow
-// call. The role does not move: the reader is still the only goroutine
-// that reads. While a call runs inline nobody watches for the peer hanging
-// up, so a handler that can block until its client goes away should run
-// with MaxInlineCall < 0.
+// goroutines until 8 in a row are fast again. One exception: a slow call
+// that ends a run of at least inlineSettled (64) fast calls in a row is
+// taken for a hiccup (the OS descheduling the reader's thread, a GC
+// pause, which on a loaded machine end a run every few milliseconds), and
+// a single fast call qualifies the method again; a slow call after that
+// needs 8 fast ones again: between two slow calls on the reader come at
+// least 8 fast calls, or 1 after a run of 64. A frame therefore waits
+// behind at most one slow call, plus about MaxInlineCall per fast inline
+// call read before it, and an answer is held at most about
+// (MaxCallsPerConn - 1) x MaxInlineCall (63 x 50 µs, about 3.2 ms, at
+// the defaults) plus one slow call. The role does not move: the reader is
+// still the only goroutine that reads. While a call runs inline nobody
+// watches for the peer hanging up, so a handler that can block until its
+// client goes away should run with MaxInlineCall < 0.
 //
 // Extensions (control.go, envelope.go): the reader answers a hello that is
 // the connection's first frame itself (a HelloAck, written before it reads

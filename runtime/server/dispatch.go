@@ -19,15 +19,21 @@ type method struct {
 	icptUnary  UnaryInterceptor  // nil without interceptors
 	icptStream StreamInterceptor // nil without interceptors
 
-	// fast counts, up to inlineStreak, this method's latest calls in a row
-	// whose handler time was at most MaxInlineCall (see conn.go, "Inline
-	// calls"); shared by all connections.
+	// fast counts, up to inlineSettled, this method's latest calls in a
+	// row whose handler time was at most MaxInlineCall (see conn.go,
+	// "Inline calls"); shared by all connections.
 	fast atomic.Int32
 }
 
 // inlineStreak is how many calls in a row of a method must each have taken
-// at most MaxInlineCall before the reader serves a lone call of it itself.
+// at most MaxInlineCall before the reader serves its calls itself.
 const inlineStreak = 8
+
+// inlineSettled is the run of fast calls after which one slow call is
+// taken for a hiccup (the OS descheduling the reader's thread, a GC
+// pause): it disqualifies the method, and one fast call qualifies it
+// again, instead of inlineStreak (see conn.go, "Inline calls").
+const inlineSettled = 64
 
 // inlineable reports whether m's latest calls qualify it for inline serving.
 func (m *method) inlineable() bool { return m.fast.Load() >= inlineStreak }
@@ -35,11 +41,13 @@ func (m *method) inlineable() bool { return m.fast.Load() >= inlineStreak }
 // observe records the handler time d of one of m's calls against limit.
 func (m *method) observe(d, limit time.Duration) {
 	switch n := m.fast.Load(); {
+	case d > limit && n >= inlineSettled:
+		m.fast.Store(inlineStreak - 1)
 	case d > limit:
 		if n != 0 {
 			m.fast.Store(0)
 		}
-	case n < inlineStreak:
+	case n < inlineSettled:
 		m.fast.Add(1)
 	}
 }

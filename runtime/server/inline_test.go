@@ -139,6 +139,24 @@ func TestInlineSlowCallDisqualifiesMethod(t *testing.T) {
 	servedBehind(t, r, b, 104)
 }
 
+// A slow call that ends a run of 64 fast calls is taken for a hiccup (the
+// OS descheduling the reader's thread): one fast call qualifies the method
+// again, not 8. Only once per such run: after a second slow call soon
+// after, 7 fast calls are not enough. (servedBehind's second call is a
+// fast call of the method too.)
+func TestInlineIsolatedSlowCallRequalifiesAtOnce(t *testing.T) {
+	leakCheck(t)
+	b := newGatedEcho()
+	_, path := startServer(t, server.Options{MaxInlineCall: inlineTestLimit}, b.handler())
+	r := dialRaw(t, path)
+	var seq uint64
+	warmUp(r, &seq, 64)
+	servedBehind(t, r, b, 100) // slow after 64 fast, then 1 fast call
+	servedBehind(t, r, b, 102) // so inline again; slow after 1 fast, then 1 fast
+	warmUp(r, &seq, 6)
+	servedBeside(t, r, b, 104) // 7 fast calls: not inline
+}
+
 // A qualified method's call that blocks on the reader holds up only its
 // own connection: a request sent behind it there waits, while another
 // connection's calls of the same method are served meanwhile; once the

@@ -161,8 +161,9 @@ type OptionsFor[H any] struct {
 	// MaxInlineCall is the handler time under which the connection's reader
 	// may serve a call itself instead of handing it to a handler goroutine
 	// (see "Inline calls" in conn.go): a method qualifies after
-	// inlineStreak calls in a row that each took at most this long, and
-	// loses it with the first call that takes longer. While a call runs
+	// 8 calls in a row that each took at most this long, and loses it with
+	// the first call that takes longer (a hiccup after 64 fast calls in a
+	// row: one fast call qualifies it again). While a call runs
 	// inline the connection reads nothing, so a request sent meanwhile waits
 	// for it, and the answers of the calls served inline wait until the
 	// reader has served what it read (at most MaxCallsPerConn of them).
