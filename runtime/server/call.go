@@ -49,9 +49,13 @@ func newRequest() *request {
 	return r
 }
 
+// getRequest is the reader's: it takes the connection's spare request,
+// else one from the pool.
 func getRequest(c *conn, h ipc.Header) *request {
-	r, _ := requestPool.Get().(*request)
-	if r == nil {
+	r := c.spare
+	if r != nil {
+		c.spare = nil
+	} else if r, _ = requestPool.Get().(*request); r == nil {
 		r = newRequest()
 	}
 	r.c, r.m, r.h, r.buf, r.bytes, r.queued, r.inline = c, c.s.methods[h.MsgType], h, nil, int64(h.Length), false, false
@@ -85,10 +89,17 @@ func (r *request) decoded() {
 	}
 }
 
-// drop releases an unserved request and returns the budget bytes it held.
+// drop releases a request once its call is over (or unserved) and returns
+// the budget bytes it held. One served inline, on the reader, becomes the
+// connection's spare (getRequest): the per-call path touches no pool.
 func (r *request) drop() int64 {
 	putBuf(r.buf)
 	n := r.bytes
+	if c := r.c; r.inline && c.spare == nil {
+		*r = request{serve: r.serve}
+		c.spare = r
+		return n
+	}
 	putRequest(r)
 	return n
 }
@@ -106,9 +117,12 @@ func (c *conn) serveUnary(r *request) {
 		if r.call != nil {
 			r.call.end()
 		}
-		if r.queued {
+		switch {
+		case r.queued && r.inline:
+			c.freedBytes += r.drop() // returned by the reader's next admit
+		case r.queued:
 			c.releaseBytes(r.drop())
-		} else {
+		default:
 			c.release(r.drop())
 		}
 	}()

@@ -191,12 +191,21 @@ type conn struct {
 	// hdr is the CallHeader the reader read last, for the request that
 	// follows it (envelope.go); the reader's alone.
 	hdr callHeader
+	// freedBytes are request bytes of calls served inline whose answers
+	// were held (the calls keep their slots until written): the reader
+	// returns them to the budget itself, at its next admit, the only
+	// place that looks at the budget, saving a lock per call; the
+	// reader's alone.
+	freedBytes int64
+	// spare is a request struct for the reader's next request, left by
+	// the last call it served inline (request.drop); the reader's alone.
+	spare *request
 	// held is how many bytes the writer's queue held when the reader last
 	// held back an inline answer, 0 once it flushed (see "Inline calls");
 	// the reader's alone.
 	held int
 
-	lastActive atomic.Int64 // mono() of the last request or call end
+	lastActive atomic.Int64 // mono() when the last call ended (or the connection began): every request holds a slot until then
 	streamOver atomic.Bool  // the stream ended: wakes the reader's wait
 	stop       atomic.Bool  // the connection is to close: wakes the reader
 
@@ -204,6 +213,7 @@ type conn struct {
 	calls    int   // calls holding a slot
 	bytes    int64 // request body bytes held by those calls
 	inBody   bool  // the reader holds a slot for a body it is reading
+	waiting  bool  // the reader waits on freed (admit, waitCalls): a release signals it
 	closed   bool  // no further dispatch; the socket is closed or closing
 	stream   *Stream
 	shutdown bool                // beginShutdown ran
@@ -258,7 +268,6 @@ func (c *conn) serve() {
 			c.readFailed(err)
 			return
 		}
-		c.touch()
 		if first && h.MsgType == ipc.MsgHello && !c.s.cfg.legacy {
 			if !c.hello(r) {
 				return
@@ -315,6 +324,9 @@ func (c *conn) authorize() bool {
 func (c *conn) admit(n uint32) bool {
 	for {
 		c.mu.Lock()
+		c.waiting = false
+		c.bytes -= c.freedBytes
+		c.freedBytes = 0
 		if c.closed {
 			c.mu.Unlock()
 			return false
@@ -326,6 +338,7 @@ func (c *conn) admit(n uint32) bool {
 			c.mu.Unlock()
 			return true
 		}
+		c.waiting = true
 		c.mu.Unlock()
 		c.flushHeld() // the answers held keep their slots and bytes
 		select {
@@ -369,8 +382,11 @@ func (c *conn) releaseBytes(n int64) {
 	}
 	c.mu.Lock()
 	c.bytes -= n
+	waiting := c.waiting
 	c.mu.Unlock()
-	c.signalFreed()
+	if waiting {
+		c.signalFreed()
+	}
 }
 
 // release returns a call slot and its n remaining request bytes.
@@ -388,8 +404,11 @@ func (c *conn) releaseCalls(k int, n int64) {
 	if closing {
 		c.closed = true
 	}
+	waiting := c.waiting
 	c.mu.Unlock()
-	c.signalFreed()
+	if waiting {
+		c.signalFreed()
+	}
 	switch {
 	case closing:
 		c.stopReading()
@@ -398,6 +417,10 @@ func (c *conn) releaseCalls(k int, n int64) {
 	}
 }
 
+// signalFreed wakes the reader waiting on freed. Only a release that saw
+// it waiting (c.waiting, set under c.mu where it found no room) signals, so
+// the per-call path sends on no channel; a token left over from a wait
+// that ended otherwise only makes the next wait look again.
 func (c *conn) signalFreed() {
 	select {
 	case c.freed <- struct{}{}:
@@ -476,8 +499,9 @@ var clockBase = time.Now()
 // 70 ns on a VM's kvm-clock.
 func mono() time.Duration { return time.Since(clockBase) }
 
-// touch restarts the idle clock: the connection received a request or
-// finished its last call.
+// touch restarts the idle clock: the connection finished its last call.
+// A request needs no touch of its own when it is read: it holds a call
+// slot, so the connection is busy until the call ends and touches.
 func (c *conn) touch() {
 	if c.s.cfg.idleTimeout > 0 {
 		c.lastActive.Store(int64(mono()))

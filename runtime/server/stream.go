@@ -269,6 +269,7 @@ func (c *conn) waitCalls(n int) bool {
 	for {
 		c.mu.Lock()
 		calls, closed := c.calls, c.closed
+		c.waiting = !closed && calls > n
 		c.mu.Unlock()
 		switch {
 		case closed:
