@@ -30,6 +30,7 @@ type call struct {
 	abandoned    bool            // may still be written to: never recycled
 	hdrLen       int             // length of the CallHeader frame sent before the request; 0: none
 	forHello     bool            // a waitHello's: its turn as reader ends with the hello's answer
+	lead         bool            // its writer took the reading role for it (write.go), for its await
 	ms           *Stream         // a mux stream's Recv (mux.go): not in pending, never pooled
 	leading      atomic.Bool     // (ms) its Recv holds the reading role: the stream's AfterFunc aborts it
 }
@@ -70,7 +71,7 @@ func releaseCall(cl *call) {
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
 	}
-	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello, cl.hdrLen = false, nil, nil, "", false, 0
+	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello, cl.hdrLen, cl.lead = false, nil, nil, "", false, 0, false
 	cl.aborted.Store(false)
 	callPool.Put(cl)
 }

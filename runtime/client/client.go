@@ -13,7 +13,9 @@
 //
 //   - Reading role (read.go; owns the read buffer and the frame being read,
 //     Conn.cur). Taken by a caller waiting for its answer when no one holds
-//     it. The holder reads frames, keeps its own answer and hands every other
+//     it (a caller that wrote its own request takes it as it lets the
+//     writing role go, in the same critical section). The holder reads
+//     frames, keeps its own answer and hands every other
 //     answer to its caller over that call's channel. It gives the role up
 //     only when its own answer is complete or its context ended, and passes
 //     it, together with a partly read frame if there is one, to the call that
@@ -405,6 +407,7 @@ type Conn struct {
 	streams   map[uint64]*Stream // mux streams open, by seq (mux.go)
 	muxed     bool               // a mux stream was opened: the drain goroutine may finish a frame
 	err       error              // why the connection broke; nil while usable
+	broken    atomic.Bool        // set with err: a lock-free look (Redialer) at whether it broke
 	streaming bool               // dedicated to a stream by Stream
 	reading   bool               // someone holds the reading role
 	freed     chan struct{}      // closed when a slot or queue space frees; nil: nobody waits
@@ -506,6 +509,7 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 		return
 	}
 	c.err = &ConnError{Path: c.path, Cause: describeCause(c.path, cause)}
+	c.broken.Store(true)
 	if c.drainTimer != nil {
 		c.drainTimer.Stop()
 	}

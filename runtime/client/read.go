@@ -105,12 +105,14 @@ func (cl *call) abort() {
 // await waits for the answer to cl (registered and sent), taking the
 // reading role when no one holds it. The result's body aliases cl.buf.
 func (c *Conn) await(ctx context.Context, cl *call) (result, error) {
-	c.mu.Lock()
-	lead := c.err == nil && !c.reading && c.pending[cl.seq] == cl
+	lead := cl.lead // the writing role's end took the reading role for cl
 	if lead {
-		c.reading = true
+		cl.lead = false
+	} else {
+		c.mu.Lock()
+		lead = c.takeRoleLocked(cl)
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	if lead {
 		return c.lead(ctx, cl)
 	}
@@ -123,6 +125,16 @@ func (c *Conn) await(ctx context.Context, cl *call) (result, error) {
 	case <-ctx.Done():
 		return c.giveUp(ctx, cl)
 	}
+}
+
+// takeRoleLocked takes the reading role for cl, registered and sent, when
+// nobody holds it; c.mu is held.
+func (c *Conn) takeRoleLocked(cl *call) bool {
+	if c.err != nil || c.reading || c.pending[cl.seq] != cl {
+		return false
+	}
+	c.reading = true
+	return true
 }
 
 // giveUp ends the wait of a call whose context ended. Unseen by the reader,

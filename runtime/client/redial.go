@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -61,8 +62,9 @@ type Redialer struct {
 	opts Options
 	lock chan struct{} // held (a token in it) while redialing; bounded waits
 
+	cur atomic.Pointer[Conn] // the current connection; replaced under mu
+
 	mu     sync.Mutex
-	cur    *Conn
 	closed bool
 	fails  int       // redials failed in a row
 	next   time.Time // no redial before this, after fails > 0
@@ -76,14 +78,14 @@ func NewRedialer(ctx context.Context, path string, opts Options) (*Redialer, err
 	if err != nil {
 		return nil, err
 	}
-	return &Redialer{path: path, opts: opts, lock: make(chan struct{}, 1), cur: c}, nil
+	r := &Redialer{path: path, opts: opts, lock: make(chan struct{}, 1)}
+	r.cur.Store(c)
+	return r, nil
 }
 
 // Conn returns the current connection (a later call may replace it).
 func (r *Redialer) Conn() *Conn {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cur
+	return r.cur.Load()
 }
 
 // Close closes the current connection; calls in flight fail, later calls
@@ -91,7 +93,7 @@ func (r *Redialer) Conn() *Conn {
 func (r *Redialer) Close() error {
 	r.mu.Lock()
 	r.closed = true
-	c := r.cur
+	c := r.cur.Load()
 	r.mu.Unlock()
 	return c.Close()
 }
@@ -165,7 +167,7 @@ func (r *Redialer) do(ctx context.Context, call func(*Conn) error) error {
 // broken; redialled says it did.
 func (r *Redialer) usable(ctx context.Context) (c *Conn, redialled bool, err error) {
 	c = r.Conn()
-	if c.Err() == nil {
+	if !c.broken.Load() {
 		return c, false, nil
 	}
 	c2, err := r.redial(ctx, c)
@@ -183,7 +185,7 @@ func (r *Redialer) redial(ctx context.Context, broken *Conn) (*Conn, error) {
 	}
 	defer func() { <-r.lock }()
 	r.mu.Lock()
-	cur, closed, next, last, fails := r.cur, r.closed, r.next, r.last, r.fails
+	cur, closed, next, last, fails := r.cur.Load(), r.closed, r.next, r.last, r.fails
 	r.mu.Unlock()
 	switch {
 	case cur != broken:
@@ -209,7 +211,8 @@ func (r *Redialer) redial(ctx context.Context, broken *Conn) (*Conn, error) {
 		c.Close()
 		return broken, nil
 	}
-	r.fails, r.last, r.cur = 0, nil, c
+	r.fails, r.last = 0, nil
+	r.cur.Store(c)
 	broken.Close()
 	return c, nil
 }

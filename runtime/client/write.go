@@ -158,6 +158,9 @@ func (c *Conn) writeTurns(ctx context.Context, frame []byte, cl *call) {
 				c.wbusy = false
 				c.freeLocked()
 			}
+			if cl != nil && cl.ms == nil {
+				cl.lead = c.takeRoleLocked(cl) // saves await a critical section
+			}
 			c.mu.Unlock()
 			if more {
 				go c.flush()
