@@ -29,7 +29,7 @@
 //     empty takes the role when it is free, as a waiting call does, and
 //     else waits for a frame or for the role. While a mux stream is open
 //     and nobody waits, the drain goroutine holds the role, from drainDelay
-//     (1 ms) after the last holder let it go; a Recv that starts waiting
+//     (10 ms) after the last holder let it go; a Recv that starts waiting
 //     while it reads wakes it, and it hands that Recv the role at the end
 //     of the frame in progress. Flow control:
 //     the stream's request carries its first StreamCredit (the whole
