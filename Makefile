@@ -47,7 +47,7 @@ bench-ipc:
 FUZZ_TARGETS = runtime/ipc:FuzzReadFrame runtime/ipc:FuzzControlFrames runtime/server:FuzzServerConn runtime/client:FuzzClientConn runtime/client:FuzzClientMux \
 	gen/mgmt:FuzzDecode internal/schema:FuzzParse \
 	internal/msgjson:FuzzDecode \
-	runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders runtime/msgpx:FuzzFast
+	runtime/msgpx:FuzzArena runtime/msgpx:FuzzReaders runtime/msgpx:FuzzFast runtime/msgpx:FuzzFindBin
 ## A run that fails with nothing but "context deadline exceeded" and writes no
 ## failing input is Go 1.26's fuzzing-coordinator race at the end of -fuzztime
 ## (golang/go#75804, fixed in Go 1.27), not a finding: it is reported, not failed.

@@ -174,6 +174,10 @@ func (c *Client) Stop(ctx context.Context, req *StopRequestPayload) (*StatusResp
 
 // clientInfoLogs describes the Logs call.
 var clientInfoLogs = &client.StreamCall[LogsStreamPayload]{
+	Bytes: func(p *LogsStreamPayload) *[]byte {
+		return &p.Data
+	},
+	BytesKey: "d",
 	Info: client.CallInfo{
 		Method:   "Logs",
 		Request:  MsgLogsRequest,

@@ -3,9 +3,11 @@ package mgmt_test
 // The generated typed streams (Logs, Events): Recv, RecvInto, All, errors, a client going away.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/mgmtgen/mgmtgen/gen/mgmt"
@@ -210,5 +212,74 @@ func TestStreamRecvIntoReuses(t *testing.T) {
 	}
 	if err := snap.RecvInto(&p); err != io.EOF {
 		t.Fatalf("after the last frame: %v, want io.EOF", err)
+	}
+}
+
+// A large Data is decoded in place: the slice aliases the buffer the frame
+// was read into (its spare capacity holds the frame's last field, "eof"
+// false, where a copy has none), given back it takes the next frame, and a
+// Data the caller keeps (p.Data set aside) or a buffer of the caller's own
+// is never written by a later frame; on a mux stream and on a stream's own
+// connection.
+func TestStreamRecvIntoInPlace(t *testing.T) {
+	noLeaks(t)
+	eofFalse := []byte{0xa3, 'e', 'o', 'f', 0xc2}
+	chunk := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 64<<10) }
+	for _, legacy := range []bool{false, true} {
+		chunks := make(chan string, 16)
+		_, path, _ := startServer(t, fullHandler(chunks))
+		c := dialOptions(t, path, mgmt.ClientOptions{Legacy: legacy})
+		st, err := c.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "web", Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p mgmt.LogsStreamPayload
+		if err := st.RecvInto(&p); err != nil || string(p.Data) != "snapshot" {
+			t.Fatalf("legacy %v: snapshot %q, %v", legacy, p.Data, err)
+		}
+		n := 0
+		next := func(p *mgmt.LogsStreamPayload) {
+			t.Helper()
+			chunks <- chunk(n)
+			if err := st.RecvInto(p); err != nil || string(p.Data) != chunk(n) || p.ID != "web" {
+				t.Fatalf("legacy %v: frame %d: %d bytes, ID %q, %v", legacy, n, len(p.Data), p.ID, err)
+			}
+			n++
+		}
+		inPlace := func(d []byte) bool { return bytes.HasPrefix(d[len(d):cap(d)], eofFalse) }
+
+		next(&p) // nothing to reuse: decoded in place
+		first := &p.Data[:1][0]
+		for range 3 { // given back: the same buffer, in place again
+			next(&p)
+			if !inPlace(p.Data) || &p.Data[:1][0] != first {
+				t.Fatalf("legacy %v: frame %d: in place %v, same buffer %v", legacy, n-1, inPlace(p.Data), &p.Data[:1][0] == first)
+			}
+		}
+		kept, want := p.Data, chunk(n-1) // set aside: the caller's
+		p.Data = nil
+		next(&p)
+		var q mgmt.LogsStreamPayload // two values in turn: neither writes over the other
+		for range 2 {
+			next(&q)
+			if string(p.Data) != chunk(n-2) {
+				t.Fatalf("legacy %v: frame %d into another value wrote over the one before", legacy, n-1)
+			}
+			next(&p)
+			if string(q.Data) != chunk(n-2) {
+				t.Fatalf("legacy %v: frame %d into another value wrote over the one before", legacy, n-1)
+			}
+		}
+		own := make([]byte, 0, 80<<10) // a buffer of the caller's own is reused, not replaced
+		p.Data = own
+		next(&p)
+		if &p.Data[:1][0] != &own[:1][0] {
+			t.Errorf("legacy %v: the caller's own buffer was replaced", legacy)
+		}
+		next(&q)
+		if string(kept) != want || string(own[:len(p.Data)]) != chunk(n-2) {
+			t.Errorf("legacy %v: a Data set aside or the caller's buffer was written over by a later frame", legacy)
+		}
+		st.Close()
 	}
 }

@@ -14,6 +14,11 @@ func genClientStreamCall(c *schema.Call, n callNames, nm *names, file *jen.File)
 	if reset := streamReset(c, n); reset != nil {
 		fields[jen.Id("Reset")] = reset
 	}
+	if f := streamBytes(c); f != nil {
+		fields[jen.Id("Bytes")] = jen.Func().Params(jen.Id("p").Op("*").Id(n.FrameType)).Op("*").Index().Byte().
+			Block(jen.Return(jen.Op("&").Id("p").Dot(f.Name)))
+		fields[jen.Id("BytesKey")] = jen.Lit(f.Key)
+	}
 	if c.LastWhen != nil {
 		fields[jen.Id("Last")] = fieldFunc(frame, jen.Bool(), c.LastWhen.Name)
 	}
@@ -43,6 +48,24 @@ func streamReset(c *schema.Call, n callNames) *jen.Statement {
 	}
 	return jen.Func().Params(jen.Id("p").Op("*").Id(n.FrameType)).
 		Block(jen.Op("*").Id("p").Op("=").Id(n.FrameType).Values(keep))
+}
+
+// streamBytes is the frame type's one bytes field, which RecvInto decodes
+// in place (StreamCall.Bytes); nil when it has none or several.
+func streamBytes(c *schema.Call) *schema.Field {
+	if c.Stream == nil || c.Stream.Payload == nil {
+		return nil
+	}
+	var one *schema.Field
+	for _, f := range c.Stream.Payload.Fields {
+		if f.Type.Kind == schema.KindBytes {
+			if one != nil {
+				return nil
+			}
+			one = f
+		}
+	}
+	return one
 }
 
 // genClientStreamType emits the client stream type: an alias of

@@ -77,6 +77,12 @@ type StreamCall[Frame any] struct {
 	// Reset, when set, prepares a frame for decoding into it: the zero
 	// value, keeping the capacity of its byte slices. Nil: the zero value.
 	Reset func(f *Frame)
+	// Bytes, when set, returns the frame's byte slice, whose msgpack key
+	// is BytesKey: RecvInto then decodes a large value of it in place, in
+	// the buffer the frame is read into, instead of copying it there
+	// (the slice aliases that buffer, which is the caller's from then on).
+	Bytes    func(f *Frame) *[]byte
+	BytesKey string
 	// Last, when set, reports the stream's last frame (the schema's
 	// last_when): the stream closes after it and Recv returns io.EOF.
 	Last func(f *Frame) bool
@@ -103,7 +109,11 @@ type TypedStream[Frame any, PFrame Decodable[Frame]] struct {
 }
 
 // RecvInto decodes the next frame into p, reusing the capacity of its byte
-// slices; p must not be nil. It returns io.EOF where Recv would.
+// slices; p must not be nil. It returns io.EOF where Recv would. A large
+// value of the slice StreamCall.Bytes names is decoded in place: the slice
+// aliases the buffer the frame was read into, which is p's from then on
+// (given back in p, it is reused for a later frame; the stream never
+// writes to it otherwise).
 func (x *TypedStream[Frame, PFrame]) RecvInto(p *Frame) error {
 	if x.done.Load() {
 		return io.EOF
@@ -113,7 +123,11 @@ func (x *TypedStream[Frame, PFrame]) RecvInto(p *Frame) error {
 	} else {
 		*p = *new(Frame)
 	}
-	if err := x.s.RecvInto(PFrame(p)); err != nil {
+	var dst *[]byte
+	if x.c.Bytes != nil {
+		dst = x.c.Bytes(p)
+	}
+	if err := x.s.recvInto(PFrame(p), dst, x.c.BytesKey); err != nil {
 		return err
 	}
 	if x.c.Last != nil && x.c.Last(p) {

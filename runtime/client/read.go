@@ -29,8 +29,13 @@ var aLongTimeAgo = time.Unix(1, 0)
 var errAborted = errors.New("client: read aborted")
 
 // growStep is the body size up to which the declared length is allocated
-// at once; past it the body grows as its bytes arrive.
-const growStep = 64 << 10
+// at once (with growSlack more: a 64 KiB chunk of output with its frame's
+// other fields gets one exact buffer, which RecvInto can lend, lend.go);
+// past it the body grows as its bytes arrive.
+const (
+	growStep  = 64 << 10
+	growSlack = 4 << 10
+)
 
 // frameState is the frame being read. It lives in the Conn, not on a
 // reader's stack, so that a reader that stops in the middle of a frame
@@ -449,12 +454,12 @@ func (c *Conn) claim(h ipc.Header) (cl *call, direct bool) {
 // growBody extends b, holding the first len(b) bytes of a body of size
 // bytes: to size at once when b has the capacity or size is small, else by
 // a chunk that at most doubles it, so a server that declares 16 MiB and
-// stalls costs 64 KiB.
+// stalls costs 68 KiB.
 func growBody(b []byte, size int) []byte {
 	if cap(b) >= size {
 		return b[:size]
 	}
-	if size <= growStep {
+	if size <= growStep+growSlack {
 		nb := make([]byte, size)
 		copy(nb, b)
 		return nb

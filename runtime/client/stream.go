@@ -209,6 +209,9 @@ type Stream struct {
 	stop func() bool
 	buf  []byte // frame buffer reused by RecvInto
 
+	lent    []byte // the buffer a typed RecvInto's byte slice aliases from lentOff (lend.go)
+	lentOff int
+
 	pend     *ipc.Header // a frame awaitReady read, for the first RecvInto
 	pendBody []byte
 	end      error // after the stream's end: io.EOF or its error, again
@@ -243,10 +246,25 @@ const keepStreamBuf = 1 << 20
 // references into it (generated payload types copy what they decode).
 // RecvInto is not safe for concurrent use.
 func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
+	return s.recvInto(m, nil, "")
+}
+
+// recvInto is RecvInto; dst, when not nil, is m's byte slice whose wire
+// key is key, decoded in place when it can be (lend.go).
+func (s *Stream) recvInto(m msgp.Unmarshaler, dst *[]byte, key string) error {
 	if s.end != nil {
 		return s.end
 	}
+	back := dst != nil && s.lentBack(*dst)
+	lent, own := s.lent, s.buf
+	s.lent = nil // the caller's, unless lent again
+	if back {
+		s.buf = lent[:0] // the frame is read into it
+	}
 	h, body, err := s.next()
+	if back {
+		s.buf = own
+	}
 	if err != nil {
 		if s.mux {
 			return err
@@ -280,6 +298,9 @@ func (s *Stream) RecvInto(m msgp.Unmarshaler) error {
 			}
 		}
 		return &ResponseTypeError{Method: s.info.Method, Got: h.MsgType, Want: s.info.Response}
+	}
+	if dst != nil {
+		s.place(dst, body, key, back, lent)
 	}
 	if err := ipc.DecodePayload(body, m); err != nil {
 		return fmt.Errorf("client: %s: decode stream frame: %w", s.info.Method, err)
