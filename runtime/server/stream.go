@@ -68,7 +68,10 @@ func (s *Stream) Ready() error {
 // and the connection returns to request/response mode (once every frame
 // is written). Send queues the frame and returns while the connection's
 // flush goroutine writes it (see conn.go), so frames sent back to back
-// share writes; it waits while 32 KiB of frames are queued. Send fails once
+// share writes; it waits while 32 KiB of frames are queued. Send keeps no
+// reference to m: once it returns, m's frame is written or encoded into
+// the connection's queue, and m and its buffers are the handler's again.
+// Send fails once
 // the client has gone away, the server is shutting down, or an earlier
 // frame's write failed, and blocks at most about the server's
 // StreamSendTimeout for a slow reader; a send that fails that way ends the
