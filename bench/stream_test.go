@@ -22,8 +22,28 @@ var chunkSizes = []struct {
 // frame per chunk, the typed client's RecvInto decodes each into one reused
 // value (as a log follower that writes chunks out would).
 func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
+	followMgmtFed(tb, n, data, timer, false)
+}
+
+// followNoProducer is followMgmt with the handler's channel filled with
+// all n chunks before the timer starts, so no producer goroutine hands
+// each chunk over while the stream runs: the floor has no such hand-off,
+// and this row shows what it costs impl=mgmtgen.
+func followNoProducer(tb testing.TB, n int, data []byte, timer func()) {
+	followMgmtFed(tb, n, data, timer, true)
+}
+
+// followMgmtFed is followMgmt, with the chunks in the handler's channel
+// before the stream starts (prefilled) or fed by a producer goroutine.
+func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bool) {
 	h := newHandler()
 	h.chunks = make(chan []byte, 64)
+	if prefilled {
+		h.chunks = make(chan []byte, n)
+		for range n {
+			h.chunks <- data
+		}
+	}
 	c := dialMgmt(tb, startMgmt(tb, h))
 	s, err := c.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
 	if err != nil {
@@ -34,11 +54,13 @@ func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
 		tb.Fatal(err)
 	}
 	timer()
-	go func() {
-		for range n {
-			h.chunks <- data
-		}
-	}()
+	if !prefilled {
+		go func() {
+			for range n {
+				h.chunks <- data
+			}
+		}()
+	}
 	var p mgmt.LogsStreamPayload // RecvInto reuses its Data buffer
 	for range n {
 		if err := s.RecvInto(&p); err != nil {
@@ -131,6 +153,7 @@ func TestFollow(t *testing.T) {
 	followMgmt(t, 100, data, func() {})
 	followRaw(t, 100, data, func() {})
 	followServerOnly(t, 100, data, func() {})
+	followNoProducer(t, 100, data, func() {})
 }
 
 // BenchmarkLogsFollow: one op is one chunk of followed output delivered to
@@ -139,7 +162,7 @@ func BenchmarkLogsFollow(b *testing.B) {
 	impls := []struct {
 		name string
 		run  func(testing.TB, int, []byte, func())
-	}{{"raw", followRaw}, {"mgmtgen", followMgmt}, {"server-only", followServerOnly}}
+	}{{"raw", followRaw}, {"mgmtgen", followMgmt}, {"server-only", followServerOnly}, {"no-producer", followNoProducer}}
 	for _, cs := range chunkSizes {
 		data := LogsChunk(cs.n).Data
 		for _, im := range impls {
