@@ -22,7 +22,16 @@ var chunkSizes = []struct {
 // frame per chunk, the typed client's RecvInto decodes each into one reused
 // value (as a log follower that writes chunks out would).
 func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
-	followMgmtFed(tb, n, data, timer, false)
+	followMgmtFed(tb, n, data, timer, false, mgmt.ClientOptions{})
+}
+
+// followOwnConn is followMgmt with a client that does not negotiate
+// (ClientOptions.Legacy), so the stream runs on a connection of its own,
+// as every stream did before streams were multiplexed: no StreamCredit
+// flow control, no reading role shared with calls. Against impl=mgmtgen
+// it is what multiplexing the stream on the client's connection costs.
+func followOwnConn(tb testing.TB, n int, data []byte, timer func()) {
+	followMgmtFed(tb, n, data, timer, false, mgmt.ClientOptions{Legacy: true})
 }
 
 // followNoProducer is followMgmt with the handler's channel filled with
@@ -30,12 +39,13 @@ func followMgmt(tb testing.TB, n int, data []byte, timer func()) {
 // each chunk over while the stream runs: the floor has no such hand-off,
 // and this row shows what it costs impl=mgmtgen.
 func followNoProducer(tb testing.TB, n int, data []byte, timer func()) {
-	followMgmtFed(tb, n, data, timer, true)
+	followMgmtFed(tb, n, data, timer, true, mgmt.ClientOptions{})
 }
 
 // followMgmtFed is followMgmt, with the chunks in the handler's channel
-// before the stream starts (prefilled) or fed by a producer goroutine.
-func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bool) {
+// before the stream starts (prefilled) or fed by a producer goroutine, on
+// a client dialled with opts.
+func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bool, opts mgmt.ClientOptions) {
 	h := newHandler()
 	h.chunks = make(chan []byte, 64)
 	if prefilled {
@@ -44,7 +54,7 @@ func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bo
 			h.chunks <- data
 		}
 	}
-	c := dialMgmt(tb, startMgmt(tb, h))
+	c := dialMgmtOpts(tb, startMgmt(tb, h), opts)
 	s, err := c.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
 	if err != nil {
 		tb.Fatal(err)
@@ -154,6 +164,7 @@ func TestFollow(t *testing.T) {
 	followRaw(t, 100, data, func() {})
 	followServerOnly(t, 100, data, func() {})
 	followNoProducer(t, 100, data, func() {})
+	followOwnConn(t, 100, data, func() {})
 }
 
 // BenchmarkLogsFollow: one op is one chunk of followed output delivered to
@@ -162,7 +173,7 @@ func BenchmarkLogsFollow(b *testing.B) {
 	impls := []struct {
 		name string
 		run  func(testing.TB, int, []byte, func())
-	}{{"raw", followRaw}, {"mgmtgen", followMgmt}, {"server-only", followServerOnly}, {"no-producer", followNoProducer}}
+	}{{"raw", followRaw}, {"mgmtgen", followMgmt}, {"server-only", followServerOnly}, {"no-producer", followNoProducer}, {"own-conn", followOwnConn}}
 	for _, cs := range chunkSizes {
 		data := LogsChunk(cs.n).Data
 		for _, im := range impls {
