@@ -73,9 +73,12 @@
 //   - drain (mux.go): started by passRole when it finds nobody to take the
 //     reading role while a frame is half read on a Conn that had mux
 //     streams, or by the drain timer that passRole arms when it finds
-//     nobody to take it while mux streams are open (drainDelay later,
-//     if nobody has taken the role by then: the timer's own goroutine
-//     becomes the drain goroutine); holds the role and reads, queueing the
+//     nobody to take it while mux streams are open (drainDelay after
+//     the last time the role was let go so, if nobody holds it then: the
+//     timer is armed once and, firing while the role was let go again
+//     meanwhile, re-arms itself for the rest, so a followed stream resets
+//     it about once per drainDelay, not once per frame; the timer's own
+//     goroutine becomes the drain goroutine); holds the role and reads, queueing the
 //     streams' frames and handing calls their answers, until no stream is
 //     open and no frame is in progress, or, between frames, a call or a
 //     mux stream's Recv waits to read, then passes the role on as any
@@ -395,6 +398,8 @@ type Conn struct {
 	draining   atomic.Bool   // the drain goroutine runs
 	drainTimer *time.Timer   // starts the drain goroutine (mux.go); under mu
 	drainDelay time.Duration // drainDelay (tests lengthen it); under mu
+	drainArmed bool          // drainTimer is pending; under mu
+	droppedAt  time.Time     // when the reading role was last dropped with streams open; under mu
 
 	// quit is set by a call that withdrew while someone was reading: if the
 	// frame in progress is stalled in its header, that call may be the one
@@ -405,6 +410,7 @@ type Conn struct {
 	seq       uint64
 	pending   map[uint64]*call
 	streams   map[uint64]*Stream // mux streams open, by seq (mux.go)
+	nwaiting  int                // mux streams whose Recv waits (Stream.waiting)
 	muxed     bool               // a mux stream was opened: the drain goroutine may finish a frame
 	err       error              // why the connection broke; nil while usable
 	broken    atomic.Bool        // set with err: a lock-free look (Redialer) at whether it broke
@@ -512,6 +518,7 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 	c.broken.Store(true)
 	if c.drainTimer != nil {
 		c.drainTimer.Stop()
+		c.drainArmed = false
 	}
 	unsent := c.firstUnsentLocked(b, n)
 	for seq, cl := range c.pending {

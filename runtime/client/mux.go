@@ -223,6 +223,7 @@ func (s *Stream) muxFrame() (ipc.Header, []byte, error) {
 			continue
 		}
 		s.waiting = true
+		c.nwaiting++
 		c.mu.Unlock()
 		if c.draining.Load() {
 			// The drain goroutine reads: woken, it hands us the role at
@@ -243,6 +244,7 @@ func (s *Stream) muxFrame() (ipc.Header, []byte, error) {
 		}
 		c.mu.Lock()
 		s.waiting = false
+		c.nwaiting--
 		promoted := rc.promoted && !woken
 		c.mu.Unlock()
 		if promoted { // the role is on its way
@@ -370,8 +372,18 @@ func (s *Stream) muxEnded(cause error) {
 const drainDelay = 10 * time.Millisecond
 
 // armDrainLocked starts the drain goroutine drainDelay from now, unless
-// someone holds the reading role by then; c.mu is held.
+// someone holds the reading role by then; c.mu is held. It runs each time
+// a stream's Recv lets the role go, so it only notes the time: the timer
+// is armed when it is not pending already, and when it fires early (the
+// role was dropped again since it was armed) it re-arms for the rest
+// (drainIfUnread), so it is reset at most about once per drainDelay
+// however many frames a followed stream reads.
 func (c *Conn) armDrainLocked() {
+	c.droppedAt = time.Now()
+	if c.drainArmed {
+		return
+	}
+	c.drainArmed = true
 	if c.drainTimer == nil {
 		c.drainTimer = time.AfterFunc(c.drainDelay, c.drainIfUnread)
 		return
@@ -380,13 +392,21 @@ func (c *Conn) armDrainLocked() {
 }
 
 // drainIfUnread is the drain timer's function: it becomes the drain
-// goroutine when mux streams are open and nobody holds the reading role.
+// goroutine when mux streams are open and nobody has held the reading
+// role for drainDelay.
 func (c *Conn) drainIfUnread() {
 	c.mu.Lock()
 	if c.reading || c.err != nil || len(c.streams) == 0 {
+		c.drainArmed = false // the next drop arms it again
 		c.mu.Unlock()
 		return
 	}
+	if rest := c.drainDelay - time.Since(c.droppedAt); rest > 0 {
+		c.drainTimer.Reset(rest) // dropped again since it was armed
+		c.mu.Unlock()
+		return
+	}
+	c.drainArmed = false
 	c.reading = true
 	c.mu.Unlock()
 	c.drain()
@@ -428,12 +448,7 @@ func (c *Conn) readerWaits() bool {
 			return true
 		}
 	}
-	for _, s := range c.streams {
-		if s.waiting {
-			return true
-		}
-	}
-	return false
+	return c.nwaiting > 0
 }
 
 // cancelLocked queues a Cancel for seq behind the writer (cancelRemote

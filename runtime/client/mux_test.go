@@ -368,3 +368,45 @@ func TestMuxCloseWakesLeadingRecv(t *testing.T) {
 		t.Fatal("Recv still blocked after Close")
 	}
 }
+
+// The drain goroutine takes the reading role drainDelay after the last
+// time a stream's Recv let it go, not drainDelay after the first: the
+// drain timer, armed once while a stream is followed, re-arms itself for
+// the rest when the role was let go again meanwhile. A Recv that comes
+// back within drainDelay every time, across several drainDelays, always
+// finds the role free; once it stops, the drain goroutine takes over, no
+// sooner than drainDelay after the last Recv began. A loaded machine may
+// hold the test up past drainDelay between two Recvs: then the drain
+// goroutine taking over is right, and what is checked is only that it
+// never does so sooner.
+func TestMuxDrainTakesOverAfterTheLastDrop(t *testing.T) {
+	leakCheck(t)
+	p, c := muxPeer(t, client.Options{})
+	const delay = 300 * time.Millisecond
+	client.SetDrainDelay(c, delay)
+	s := openTail(t, p, c, 1, ipc.StreamCredit{Frames: client.DefaultStreamQueueFrames, Bytes: client.DefaultStreamQueueBytes})
+	var f servertest.TailFrame
+	var began time.Time // when the last Recv began: the role was let go after it
+	const n = 24        // 24 x 50 ms: four drainDelays
+	for i := range n {
+		now := time.Now()
+		if client.Draining(c) && i > 0 && now.Sub(began) < delay {
+			t.Fatalf("Recv %d: the drain goroutine took the role within %v of the Recv before it began, want >= %v",
+				i, now.Sub(began), delay)
+		}
+		p.write(tailFrame(1, i))
+		began = time.Now()
+		if err := s.RecvInto(&f); err != nil || f.I != 1000+i {
+			t.Fatalf("frame %d: %+v, %v", i, f, err)
+		}
+		time.Sleep(delay / 6)
+	}
+	for deadline := began.Add(waitFor); !client.Draining(c); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the drain goroutine never took the reading role after the last Recv (%v)", waitFor)
+		}
+	}
+	if since := time.Since(began); since < delay {
+		t.Fatalf("the drain goroutine took the role %v after the last Recv began, want >= %v", since, delay)
+	}
+}

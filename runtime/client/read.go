@@ -337,7 +337,7 @@ func (c *Conn) passRole(me *call) bool {
 				}
 			}
 			for _, s := range c.streams {
-				if next != nil {
+				if next != nil || c.nwaiting == 0 {
 					break
 				}
 				if s.waiting && s.rcall != me {
