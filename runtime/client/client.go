@@ -73,12 +73,12 @@
 //   - drain (mux.go): started by passRole when it finds nobody to take the
 //     reading role while a frame is half read on a Conn that had mux
 //     streams, or by the drain timer that passRole arms when it finds
-//     nobody to take it while mux streams are open (drainDelay after
-//     the last time the role was let go so, if nobody holds it then: the
-//     timer is armed once and, firing while the role was let go again
-//     meanwhile, re-arms itself for the rest, so a followed stream resets
-//     it about once per drainDelay, not once per frame; the timer's own
-//     goroutine becomes the drain goroutine); holds the role and reads, queueing the
+//     nobody to take it while mux streams are open (drainDelay after the
+//     role was last let go, if nobody holds it then: armed once, the
+//     timer re-arms itself for the rest when it fires and the role was
+//     let go again meanwhile, so a followed stream resets it about once
+//     per drainDelay, not once per frame; the timer's own goroutine
+//     becomes the drain goroutine); holds the role and reads, queueing the
 //     streams' frames and handing calls their answers, until no stream is
 //     open and no frame is in progress, or, between frames, a call or a
 //     mux stream's Recv waits to read, then passes the role on as any
