@@ -162,6 +162,44 @@ func TestMuxStreamsShareConnection(t *testing.T) {
 	}
 }
 
+// stalledSlow opens the follow "slow" (1000 frames) on c and receives
+// nothing from it, nor does a call run, until its handler's Send has
+// waited StreamSendTimeout (200 ms) for credit and ended (reported on
+// ended); then it receives what came, which must be its first frames in
+// order and the server's ResourceExhausted end, and returns the payload
+// size of each frame (what the server counted against the window).
+func stalledSlow(t *testing.T, c *mgmt.Client, ended chan string) []int {
+	t.Helper()
+	slow, err := c.Logs(testCtx(t), &mgmt.LogsRequestPayload{ID: "slow", Follow: true, Lines: 1000})
+	if err != nil {
+		t.Fatalf("Logs slow: %v", err)
+	}
+	defer slow.Close()
+	if id := recv(t, ended, "the slow stream's handler to end"); id != "slow" {
+		t.Fatalf("ended %q, want slow", id)
+	}
+	statusOK(t, c, "after the stall")
+	var sizes []int
+	for {
+		p, err := slow.Recv()
+		if err != nil {
+			const want = "Logs: server: Logs stream: client stopped reading the stream for 200ms"
+			if status.CodeOf(err) != status.ResourceExhausted || !strings.HasSuffix(err.Error(), want) {
+				t.Fatalf("slow Recv after %d frames = %v, want ResourceExhausted ...%q", len(sizes), err, want)
+			}
+			return sizes
+		}
+		if want := fmt.Sprintf("slow line %d\n", len(sizes)); string(p.Data) != want {
+			t.Fatalf("slow frame %d = %q, want %q", len(sizes), p.Data, want)
+		}
+		b, err := p.MarshalMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(b))
+	}
+}
+
 // A stream whose reader stops reading ends alone: the server sends it no
 // more than its window (flow control), its handler's Send waits and, after
 // the server's StreamSendTimeout, fails; the stream ends with
@@ -182,34 +220,8 @@ func TestMuxStalledReaderEndsOnlyItsStream(t *testing.T) {
 	if p, err := other.Recv(); err != nil || string(p.Data) != "other line 0\n" {
 		t.Fatalf("other's frame = %+v, %v", p, err)
 	}
-	// Nobody receives from slow, and no call runs: its handler's Send
-	// fails once it has waited StreamSendTimeout for credit.
-	slow, err := c.Logs(ctx, &mgmt.LogsRequestPayload{ID: "slow", Follow: true, Lines: 1000})
-	if err != nil {
-		t.Fatalf("Logs slow: %v", err)
-	}
-	defer slow.Close()
-	if id := recv(t, ended, "the slow stream's handler to end"); id != "slow" {
-		t.Fatalf("ended %q, want slow", id)
-	}
-	statusOK(t, c, "after the stall")
 	// Its window's worth came, in order, then its end.
-	var got int
-	for {
-		p, err := slow.Recv()
-		if err != nil {
-			const want = "Logs: server: Logs stream: client stopped reading the stream for 200ms"
-			if status.CodeOf(err) != status.ResourceExhausted || !strings.HasSuffix(err.Error(), want) {
-				t.Fatalf("slow Recv after %d frames = %v, want ResourceExhausted ...%q", got, err, want)
-			}
-			break
-		}
-		if want := fmt.Sprintf("slow line %d\n", got); string(p.Data) != want {
-			t.Fatalf("slow frame %d = %q, want %q", got, p.Data, want)
-		}
-		got++
-	}
-	if got != 8 {
+	if got := len(stalledSlow(t, c, ended)); got != 8 {
 		t.Errorf("%d frames of the stalled stream came, want its window of 8", got)
 	}
 	// The other stream is untouched, and a new snapshot runs.
@@ -226,6 +238,27 @@ func TestMuxStalledReaderEndsOnlyItsStream(t *testing.T) {
 	}
 	if n := dials.Load(); n != 1 {
 		t.Errorf("%d dials, want 1", n)
+	}
+}
+
+// The byte window holds too: a stream nobody receives from gets frames
+// until their payload bytes reach its StreamQueueBytes (the last frame goes
+// while some byte credit is left) and no more, all of them held in its
+// queue, not ended by the client (the server honoured the window), then
+// the server's end when its Send has waited StreamSendTimeout for credit.
+func TestMuxStalledReaderHoldsItsByteWindow(t *testing.T) {
+	noLeaks(t)
+	const window = 300
+	c, ended, _ := muxSetup(t, mgmt.ClientOptions{StreamQueueFrames: 1000, StreamQueueBytes: window},
+		func(o *mgmt.ServerOptions) { o.StreamSendTimeout = 200 * time.Millisecond })
+	sizes := stalledSlow(t, c, ended)
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	if len(sizes) == 0 || total-sizes[len(sizes)-1] >= window || total < window {
+		t.Errorf("%d frames of %v bytes came (%d in all), want those whose payload first reaches the window of %d bytes",
+			len(sizes), sizes, total, window)
 	}
 }
 
