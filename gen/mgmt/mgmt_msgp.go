@@ -1307,6 +1307,32 @@ func (z *LogsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 	return
 }
 
+// MarshalMsgRefs is MarshalMsg leaving every bytes value of msgpx.RefMin bytes or more out of o:
+// its bin header is appended and the value recorded in r (r nil: every value is copied, as by
+// MarshalMsg). msgpx.Splice(nil, o, r) is MarshalMsg's encoding. runtime/ipc writes the values
+// recorded with writev (ipc.RefMarshaler); they must not change until the write is done.
+func (z *LogsStreamPayload) MarshalMsgRefs(b []byte, r *msgpx.Refs) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 4
+	// string "id"
+	o = append(o, 0x84, 0xa2, 0x69, 0x64)
+	o = msgp.AppendString(o, z.ID)
+	// string "s"
+	o = append(o, 0xa1, 0x73)
+	o = msgp.AppendUint8(o, z.Stream)
+	// string "d"
+	o = append(o, 0xa1, 0x64)
+	if z.Data == nil { // allownil: if nil
+		o = msgp.AppendNil(o)
+	} else {
+		o = msgpx.AppendBytesRef(o, z.Data, r)
+	}
+	// string "eof"
+	o = append(o, 0xa3, 0x65, 0x6f, 0x66)
+	o = msgp.AppendBool(o, z.EOF)
+	return
+}
+
 // UnmarshalMsg implements msgp.Unmarshaler. The strings and bytes of the message come from a
 // msgpx.Arena, packed in chunks that successive messages share: see msgpx.Arena for what a
 // retained string or bytes keeps alive.

@@ -47,11 +47,17 @@ const arenaParam = "a"
 // arena: those whose value, through nested structs, lists, maps and
 // pointers, holds a string (a string, a string enum or a map key) or bytes.
 func arenaStructs(f *schema.File) map[string]bool {
+	return structsHolding(f, func(c contents) bool { return c.strings || c.bytes })
+}
+
+// structsHolding returns the names of the structs whose contents (through
+// nested structs, lists, maps and pointers) satisfy want.
+func structsHolding(f *schema.File, want func(contents) bool) map[string]bool {
 	set := make(map[string]bool)
 	for _, s := range f.Structs {
 		var c contents
 		c.addStruct(s, make(map[*schema.Struct]bool))
-		if c.strings || c.bytes {
+		if want(c) {
 			set[s.Name] = true
 		}
 	}

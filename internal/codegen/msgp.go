@@ -75,6 +75,10 @@ func adjustMsgp(body []byte, f *schema.File, n *names) ([]byte, error) {
 	if err := rewriteDecoders(file, f, n, arenas); err != nil {
 		return nil, err
 	}
+	copies, copiesFset, err := refEncoders(src, f, n)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
 	for _, d := range file.Decls {
 		if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == "UnmarshalMsg" && arenas[receiverType(fd)] {
@@ -93,8 +97,61 @@ func adjustMsgp(body []byte, f *schema.File, n *names) ([]byte, error) {
 			return nil, fmt.Errorf("codegen: printing msgp output: %w", err)
 		}
 		out.WriteString("\n\n")
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == "MarshalMsg" && copies.fds[receiverType(fd)] != nil {
+			out.WriteString(refsDoc(n) + "\n")
+			if err := printer.Fprint(&out, copiesFset, &printer.CommentedNode{Node: copies.fds[receiverType(fd)], Comments: copies.comments}); err != nil {
+				return nil, fmt.Errorf("codegen: printing MarshalMsgRefs: %w", err)
+			}
+			out.WriteString("\n\n")
+		}
 	}
 	return out.Bytes(), nil
+}
+
+// refCopies are the MarshalMsgRefs methods by receiver type (with the
+// comments of the file they were parsed from).
+type refCopies struct {
+	fds      map[string]*ast.FuncDecl
+	comments []*ast.CommentGroup
+}
+
+// refEncoders parses src (msgp's output) again for copies of the MarshalMsg
+// of every struct in refStructs and turns them into MarshalMsgRefs (refs.go).
+func refEncoders(src []byte, f *schema.File, n *names) (refCopies, *token.FileSet, error) {
+	refs := refStructs(f)
+	if len(refs) == 0 {
+		return refCopies{}, nil, nil
+	}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "msgp output", src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return refCopies{}, nil, fmt.Errorf("codegen: msgp output does not parse: %w", err)
+	}
+	structs := make(map[string]*schema.Struct, len(f.Structs))
+	for _, s := range f.Structs {
+		structs[s.Name] = s
+	}
+	copies := refCopies{fds: make(map[string]*ast.FuncDecl), comments: file.Comments}
+	var errs []string
+	for _, d := range file.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Name.Name != "MarshalMsg" || !refs[receiverType(fd)] {
+			continue
+		}
+		if err := marshalRefs(fd, structs[receiverType(fd)], refs, n); err != nil {
+			errs = append(errs, err.Error())
+		}
+		copies.fds[receiverType(fd)] = fd
+	}
+	for name := range refs {
+		if copies.fds[name] == nil {
+			errs = append(errs, shapeError(name, "MarshalMsg", "", "no such method in msgp's output"))
+		}
+	}
+	if len(errs) > 0 {
+		return refCopies{}, nil, joinErrors(errs)
+	}
+	return copies, fset, nil
 }
 
 // runMsgp runs msgp's generator over src, which it reads from a temporary

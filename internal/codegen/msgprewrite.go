@@ -167,16 +167,22 @@ func (rw *rewriter) method(fd *ast.FuncDecl, s *schema.Struct) {
 	m := &decoder{rw: rw, fd: fd, s: s, name: fd.Name.Name, reader: readerParam(fd),
 		arena: fd.Name.Name == "UnmarshalMsg" && rw.arenas[s.Name],
 		count: make(map[string]*[numReadKinds]int)}
-	ast.Inspect(fd.Body, func(node ast.Node) bool {
+	eachStmtList(fd.Body, m.stmts)
+	m.check()
+}
+
+// eachStmtList calls f with every list of statements in body: blocks and
+// the bodies of switch cases.
+func eachStmtList(body *ast.BlockStmt, f func([]ast.Stmt)) {
+	ast.Inspect(body, func(node ast.Node) bool {
 		switch b := node.(type) {
 		case *ast.BlockStmt:
-			m.stmts(b.List)
+			f(b.List)
 		case *ast.CaseClause:
-			m.stmts(b.Body)
+			f(b.Body)
 		}
 		return true
 	})
-	m.check()
 }
 
 // readerParam is the name of DecodeMsg's *msgp.Reader parameter, "" for
@@ -225,12 +231,8 @@ func (m *decoder) add(field string, k readKind) {
 // from a call, followed by the if statement wrapping its error.
 func (m *decoder) stmts(list []ast.Stmt) {
 	for i, st := range list {
-		as, ok := st.(*ast.AssignStmt)
-		if !ok || len(as.Rhs) != 1 {
-			continue
-		}
-		call, ok := as.Rhs[0].(*ast.CallExpr)
-		if !ok {
+		as, call := assignedCall(st)
+		if call == nil {
 			continue
 		}
 		if m.arena && isBytesMake(call) { // make([]byte, n) -> a.Bytes(bts, n)
@@ -286,6 +288,17 @@ func (m *decoder) stmts(list []ast.Stmt) {
 			}
 		}
 	}
+}
+
+// assignedCall is st's call when st assigns the result of one call
+// ("x, y = f(...)"), nil otherwise.
+func assignedCall(st ast.Stmt) (*ast.AssignStmt, *ast.CallExpr) {
+	as, ok := st.(*ast.AssignStmt)
+	if !ok || len(as.Rhs) != 1 {
+		return nil, nil
+	}
+	call, _ := as.Rhs[0].(*ast.CallExpr)
+	return as, call
 }
 
 // callKey is call's key in msgpReads, and for a method of the reader the

@@ -57,6 +57,10 @@ type names struct {
 	// UnmarshalMsg wraps (arena.go).
 	unmarshalArena string
 
+	// marshalRefs is the method of structs holding bytes that encodes
+	// leaving large bytes values out of the buffer (refs.go).
+	marshalRefs string
+
 	// Unexported package-level identifiers of the server and client files.
 	serverTable string // the dispatch table constructor, "serverTable"
 	errorText   string // the client's error-response reader, "errorText"
@@ -101,11 +105,12 @@ func newNames(f *schema.File) (*names, error) {
 		MessageName:          "MessageName",
 		messageNames:         "messageNames",
 		unmarshalArena:       "unmarshalMsgArena",
+		marshalRefs:          "MarshalMsgRefs",
 		serverTable:          "serverTable",
 		errorText:            "errorText",
 		Untyped: untypedMethods{Call: "Call", CallContext: "CallContext", Close: "Close", Conn: "Conn",
 			ReadFrame: "ReadFrame", Stream: "Stream", Describe: "Describe", Ping: "Ping"},
-		StructMethods: []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "Msgsize", "UnmarshalMsg"},
+		StructMethods: []string{"DecodeMsg", "EncodeMsg", "MarshalMsg", "MarshalMsgRefs", "Msgsize", "UnmarshalMsg"},
 	}
 	if err := n.checkCollisions(f); err != nil {
 		return nil, err

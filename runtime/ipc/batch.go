@@ -1,14 +1,18 @@
 package ipc
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // BatchWriter owns the write side of a byte stream: frames from any number
@@ -57,6 +61,17 @@ import (
 // frames, and ends when the queue is empty. There is at most one flush
 // goroutine at a time, and it is the goroutine writing.
 //
+// Large bytes values (RefMarshaler): on a Unix or TCP socket, a frame whose
+// caller waits until it is written (WriteMsg; QueueMsg and SendMsg when
+// they write it themselves) is encoded with MarshalMsgRefs, which leaves
+// each bytes value of msgpx.RefMin bytes or more out of the queue; the
+// batch holding it is written with one writev of the queue's pieces and
+// those values, so they are never copied. The bytes on the stream are the
+// same. A frame whose caller does not wait for it (HoldMsg, QueueMsg while
+// another goroutine writes, SendMsg leaving it to the flush goroutine) is
+// encoded whole into the queue as before, so no method keeps a reference
+// to its message's memory once it returns.
+//
 // The first write error is sticky: the batch in progress and every later
 // call fail with it.
 type BatchWriter struct {
@@ -64,17 +79,22 @@ type BatchWriter struct {
 	dl      interface{ SetWriteDeadline(time.Time) error }
 	timeout atomic.Int64 // time.Duration; <= 0: no deadline
 	try     tryWriter    // writes without waiting (a socket's); nil: not possible
+	vec     bool         // frames may leave large bytes values out of the queue (refs)
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	pending []byte // the frames of batch next, waiting for the writer
-	spare   []byte // a written batch's buffer, reused for the next one
-	writing bool   // a goroutine is writing batches
-	next    uint64 // the number of the batch pending will become (from 1)
-	written uint64 // batches written successfully, in order
-	waiters int    // goroutines waiting in cond
-	err     error  // sticky write error
-	queued  int    // frames in pending whose callers did not wait (QueueMsg)
+	pending []byte      // the frames of batch next, waiting for the writer
+	refs    msgpx.Refs  // the bytes values left out of pending, offsets in pending
+	wrefs   msgpx.Refs  // the batch being written's (the writer's; empty otherwise)
+	bufs    net.Buffers // the pieces of a batch with refs (the writer's)
+	wv      net.Buffers // what of bufs net.Buffers.WriteTo has yet to write
+	spare   []byte      // a written batch's buffer, reused for the next one
+	writing bool        // a goroutine is writing batches
+	next    uint64      // the number of the batch pending will become (from 1)
+	written uint64      // batches written successfully, in order
+	waiters int         // goroutines waiting in cond
+	err     error       // sticky write error
+	queued  int         // frames in pending whose callers did not wait (QueueMsg)
 	onDone  func(frames int, err error)
 }
 
@@ -91,6 +111,7 @@ func NewBatchWriter(w io.Writer) *BatchWriter {
 	if dl, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		bw.dl = dl
 		bw.try = newTryWriter(w)
+		bw.vec = bw.try != nil
 	}
 	return bw
 }
@@ -120,7 +141,7 @@ func (w *BatchWriter) SetWritten(f func(frames int, err error)) {
 // WriteMsg's, with nothing queued.
 func (w *BatchWriter) QueueMsg(h Header, m msgp.Marshaler) (queued bool, err error) {
 	w.mu.Lock()
-	if err := w.appendLocked(h, m); err != nil {
+	if err := w.appendLocked(h, m, !w.writing || w.onDone == nil); err != nil {
 		w.mu.Unlock()
 		return false, err
 	}
@@ -144,7 +165,7 @@ func (w *BatchWriter) HoldMsg(h Header, m msgp.Marshaler) (queued int, err error
 	if w.onDone == nil {
 		return 0, errors.New("ipc: HoldMsg without SetWritten")
 	}
-	if err := w.appendLocked(h, m); err != nil {
+	if err := w.appendLocked(h, m, false); err != nil {
 		return 0, err
 	}
 	w.queued++
@@ -168,7 +189,8 @@ func (w *BatchWriter) Flush() error {
 // errors) and returns without waiting for it to be written: the goroutine
 // writing writes it, or, when none is, the flush goroutine SendMsg starts;
 // except that with nobody writing, a queue of backlog bytes or more (such
-// as one large frame) is written by SendMsg itself, as WriteMsg does.
+// as one large frame), or a frame that left a large bytes value out of the
+// queue (see BatchWriter), is written by SendMsg itself, as WriteMsg does.
 // When more than backlog bytes are queued already, SendMsg first waits
 // until the writing goroutine takes them, so the queue holds at most
 // backlog bytes plus one frame besides the batch being written. A write
@@ -187,14 +209,15 @@ func (w *BatchWriter) SendMsgLen(h Header, m msgp.Marshaler, backlog int) (int, 
 		w.cond.Wait()
 		w.waiters--
 	}
-	start := len(w.pending)
-	if err := w.appendLocked(h, m); err != nil {
+	start, refs := len(w.pending), w.refs.Bytes()
+	if err := w.appendLocked(h, m, !w.writing); err != nil {
 		w.mu.Unlock()
 		return 0, err
 	}
-	n := len(w.pending) - start - HeaderSize
+	refs = w.refs.Bytes() - refs
+	n := len(w.pending) - start - HeaderSize + refs
 	if !w.writing {
-		if len(w.pending) >= backlog {
+		if len(w.pending) >= backlog || refs > 0 {
 			// Worth a write of its own: no flush goroutine to wake.
 			return n, w.commitLocked()
 		}
@@ -239,7 +262,7 @@ var ErrEncodePanic = errors.New("ipc: encoding panicked")
 // writer stays usable.
 func (w *BatchWriter) WriteMsg(h Header, m msgp.Marshaler) error {
 	w.mu.Lock()
-	if err := w.appendLocked(h, m); err != nil {
+	if err := w.appendLocked(h, m, true); err != nil {
 		w.mu.Unlock()
 		return err
 	}
@@ -247,12 +270,20 @@ func (w *BatchWriter) WriteMsg(h Header, m msgp.Marshaler) error {
 }
 
 // appendLocked appends m's frame to the queue, with w.mu held; after an
-// error (the sticky one, or m's encoding's) nothing is appended.
-func (w *BatchWriter) appendLocked(h Header, m msgp.Marshaler) error {
+// error (the sticky one, or m's encoding's) nothing is appended. With
+// refs (the caller waits until the frame is written) a RefMarshaler may
+// leave its large bytes values out of the queue, in w.refs.
+func (w *BatchWriter) appendLocked(h Header, m msgp.Marshaler, refs bool) error {
 	if w.err != nil {
 		return w.err
 	}
-	out, err := appendMsgSafe(w.pending, h, m)
+	var out []byte
+	var err error
+	if rm, ok := m.(RefMarshaler); ok && refs && w.vec {
+		out, err = appendMsgRefsSafe(w.pending, h, rm, &w.refs)
+	} else {
+		out, err = appendMsgSafe(w.pending, h, m)
+	}
 	if err != nil {
 		return err
 	}
@@ -270,6 +301,44 @@ func appendMsgSafe(dst []byte, h Header, m msgp.Marshaler) (out []byte, err erro
 		}
 	}()
 	return AppendMsgFrame(dst, h, m)
+}
+
+// RefMarshaler is a message that can encode itself leaving its large
+// bytes values out of the buffer: MarshalMsgRefs(b, r) is MarshalMsg(b)
+// except that each bytes value of msgpx.RefMin bytes or more is recorded in
+// r (after its bin header, which is appended) instead of copied, so that
+// msgpx.Splice(nil, out, r) equals MarshalMsg's encoding; with r nil it
+// encodes as MarshalMsg. mgmtgen generates it for every struct that holds
+// bytes.
+type RefMarshaler interface {
+	msgp.Marshaler
+	MarshalMsgRefs(b []byte, r *msgpx.Refs) ([]byte, error)
+}
+
+// appendMsgRefsSafe is appendMsgSafe encoding with m.MarshalMsgRefs into
+// dst and r: the frame's length counts the values r records. After an
+// error (a panic included) dst and r are as they were.
+func appendMsgRefsSafe(dst []byte, h Header, m RefMarshaler, r *msgpx.Refs) (out []byte, err error) {
+	start, mark := len(dst), r.Len()
+	defer func() {
+		if v := recover(); v != nil {
+			r.Truncate(mark)
+			out, err = dst[:start], fmt.Errorf("%w: message %s: %v", ErrEncodePanic, h.MsgType, v)
+		}
+	}()
+	h.Length = 0
+	out, err = m.MarshalMsgRefs(AppendHeader(dst, h), r)
+	if err != nil {
+		r.Truncate(mark)
+		return dst[:start], err
+	}
+	n := len(out) - start - HeaderSize + r.BytesFrom(mark)
+	if uint64(n) > uint64(MaxPayloadSize) {
+		r.Truncate(mark)
+		return dst[:start], fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, MaxPayloadSize)
+	}
+	binary.BigEndian.PutUint32(out[start+offLength:], uint32(n))
+	return out, nil
 }
 
 // WriteFrame writes one frame. h.Length must equal len(payload)
@@ -340,13 +409,16 @@ func (w *BatchWriter) writeBatchesLocked() {
 	for len(w.pending) > 0 && w.err == nil {
 		batch, queued := w.pending, w.queued
 		w.pending, w.spare, w.queued = w.spare[:0], nil, 0
+		w.refs, w.wrefs = w.wrefs, w.refs // w.wrefs was empty
 		w.next++
 		w.mu.Unlock()
 		err := w.write(batch)
+		w.wrefs.Reset() // the values are the callers' again once they learn the outcome
 		w.mu.Lock()
 		if err != nil {
 			w.err = err
 			w.pending = w.pending[:0]
+			w.refs.Reset()
 			queued += w.queued // dropped with the rest of the queue
 			w.queued = 0
 		} else {
@@ -374,6 +446,9 @@ func (w *BatchWriter) writeBatchesLocked() {
 // is read unless the write must wait).
 func (w *BatchWriter) write(b []byte) error {
 	d := time.Duration(w.timeout.Load())
+	if w.wrefs.Len() > 0 {
+		return w.writev(b, d)
+	}
 	switch {
 	case d <= 0 || w.dl == nil:
 		_, err := w.w.Write(b)
@@ -385,5 +460,29 @@ func (w *BatchWriter) write(b []byte) error {
 		return err
 	}
 	_, err := w.w.Write(b)
+	return err
+}
+
+// writev is write for a batch b with refs (w.wrefs), on a socket: one
+// writev of b's pieces and the values between them.
+func (w *BatchWriter) writev(b []byte, d time.Duration) error {
+	bufs, at := w.bufs[:0], 0
+	for i := range w.wrefs.Len() {
+		ref := w.wrefs.At(i)
+		bufs = append(bufs, b[at:ref.Off], ref.B)
+		at = ref.Off
+	}
+	w.bufs = append(bufs, b[at:])
+	var err error
+	if d <= 0 {
+		v := w.bufs // WriteTo consumes v, a field's copy so as not to allocate one
+		w.wv = v
+		_, err = w.wv.WriteTo(w.w)
+		w.wv = nil
+	} else {
+		err = w.try.writevArmed(w.bufs, d)
+	}
+	clear(w.bufs) // no reference to the batch or the values
+	w.bufs = w.bufs[:0]
 	return err
 }

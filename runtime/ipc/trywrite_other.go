@@ -11,6 +11,7 @@ import (
 // elsewhere every write arms its deadline.
 type tryWriter interface {
 	writeArmed(b []byte, d time.Duration) error
+	writevArmed(v [][]byte, d time.Duration) error
 }
 
 func newTryWriter(io.Writer) tryWriter { return nil }

@@ -21,6 +21,9 @@ type tryWriter interface {
 	// one that has passed by the next write (which finds it at once) is
 	// cleared there, so a write the socket takes whole never arms one.
 	writeArmed(b []byte, d time.Duration) error
+	// writevArmed is writeArmed for the pieces v, written in order with
+	// writev (v's elements are consumed).
+	writevArmed(v [][]byte, d time.Duration) error
 }
 
 // newTryWriter returns a tryWriter for a Unix or TCP socket, nil for
@@ -55,6 +58,7 @@ type rawTry struct {
 	nc    net.Conn // its write deadline, and errors
 	fn    func(fd uintptr) bool
 	b     []byte        // what is left to write
+	v     [][]byte      // or, with writevArmed, the pieces left
 	d     time.Duration // the deadline armed when the socket is full
 	armed bool          // this write armed its deadline
 	err   error         // the write's failure, as the socket's Write says it
@@ -64,8 +68,14 @@ type rawTry struct {
 // the deadline the first time the socket is full and then lets the
 // runtime wait for room (false), which calls it again.
 func (t *rawTry) write(fd uintptr) bool {
-	for len(t.b) > 0 {
-		n, err := syscall.Write(int(fd), t.b)
+	for len(t.b) > 0 || len(t.v) > 0 {
+		var n int
+		var err error
+		if t.v != nil {
+			n, err = writev(int(fd), t.v)
+		} else {
+			n, err = syscall.Write(int(fd), t.b)
+		}
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -85,13 +95,43 @@ func (t *rawTry) write(fd uintptr) bool {
 			t.err = t.opError(io.ErrShortWrite)
 			return true
 		}
-		t.b = t.b[n:]
+		if t.v != nil {
+			t.v = consume(t.v, n)
+		} else {
+			t.b = t.b[n:]
+		}
 	}
 	return true
 }
 
+// consume drops the first n bytes of the pieces v (clearing the pieces
+// written whole) and returns what is left; nil when nothing is.
+func consume(v [][]byte, n int) [][]byte {
+	for len(v) > 0 && n >= len(v[0]) {
+		n -= len(v[0])
+		v[0] = nil
+		v = v[1:]
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	v[0] = v[0][n:]
+	return v
+}
+
 func (t *rawTry) writeArmed(b []byte, d time.Duration) error {
-	t.b, t.d, t.armed, t.err = b, d, false, nil
+	t.b = b
+	return t.run(d)
+}
+
+func (t *rawTry) writevArmed(v [][]byte, d time.Duration) error {
+	t.v = consume(v, 0) // skips empty pieces
+	return t.run(d)
+}
+
+// run writes t.b or t.v (see writeArmed).
+func (t *rawTry) run(d time.Duration) error {
+	t.d, t.armed, t.err = d, false, nil
 	err := t.rc.Write(t.fn)
 	if errors.Is(err, os.ErrDeadlineExceeded) && !t.armed && t.err == nil {
 		// An earlier write's deadline that has passed: this write has
@@ -101,7 +141,7 @@ func (t *rawTry) writeArmed(b []byte, d time.Duration) error {
 		}
 	}
 	werr := t.err
-	t.b, t.err = nil, nil
+	t.b, t.v, t.err = nil, nil, nil
 	switch {
 	case werr != nil:
 		return werr

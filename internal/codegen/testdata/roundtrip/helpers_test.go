@@ -14,6 +14,8 @@ import (
 
 	"github.com/tinylib/msgp/msgp"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // codec is a pointer to a generated type.
@@ -79,7 +81,85 @@ func roundTrip[T any, P codec[T]](t *testing.T, name string, in P, loose bool) {
 		t.Fatalf("%s: vmihailenco -> DecodeMsg: %v", name, err)
 	}
 	check(t, name+": vmihailenco -> DecodeMsg", in, &ours2, loose)
+	checkRefs(t, name, in, b, loose)
 }
+
+// refMarshaler is the method mgmtgen generates for structs holding bytes.
+type refMarshaler interface {
+	MarshalMsgRefs([]byte, *msgpx.Refs) ([]byte, error)
+}
+
+// checkRefs: when in has a MarshalMsgRefs, its encoding with the
+// references spliced in is as long as MarshalMsg's (want) and decodes, by
+// UnmarshalMsg and by vmihailenco, to in (maps make the bytes differ in
+// order: exactRefs compares bytes), every value left out has msgpx.RefMin
+// bytes or more, and without Refs nothing is left out.
+func checkRefs[T any, P codec[T]](t *testing.T, name string, in P, want []byte, loose bool) {
+	t.Helper()
+	rm, ok := any(in).(refMarshaler)
+	if !ok {
+		return
+	}
+	var r msgpx.Refs
+	out, err := rm.MarshalMsgRefs([]byte("pre"), &r)
+	if err != nil {
+		t.Fatalf("%s: MarshalMsgRefs: %v", name, err)
+	}
+	got := msgpx.Splice(nil, out, &r)
+	if len(got) != len(want)+3 || string(got[:3]) != "pre" {
+		t.Fatalf("%s: MarshalMsgRefs spliced is %d bytes, MarshalMsg's %d", name, len(got)-3, len(want))
+	}
+	var dec, theirs T
+	if rest, err := P(&dec).UnmarshalMsg(got[3:]); err != nil || len(rest) != 0 {
+		t.Fatalf("%s: MarshalMsgRefs -> UnmarshalMsg: %v (%d bytes left)", name, err, len(rest))
+	}
+	check(t, name+": MarshalMsgRefs -> UnmarshalMsg", in, &dec, loose)
+	if err := msgpack.Unmarshal(got[3:], &theirs); err != nil {
+		t.Fatalf("%s: MarshalMsgRefs -> vmihailenco: %v", name, err)
+	}
+	check(t, name+": MarshalMsgRefs -> vmihailenco", in, &theirs, loose)
+	for i := range r.Len() {
+		if len(r.At(i).B) < msgpx.RefMin {
+			t.Errorf("%s: a value of %d bytes left out", name, len(r.At(i).B))
+		}
+	}
+	if out, err := rm.MarshalMsgRefs(nil, nil); err != nil || len(out) != len(want) {
+		t.Errorf("%s: MarshalMsgRefs without Refs: %d bytes, MarshalMsg's %d (%v)", name, len(out), len(want), err)
+	}
+}
+
+// exactRefs: for a value without maps of more than one entry (whose
+// encoding is therefore one byte sequence), MarshalMsgRefs spliced is
+// MarshalMsg's encoding byte for byte and leaves out left values; without
+// Refs it is MarshalMsg's too.
+func exactRefs(t *testing.T, name string, in interface {
+	msgp.Marshaler
+	refMarshaler
+}, left int) {
+	t.Helper()
+	want, err := in.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r msgpx.Refs
+	out, err := in.MarshalMsgRefs(nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msgpx.Splice(nil, out, &r); !bytes.Equal(got, want) || r.Len() != left {
+		t.Errorf("%s: MarshalMsgRefs spliced (%d values left out, want %d) differs from MarshalMsg", name, r.Len(), left)
+	}
+	if out, err := in.MarshalMsgRefs(nil, nil); err != nil || !bytes.Equal(out, want) {
+		t.Errorf("%s: MarshalMsgRefs without Refs differs from MarshalMsg (%v)", name, err)
+	}
+}
+
+// refSizes are bytes lengths around msgpx.RefMin, for values that
+// MarshalMsgRefs copies (below) or leaves out (at and above).
+var refSizes = []int{msgpx.RefMin - 1, msgpx.RefMin, msgpx.RefMin + 1}
+
+// refBytes is a value of n bytes.
+func refBytes(n int) []byte { return bytes.Repeat([]byte{0xb5}, n) }
 
 func check(t *testing.T, what string, want, got any, loose bool) {
 	t.Helper()

@@ -2,8 +2,11 @@ package mgmt
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
+
+	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // TestRoundTrip sends a zero and a full value of every payload through the
@@ -22,6 +25,14 @@ func TestRoundTrip(t *testing.T) {
 		SinceUnixNano: math.MinInt64, Lines: -1}, false)
 	roundTrip(t, "zero LogsRequestPayload", &LogsRequestPayload{}, false)
 	roundTrip(t, "LogsStreamPayload", &LogsStreamPayload{ID: "x", Stream: 1, Data: bytes.Repeat([]byte("z"), 1<<20), EOF: true}, false)
+	for _, n := range refSizes {
+		roundTrip(t, fmt.Sprintf("LogsStreamPayload %d", n), &LogsStreamPayload{ID: "x", Data: refBytes(n)}, false)
+		out := 0
+		if n >= msgpx.RefMin {
+			out = 1
+		}
+		exactRefs(t, fmt.Sprintf("LogsStreamPayload %d", n), &LogsStreamPayload{ID: "x", Data: refBytes(n), EOF: true}, out)
+	}
 	roundTrip(t, "nil LogsStreamPayload", &LogsStreamPayload{}, false)
 	roundTrip(t, "empty LogsStreamPayload", &LogsStreamPayload{Data: []byte{}}, false)
 	roundTrip(t, "EventsSubscribePayload", &EventsSubscribePayload{ProcessIDs: []string{"a", ""}, Types: []string{"process.started"}}, false)

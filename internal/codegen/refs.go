@@ -1,0 +1,139 @@
+package codegen
+
+import (
+	"fmt"
+	"go/ast"
+
+	"github.com/mgmtgen/mgmtgen/internal/schema"
+)
+
+// A stream frame carrying a 64 KiB chunk would be copied into the
+// connection's write queue by MarshalMsg. For every struct whose value
+// holds bytes (refStructs), the generated package also has
+//
+//	// MarshalMsgRefs is MarshalMsg leaving every bytes value of msgpx.RefMin bytes or more
+//	// out of o: [...]
+//	func (z *T) MarshalMsgRefs(b []byte, r *msgpx.Refs) (o []byte, err error) {
+//		... msgp's MarshalMsg body, with msgpx.AppendBytesRef(o, v, r) for every
+//		... msgp.AppendBytes(o, v) and x.MarshalMsgRefs(o, r) for the
+//		... MarshalMsg of nested structs that hold bytes
+//	}
+//
+// which runtime/ipc's BatchWriter uses (ipc.RefMarshaler) to write those
+// values with writev instead of copying them. It is a copy of msgp's
+// MarshalMsg changed on its syntax tree, so that both write the same
+// bytes: msgpx.Splice(nil, out, r) is MarshalMsg's encoding. The changes
+// are counted against the model like the decoders' (msgprewrite.go): one
+// bytes append per field whose type holds bytes, one nested call per field
+// whose type holds a struct in refStructs. MarshalMsg itself is unchanged.
+
+// refsParam is the name of MarshalMsgRefs's *msgpx.Refs parameter.
+const refsParam = "r"
+
+// refStructs returns the names of the structs that get a MarshalMsgRefs:
+// those whose value, through nested structs, lists, maps and pointers,
+// holds bytes.
+func refStructs(f *schema.File) map[string]bool {
+	return structsHolding(f, func(c contents) bool { return c.bytes })
+}
+
+// holdsBytes reports whether t's chain (lists, maps, pointers) ends in bytes.
+func holdsBytes(t *schema.Type) bool {
+	for ; t != nil; t = t.Elem {
+		if t.Kind == schema.KindBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// refEncoder turns a copy of struct s's MarshalMsg into its MarshalMsgRefs.
+type refEncoder struct {
+	s      *schema.Struct
+	refs   map[string]bool
+	n      *names
+	errs   []string
+	bytes  int // msgp.AppendBytes calls rewritten
+	nested int // nested MarshalMsg calls rewritten
+}
+
+// marshalRefs rewrites fd, a copy of the MarshalMsg of s (a struct in
+// refs), into its MarshalMsgRefs in place and checks the rewrites against
+// the model.
+func marshalRefs(fd *ast.FuncDecl, s *schema.Struct, refs map[string]bool, n *names) error {
+	e := &refEncoder{s: s, refs: refs, n: n}
+	fd.Name.Name = n.marshalRefs
+	fd.Type.Params.List = append(fd.Type.Params.List, &ast.Field{
+		Names: []*ast.Ident{ast.NewIdent(refsParam)},
+		Type:  &ast.StarExpr{X: msgpxSel("Refs")},
+	})
+	fd.Doc = nil
+	eachStmtList(fd.Body, e.stmts)
+	var wantBytes, wantNested int
+	for _, fl := range s.Fields {
+		if holdsBytes(fl.Type) {
+			wantBytes++
+		}
+		if inner := innerStruct(fl.Type); inner != nil && refs[inner.Name] {
+			wantNested++
+		}
+	}
+	if e.bytes != wantBytes {
+		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.AppendBytes calls, the model predicts %d", e.bytes, wantBytes))
+	}
+	if e.nested != wantNested {
+		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d MarshalMsg calls of nested structs holding bytes, the model predicts %d", e.nested, wantNested))
+	}
+	if len(e.errs) > 0 {
+		return joinErrors(e.errs)
+	}
+	return nil
+}
+
+// stmts rewrites the encoding calls among a list of statements:
+// "o = msgp.AppendBytes(o, v)" and "o, err = x.MarshalMsg(o)" followed by
+// the if statement wrapping its error, which names the field.
+func (e *refEncoder) stmts(list []ast.Stmt) {
+	for i, st := range list {
+		_, call := assignedCall(st)
+		if call == nil {
+			continue
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			continue
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == "msgp" && sel.Sel.Name == "AppendBytes" {
+			call.Fun = msgpxSel("AppendBytesRef")
+			call.Args = append(call.Args, ast.NewIdent(refsParam))
+			e.bytes++
+			continue
+		}
+		if sel.Sel.Name != "MarshalMsg" {
+			continue
+		}
+		path, ok := wrapErrorPath(list[i+1 : min(i+1+wrapDistance, len(list))])
+		if !ok || len(path) == 0 {
+			e.errs = append(e.errs, shapeError(e.s.Name, "MarshalMsg", "", "a nested MarshalMsg call is not followed by msgp.WrapError naming its field"))
+			continue
+		}
+		fl := fieldAt(e.s, path[:1])
+		if fl == nil {
+			e.errs = append(e.errs, shapeError(e.s.Name, "MarshalMsg", path[0], "msgp.WrapError names %q, not a field of the struct", path))
+			continue
+		}
+		if inner := innerStruct(fl.Type); inner != nil && e.refs[inner.Name] {
+			sel.Sel.Name = e.n.marshalRefs
+			call.Args = append(call.Args, ast.NewIdent(refsParam))
+			e.nested++
+		}
+	}
+}
+
+// refsDoc is the doc comment of MarshalMsgRefs.
+func refsDoc(n *names) string {
+	return comment(fmt.Sprintf("%s is MarshalMsg leaving every bytes value of msgpx.RefMin bytes or more out of o: "+
+		"its bin header is appended and the value recorded in %s (r nil: every value is copied, as by MarshalMsg). "+
+		"msgpx.Splice(nil, o, %s) is MarshalMsg's encoding. runtime/ipc writes the values recorded with writev "+
+		"(ipc.RefMarshaler); they must not change until the write is done.", n.marshalRefs, refsParam, refsParam))
+}
