@@ -1312,7 +1312,7 @@ func (z *LogsStreamPayload) MarshalMsg(b []byte) (o []byte, err error) {
 // MarshalMsg). msgpx.Splice(nil, o, r) is MarshalMsg's encoding. runtime/ipc writes the values
 // recorded with writev (ipc.RefMarshaler); they must not change until the write is done.
 func (z *LogsStreamPayload) MarshalMsgRefs(b []byte, r *msgpx.Refs) (o []byte, err error) {
-	o = msgp.Require(b, z.Msgsize())
+	o = b
 	// map header, size 4
 	// string "id"
 	o = append(o, 0x84, 0xa2, 0x69, 0x64)

@@ -14,6 +14,7 @@ import (
 //	// MarshalMsgRefs is MarshalMsg leaving every bytes value of msgpx.RefMin bytes or more
 //	// out of o: [...]
 //	func (z *T) MarshalMsgRefs(b []byte, r *msgpx.Refs) (o []byte, err error) {
+//		o = b // not msgp.Require(b, z.Msgsize()): room for values it leaves out
 //		... msgp's MarshalMsg body, with msgpx.AppendBytesRef(o, v, r) for every
 //		... msgp.AppendBytes(o, v) and x.MarshalMsgRefs(o, r) for the
 //		... MarshalMsg of nested structs that hold bytes
@@ -24,8 +25,9 @@ import (
 // MarshalMsg changed on its syntax tree, so that both write the same
 // bytes: msgpx.Splice(nil, out, r) is MarshalMsg's encoding. The changes
 // are counted against the model like the decoders' (msgprewrite.go): one
-// bytes append per field whose type holds bytes, one nested call per field
-// whose type holds a struct in refStructs. MarshalMsg itself is unchanged.
+// Require, one bytes append per field whose type holds bytes, one nested
+// call per field whose type holds a struct in refStructs. MarshalMsg itself
+// is unchanged.
 
 // refsParam is the name of MarshalMsgRefs's *msgpx.Refs parameter.
 const refsParam = "r"
@@ -49,12 +51,13 @@ func holdsBytes(t *schema.Type) bool {
 
 // refEncoder turns a copy of struct s's MarshalMsg into its MarshalMsgRefs.
 type refEncoder struct {
-	s      *schema.Struct
-	refs   map[string]bool
-	n      *names
-	errs   []string
-	bytes  int // msgp.AppendBytes calls rewritten
-	nested int // nested MarshalMsg calls rewritten
+	s       *schema.Struct
+	refs    map[string]bool
+	n       *names
+	errs    []string
+	bytes   int // msgp.AppendBytes calls rewritten
+	require int // msgp.Require(b, z.Msgsize()) calls dropped
+	nested  int // nested MarshalMsg calls rewritten
 }
 
 // marshalRefs rewrites fd, a copy of the MarshalMsg of s (a struct in
@@ -78,6 +81,9 @@ func marshalRefs(fd *ast.FuncDecl, s *schema.Struct, refs map[string]bool, n *na
 			wantNested++
 		}
 	}
+	if e.require != 1 {
+		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.Require calls, expected 1", e.require))
+	}
 	if e.bytes != wantBytes {
 		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.AppendBytes calls, the model predicts %d", e.bytes, wantBytes))
 	}
@@ -95,12 +101,17 @@ func marshalRefs(fd *ast.FuncDecl, s *schema.Struct, refs map[string]bool, n *na
 // the if statement wrapping its error, which names the field.
 func (e *refEncoder) stmts(list []ast.Stmt) {
 	for i, st := range list {
-		_, call := assignedCall(st)
+		as, call := assignedCall(st)
 		if call == nil {
 			continue
 		}
 		sel, ok := call.Fun.(*ast.SelectorExpr)
 		if !ok {
+			continue
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == "msgp" && sel.Sel.Name == "Require" && len(call.Args) == 2 {
+			as.Rhs[0] = call.Args[0] // o = b: no room for the values left out
+			e.require++
 			continue
 		}
 		if id, ok := sel.X.(*ast.Ident); ok && id.Name == "msgp" && sel.Sel.Name == "AppendBytes" {
