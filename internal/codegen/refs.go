@@ -3,6 +3,7 @@ package codegen
 import (
 	"fmt"
 	"go/ast"
+	"strings"
 
 	"github.com/mgmtgen/mgmtgen/internal/schema"
 )
@@ -25,9 +26,10 @@ import (
 // MarshalMsg changed on its syntax tree, so that both write the same
 // bytes: msgpx.Splice(nil, out, r) is MarshalMsg's encoding. The changes
 // are counted against the model like the decoders' (msgprewrite.go): one
-// Require, one bytes append per field whose type holds bytes, one nested
-// call per field whose type holds a struct in refStructs. MarshalMsg itself
-// is unchanged.
+// Require, and one bytes append per field whose type holds bytes, those of
+// the structs msgp inlined included (wantBytes); every nested MarshalMsg
+// call of a struct in refStructs becomes its MarshalMsgRefs. MarshalMsg
+// itself is unchanged.
 
 // refsParam is the name of MarshalMsgRefs's *msgpx.Refs parameter.
 const refsParam = "r"
@@ -55,16 +57,39 @@ type refEncoder struct {
 	refs    map[string]bool
 	n       *names
 	errs    []string
-	bytes   int // msgp.AppendBytes calls rewritten
-	require int // msgp.Require(b, z.Msgsize()) calls dropped
-	nested  int // nested MarshalMsg calls rewritten
+	bytes   int             // msgp.AppendBytes calls rewritten
+	require int             // msgp.Require(b, z.Msgsize()) calls dropped
+	called  map[string]bool // field paths ("A.B") encoded by a nested MarshalMsg call
 }
+
+// wantBytes is how many msgp.AppendBytes calls the model predicts in the
+// MarshalMsg of s for the fields below path prefix: one per field whose
+// type holds bytes, and for a field holding a struct with bytes that is
+// not encoded by a call of its own MarshalMsg, that struct's (msgp inlines
+// small structs into their parent's method).
+func (e *refEncoder) wantBytes(s *schema.Struct, prefix string, depth int) int {
+	n := 0
+	for _, fl := range s.Fields {
+		if holdsBytes(fl.Type) {
+			n++
+		}
+		inner := innerStruct(fl.Type)
+		if inner != nil && e.refs[inner.Name] && !e.called[prefix+fl.Name] && depth < maxInlineDepth {
+			n += e.wantBytes(inner, prefix+fl.Name+".", depth+1)
+		}
+	}
+	return n
+}
+
+// maxInlineDepth bounds wantBytes for a recursive struct (which msgp does
+// not inline).
+const maxInlineDepth = 8
 
 // marshalRefs rewrites fd, a copy of the MarshalMsg of s (a struct in
 // refs), into its MarshalMsgRefs in place and checks the rewrites against
 // the model.
 func marshalRefs(fd *ast.FuncDecl, s *schema.Struct, refs map[string]bool, n *names) error {
-	e := &refEncoder{s: s, refs: refs, n: n}
+	e := &refEncoder{s: s, refs: refs, n: n, called: make(map[string]bool)}
 	fd.Name.Name = n.marshalRefs
 	fd.Type.Params.List = append(fd.Type.Params.List, &ast.Field{
 		Names: []*ast.Ident{ast.NewIdent(refsParam)},
@@ -72,23 +97,11 @@ func marshalRefs(fd *ast.FuncDecl, s *schema.Struct, refs map[string]bool, n *na
 	})
 	fd.Doc = nil
 	eachStmtList(fd.Body, e.stmts)
-	var wantBytes, wantNested int
-	for _, fl := range s.Fields {
-		if holdsBytes(fl.Type) {
-			wantBytes++
-		}
-		if inner := innerStruct(fl.Type); inner != nil && refs[inner.Name] {
-			wantNested++
-		}
-	}
 	if e.require != 1 {
 		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.Require calls, expected 1", e.require))
 	}
-	if e.bytes != wantBytes {
-		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.AppendBytes calls, the model predicts %d", e.bytes, wantBytes))
-	}
-	if e.nested != wantNested {
-		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d MarshalMsg calls of nested structs holding bytes, the model predicts %d", e.nested, wantNested))
+	if want := e.wantBytes(s, "", 0); e.bytes != want {
+		e.errs = append(e.errs, shapeError(s.Name, "MarshalMsg", "", "found %d msgp.AppendBytes calls, the model predicts %d", e.bytes, want))
 	}
 	if len(e.errs) > 0 {
 		return joinErrors(e.errs)
@@ -128,15 +141,15 @@ func (e *refEncoder) stmts(list []ast.Stmt) {
 			e.errs = append(e.errs, shapeError(e.s.Name, "MarshalMsg", "", "a nested MarshalMsg call is not followed by msgp.WrapError naming its field"))
 			continue
 		}
-		fl := fieldAt(e.s, path[:1])
+		fl := fieldAt(e.s, path) // a path of several fields: a struct msgp inlined
 		if fl == nil {
 			e.errs = append(e.errs, shapeError(e.s.Name, "MarshalMsg", path[0], "msgp.WrapError names %q, not a field of the struct", path))
 			continue
 		}
+		e.called[strings.Join(path, ".")] = true
 		if inner := innerStruct(fl.Type); inner != nil && e.refs[inner.Name] {
 			sel.Sel.Name = e.n.marshalRefs
 			call.Args = append(call.Args, ast.NewIdent(refsParam))
-			e.nested++
 		}
 	}
 }
