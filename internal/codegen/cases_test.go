@@ -19,6 +19,7 @@ var testCases = []testCase{
 	{"mgmt", "../../schema/mgmt.yaml", ""}, // named as gen/mgmt/doc.go's go:generate line names it
 	{"kvstore", "testdata/kvstore/schema.yaml", ""},
 	{"every", "testdata/every/schema.yaml", ""},
+	{"kvexample", "../../docs/example/kv.yaml", ""}, // msgp inlines Pair into Result and Change
 }
 
 // model loads the case's schema; a schema that does not load is a broken
