@@ -3,8 +3,6 @@ package every
 import (
 	"fmt"
 	"testing"
-
-	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // TestRefs: every bytes shape (a field, list and map elements, lists of
@@ -14,10 +12,7 @@ import (
 func TestRefs(t *testing.T) {
 	for _, n := range refSizes {
 		v := refBytes(n)
-		out := 0 // values left out per use of v
-		if n >= msgpx.RefMin {
-			out = 1
-		}
+		out := leftOut(n) // values left out per use of v
 		s := &Scalars{Fbytes: v, Fstring: "s"}
 		exactRefs(t, fmt.Sprintf("Scalars %d", n), s, out)
 		full := maxScalars()

@@ -158,6 +158,15 @@ func exactRefs(t *testing.T, name string, in interface {
 // MarshalMsgRefs copies (below) or leaves out (at and above).
 var refSizes = []int{msgpx.RefMin - 1, msgpx.RefMin, msgpx.RefMin + 1}
 
+// leftOut is how many values MarshalMsgRefs leaves out for one bytes value
+// of n bytes: one from msgpx.RefMin on, none below.
+func leftOut(n int) int {
+	if n >= msgpx.RefMin {
+		return 1
+	}
+	return 0
+}
+
 // refBytes is a value of n bytes.
 func refBytes(n int) []byte { return bytes.Repeat([]byte{0xb5}, n) }
 

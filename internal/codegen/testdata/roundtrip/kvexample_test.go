@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // TestRefs: msgp inlines Pair (which holds bytes) into the MarshalMsg of
@@ -14,10 +12,7 @@ import (
 // the round trips hold.
 func TestRefs(t *testing.T) {
 	for _, n := range refSizes {
-		out := 0
-		if n >= msgpx.RefMin {
-			out = 1
-		}
+		out := leftOut(n)
 		p := Pair{Key: "k", Value: refBytes(n), TTL: time.Second}
 		exactRefs(t, fmt.Sprintf("Pair %d", n), &p, out)
 		exactRefs(t, fmt.Sprintf("Result %d", n), &Result{Pair: p, Err: "e"}, out)

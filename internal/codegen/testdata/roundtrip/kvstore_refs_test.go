@@ -3,8 +3,6 @@ package kvctl
 import (
 	"fmt"
 	"testing"
-
-	"github.com/mgmtgen/mgmtgen/runtime/msgpx"
 )
 
 // TestRefs: structs nesting a struct with bytes (a field, list and map
@@ -13,10 +11,7 @@ import (
 // round trips hold (roundTrip's checkRefs).
 func TestRefs(t *testing.T) {
 	for _, n := range refSizes {
-		out := 0
-		if n >= msgpx.RefMin {
-			out = 1
-		}
+		out := leftOut(n)
 		item := Item{Key: "k", Value: refBytes(n), Version: 9}
 		exactRefs(t, fmt.Sprintf("Item %d", n), &item, out)
 		exactRefs(t, fmt.Sprintf("GetResponsePayload %d", n), &GetResponsePayload{Items: map[string]*Item{"k": &item}}, out)
