@@ -231,9 +231,11 @@ func TestNilTolerant(t *testing.T) {
 	}
 }
 
-// TestMsgpShapeChange proves that a msgp output whose decoders are spelled
-// differently is a generator error naming the struct and field, not a
-// generated package that silently stops enforcing limits or accepting nil.
+// TestMsgpShapeChange proves that a msgp output whose decoders, or whose
+// MarshalMsg (copied into MarshalMsgRefs), are spelled differently is a
+// generator error naming the struct and field, not a generated package that
+// silently stops enforcing limits, accepting nil or sending large bytes
+// values by reference.
 // Each case alters the real msgp output for a schema the way a msgp release
 // could.
 func TestMsgpShapeChange(t *testing.T) {
@@ -263,6 +265,14 @@ func TestMsgpShapeChange(t *testing.T) {
 			"StopRequestPayload.UnmarshalMsg: found 0 field-key reads (msgp.ReadMapKeyZC), the model predicts 1"},
 		{"nested decode changed", everyModel, "bts, err = z.Inner.UnmarshalMsg(bts)", "bts, err = msgp.Decode(bts, &z.Inner)",
 			"Scalars.UnmarshalMsg: field Inner: found 0 list/map/bytes/struct reads, the model predicts 1"},
+		// MarshalMsgRefs, a rewritten copy of MarshalMsg (refs.go)
+		{"renamed bytes append", mgmtModel, "msgp.AppendBytes(o, z.Data)", "msgp.AppendBin(o, z.Data)",
+			"LogsStreamPayload.MarshalMsg: found 0 msgp.AppendBytes calls, the model predicts 1"},
+		{"room reserved differently", mgmtModel, "o = msgp.Require(b, z.Msgsize())", "o = msgp.Grow(b, z.Msgsize())",
+			"LogsStreamPayload.MarshalMsg: found 0 msgp.Require calls, expected 1"},
+		{"nested encode unnamed", everyModel, "z.PtrInner.MarshalMsg(o)\nif err != nil {\nerr = msgp.WrapError(err, \"PtrInner\")",
+			"z.PtrInner.MarshalMsg(o)\nif err != nil {\nerr = msgp.WrapError(err, \"ptrInner\")",
+			`Composites.MarshalMsg: field ptrInner: msgp.WrapError names ["ptrInner"], not a field of the struct`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.model()
