@@ -18,6 +18,7 @@ import (
 type call struct {
 	ch           chan result // a promotion and a result at most: sends never block
 	buf          []byte      // response payload storage
+	req          []byte      // request frame storage (roundTrip's): the pooled call carries it, so a call takes no buffer of its own from bufPool
 	seq          uint64
 	name         string          // the method, for errors
 	ctx          context.Context // the call's, for errors
@@ -70,6 +71,9 @@ func releaseCall(cl *call) {
 	}
 	if cap(cl.buf) > keepBuf {
 		cl.buf = nil
+	}
+	if cap(cl.req) > keepBuf {
+		cl.req = nil
 	}
 	cl.promoted, cl.conn, cl.ctx, cl.name, cl.forHello, cl.hdrLen, cl.lead = false, nil, nil, "", false, 0, false
 	cl.aborted.Store(false)
@@ -142,14 +146,20 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	if err != nil {
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	bp, frame, hdrLen, err := encodeCall(t, &hdr, withHdr, req)
+	cl := getCall(ctx, name, start)
+	if cl.req == nil {
+		cl.req = make([]byte, 0, 4<<10)
+	}
+	frame, hdrLen, err := encodeCallInto(cl.req[:0], t, &hdr, withHdr, req)
 	if err != nil {
+		releaseCall(cl)
 		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
 	}
-	cl := getCall(ctx, name, start)
 	cl.hdrLen = hdrLen
 	err = c.send(ctx, frame, cl)
-	recycle(bp, frame)
+	// send wrote frame or copied it into the write queue: its storage is
+	// the call's again.
+	cl.req = frame[:0]
 	if err != nil { // cl was not registered: nothing was written
 		releaseCall(cl)
 		if errors.Is(err, ErrClosed) {

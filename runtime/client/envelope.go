@@ -102,14 +102,25 @@ func encodeCall(t ipc.MsgType, hdr *ipc.CallHeader, withHdr bool, req msgp.Marsh
 		return bp, frame, 0, err
 	}
 	bp = bufPool.Get().(*[]byte)
-	b := hdr.AppendFrame((*bp)[:0], 0)
-	hdrLen = len(b)
-	b, err = ipc.AppendMsgFrame(b, ipc.Header{MsgType: t}, req)
+	frame, hdrLen, err = encodeCallInto((*bp)[:0], t, hdr, true, req)
 	if err != nil {
 		bufPool.Put(bp)
-		return nil, nil, 0, fmt.Errorf("encode request: %w", err)
+		return nil, nil, 0, err
 	}
-	return bp, b, hdrLen, nil
+	return bp, frame, hdrLen, nil
+}
+
+// encodeCallInto is encodeCall appending to dst.
+func encodeCallInto(dst []byte, t ipc.MsgType, hdr *ipc.CallHeader, withHdr bool, req msgp.Marshaler) (frame []byte, hdrLen int, err error) {
+	if withHdr {
+		dst = hdr.AppendFrame(dst, 0)
+		hdrLen = len(dst)
+	}
+	frame, err = ipc.AppendMsgFrame(dst, ipc.Header{MsgType: t}, req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode request: %w", err)
+	}
+	return frame, hdrLen, nil
 }
 
 // patchSeqs writes seq into the frame of a call, and into its header's.
