@@ -408,7 +408,7 @@ type Conn struct {
 
 	mu        sync.Mutex
 	seq       uint64
-	pending   map[uint64]*call
+	pending   pendingSet
 	streams   map[uint64]*Stream // mux streams open, by seq (mux.go)
 	nwaiting  int                // mux streams whose Recv waits (Stream.waiting)
 	muxed     bool               // a mux stream was opened: the drain goroutine may finish a frame
@@ -473,7 +473,6 @@ func newConn(nc net.Conn, path string, opts Options) *Conn {
 		nc:         nc,
 		unary:      chainUnary(opts.UnaryInterceptors),
 		stream:     chainStream(opts.StreamInterceptors),
-		pending:    make(map[uint64]*call),
 		streams:    make(map[uint64]*Stream),
 		dcall:      &call{ch: make(chan result, 2), name: "drain", abandoned: true},
 		drainDelay: drainDelay,
@@ -521,14 +520,14 @@ func (c *Conn) failWrite(cause error, b []byte, n int) {
 		c.drainArmed = false
 	}
 	unsent := c.firstUnsentLocked(b, n)
-	for seq, cl := range c.pending {
+	c.pending.all(func(seq uint64, cl *call) {
 		if seq >= unsent {
 			cl.ch <- result{err: &notSentError{c.err}}
 		} else {
 			cl.ch <- result{err: c.err}
 		}
-	}
-	c.pending = nil
+	})
+	c.pending.clear()
 	for _, s := range c.streams {
 		signal(s.wake) // its Recv sees c.err
 	}

@@ -141,7 +141,7 @@ func (c *Conn) queueHello(id serverID) {
 	c.hcall.abandoned = true // never recycled: its channel may get the connection's failure
 	c.helloMsg = frame
 	c.helloDone = make(chan struct{})
-	c.pending[0] = c.hcall
+	c.pending.put(0, c.hcall)
 	c.state.Store(stateHello)
 }
 
@@ -208,7 +208,7 @@ func (c *Conn) dropHelloLocked() {
 		return
 	}
 	c.helloMsg = nil
-	delete(c.pending, 0)
+	c.pending.del(0)
 	if c.state.CompareAndSwap(stateHello, stateBase) {
 		close(c.helloDone)
 	}

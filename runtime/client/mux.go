@@ -443,10 +443,8 @@ func (c *Conn) readerWaits() bool {
 	if c.err != nil || c.cur.got > 0 {
 		return false
 	}
-	for _, cl := range c.pending {
-		if cl != c.hcall {
-			return true
-		}
+	if c.pending.other(c.hcall) != nil {
+		return true
 	}
 	return c.nwaiting > 0
 }

@@ -70,7 +70,7 @@ func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 		c.muxed = true
 	case cl != nil:
 		cl.seq = c.seq
-		c.pending[c.seq] = cl
+		c.pending.put(c.seq, cl)
 	default:
 		c.streaming = true
 	}
@@ -100,7 +100,7 @@ func (c *Conn) admitLocked(ctx context.Context, n int, isCall bool) error {
 		if err := c.usableLocked(); err != nil {
 			return err
 		}
-		full := isCall && len(c.pending)+len(c.streams) >= c.opts.MaxPendingCalls
+		full := isCall && c.pending.len()+len(c.streams) >= c.opts.MaxPendingCalls
 		if !full && !(c.wbusy && len(c.wq)+n > c.opts.MaxQueuedBytes) {
 			return nil
 		}
@@ -291,8 +291,8 @@ func ctxErr(ctx context.Context) error {
 // callsLocked counts the calls pending and the mux streams open, the
 // hello's call not among them.
 func (c *Conn) callsLocked() int {
-	n := len(c.pending) + len(c.streams)
-	if c.hcall != nil && c.pending[0] == c.hcall {
+	n := c.pending.len() + len(c.streams)
+	if c.hcall != nil && c.pending.get(0) == c.hcall {
 		n--
 	}
 	return n

@@ -99,7 +99,7 @@ func TestCoalescedWrites(t *testing.T) {
 	for i := 1; i < n; i++ {
 		errs = append(errs, goCall(c, context.Background(), string(rune('0'+i))))
 	}
-	until(t, c, "all calls are pending", func() bool { return len(c.pending) == n })
+	until(t, c, "all calls are pending", func() bool { return c.pending.len() == n })
 	go serveAll(t, sc, n)
 	for _, ch := range errs {
 		if err := <-ch; err != nil {
@@ -142,7 +142,7 @@ func TestMaxQueuedBytes(t *testing.T) {
 		t.Fatalf("over the budget: %v after %v; want DeadlineExceeded after 100ms", err, time.Since(begin))
 	}
 	c.mu.Lock()
-	queuedBytes, pending := len(c.wq), len(c.pending)
+	queuedBytes, pending := len(c.wq), c.pending.len()
 	c.mu.Unlock()
 	if queuedBytes > budget || pending != 2 {
 		t.Fatalf("%d bytes queued, %d calls pending; want <= %d and 2", queuedBytes, pending, budget)
