@@ -30,6 +30,11 @@ func unaryImpls() []unaryImpl {
 			return typedClientOn(tb, startRaw(tb), call)
 		}},
 		{"inline-client", inlineUnary},
+		// The least a typed codec costs: inline-client's client against a
+		// server that only decodes, checks and encodes (startCodecFloor).
+		{"codec-floor", func(tb testing.TB, call string) func() error {
+			return inlineClientOn(tb, startCodecFloor(tb), call)
+		}},
 		{"reflect", reflectUnary},
 		{"ttrpc", ttrpcUnary},
 		{"grpc", grpcUnary},
@@ -81,7 +86,12 @@ func typedClientOn(tb testing.TB, path, call string) func() error {
 // inlineUnary is a prototype of the proposed client fix: the caller reads
 // its own response (no reader goroutine), generated codec, generated server.
 func inlineUnary(tb testing.TB, call string) func() error {
-	c := dialInline(tb, startMgmt(tb, newHandler()))
+	return inlineClientOn(tb, startMgmt(tb, newHandler()), call)
+}
+
+// inlineClientOn is inline-client's client calling the server at path.
+func inlineClientOn(tb testing.TB, path, call string) func() error {
+	c := dialInline(tb, path)
 	if call == "Status" {
 		req := StatusRequest()
 		return func() error {

@@ -183,6 +183,57 @@ func rawAnswer(nc net.Conn, canned map[ipc.MsgType][]byte) {
 	}
 }
 
+// startCodecFloor is the floor's server with the generated codec's work
+// added and nothing else: per connection one goroutine reading frames
+// through a buffered reader into a reused buffer, decoding a Status
+// request into a new struct, checking its ID as the handler does, and
+// encoding the answer (the handler's canned value) afresh into a reused
+// frame, one write per frame. No dispatch table, no pool, no lock, no
+// context, no budget: what a server must do per call with this codec.
+func startCodecFloor(tb testing.TB) string {
+	path := sockPath(tb)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := newHandler()
+	fakeserver.Start(tb, l, func(nc net.Conn, _ int) { codecFloorAnswer(nc, h) })
+	return path
+}
+
+func codecFloorAnswer(nc net.Conn, h *handler) {
+	defer nc.Close()
+	fr := ipc.NewFrameReader(nc, 0)
+	in, out := make([]byte, 0, 4096), make([]byte, 0, 4096)
+	for {
+		hd, body, err := fr.ReadFrameInto(in)
+		if err != nil {
+			return
+		}
+		in = body[:0]
+		rh := ipc.Header{MsgType: mgmt.MsgStatusResponse, SeqNo: hd.SeqNo}
+		var resp msgpMarshaler
+		switch hd.MsgType {
+		case mgmt.MsgListRequest:
+			rh.MsgType, resp = mgmt.MsgListResponse, h.list
+		case mgmt.MsgStatusRequest:
+			req := new(mgmt.StatusRequestPayload)
+			if ipc.DecodePayload(body, req) != nil || req.ID != h.status.Entry.ID {
+				return
+			}
+			resp = h.status
+		default: // the hello: answered as a cliwrap manager does
+			resp = &mgmt.StatusResponsePayload{Err: "unknown request type 0xf0"}
+		}
+		if out, err = ipc.AppendMsgFrame(out[:0], rh, resp); err != nil {
+			return
+		}
+		if _, err := nc.Write(out); err != nil {
+			return
+		}
+	}
+}
+
 // protoSizes are the msgpack sizes the ttrpc and grpc services carry as
 // wrapperspb.BytesValue, so every transport moves payloads of similar size.
 type protoSizes struct{ list, statusReq, statusResp int }
