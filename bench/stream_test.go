@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -54,15 +55,8 @@ func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bo
 			h.chunks <- data
 		}
 	}
-	c := dialMgmtOpts(tb, startMgmt(tb, h), opts)
-	s, err := c.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	s := openFollowMgmt(tb, h, opts)
 	defer s.Close()
-	if _, err := s.Recv(); err != nil { // the snapshot
-		tb.Fatal(err)
-	}
 	timer()
 	if !prefilled {
 		go func() {
@@ -82,54 +76,25 @@ func followMgmtFed(tb testing.TB, n int, data []byte, timer func(), prefilled bo
 	}
 }
 
-// followRaw is the floor: a goroutine writes the same pre-encoded frames,
-// one write each, and the client reads them through a buffered reader into
-// a reused buffer, nothing decoded.
-func followRaw(tb testing.TB, n int, data []byte, timer func()) {
-	path := sockPath(tb)
-	l, err := net.Listen("unix", path)
+// openFollowMgmt starts the generated server with the procd-like handler
+// h, opens a Logs follow through a client dialled with opts and receives
+// its snapshot.
+func openFollowMgmt(tb testing.TB, h *handler, opts mgmt.ClientOptions) *mgmt.LogsClientStream {
+	c := dialMgmtOpts(tb, startMgmt(tb, h), opts)
+	s, err := c.Logs(context.Background(), &mgmt.LogsRequestPayload{ID: "proc-0007", Follow: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer l.Close()
-	frame := frameOf(mgmt.MsgLogsStream, 0, &mgmt.LogsStreamPayload{ID: "proc-0007", Data: data})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		nc, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		for range n {
-			if _, err := nc.Write(frame); err != nil {
-				return
-			}
-		}
-	})
-	nc, err := net.Dial("unix", path)
-	if err != nil {
+	if _, err := s.Recv(); err != nil { // the snapshot
+		s.Close()
 		tb.Fatal(err)
 	}
-	defer nc.Close()
-	timer()
-	fr := ipc.NewFrameReader(nc, 0)
-	buf := make([]byte, 0, len(frame))
-	for range n {
-		h, body, err := fr.ReadFrameInto(buf)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if h.MsgType != mgmt.MsgLogsStream || len(body) != len(frame)-ipc.HeaderSize {
-			tb.Fatalf("bad frame %v", h)
-		}
-	}
+	return s
 }
 
-// followServerOnly is followMgmt's server with the floor's client: raw
-// frame reads into a reused buffer, nothing decoded. It isolates the
-// generated server's share of the stream's cost.
-func followServerOnly(tb testing.TB, n int, data []byte, timer func()) {
+// openFollowServerOnly is openFollowMgmt with the floor's client: the
+// request written as a pre-encoded frame, the snapshot read raw.
+func openFollowServerOnly(tb testing.TB) (*handler, *rawClient) {
 	h := newHandler()
 	h.chunks = make(chan []byte, 64)
 	c := dialRaw(tb, startMgmt(tb, h))
@@ -140,6 +105,72 @@ func followServerOnly(tb testing.TB, n int, data []byte, timer func()) {
 	if _, _, err := c.fr.ReadFrameInto(c.buf); err != nil { // the snapshot
 		tb.Fatal(err)
 	}
+	return h, c
+}
+
+// followRaw is the floor: a goroutine writes the same pre-encoded frames,
+// one write each, and the client reads them through a buffered reader into
+// a reused buffer, nothing decoded.
+func followRaw(tb testing.TB, n int, data []byte, timer func()) {
+	frame, nc, sc := rawFollowConns(tb, data)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		defer sc.Close()
+		for range n {
+			if _, err := sc.Write(frame); err != nil {
+				return
+			}
+		}
+	})
+	defer nc.Close()
+	timer()
+	if err := readRawFollow(ipc.NewFrameReader(nc, 0), make([]byte, 0, len(frame)), len(frame), n); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rawFollowConns returns the floor's pre-encoded Logs frame of data and
+// both ends of a fresh Unix socket connection: the client's, the server's.
+func rawFollowConns(tb testing.TB, data []byte) (frame []byte, nc, sc net.Conn) {
+	path := sockPath(tb)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	nc, err = net.Dial("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err = l.Accept()
+	if err != nil {
+		nc.Close()
+		tb.Fatal(err)
+	}
+	return frameOf(mgmt.MsgLogsStream, 0, &mgmt.LogsStreamPayload{ID: "proc-0007", Data: data}), nc, sc
+}
+
+// readRawFollow reads n Logs frames of size frameLen from fr into buf,
+// nothing decoded, as the floor's client does.
+func readRawFollow(fr *ipc.FrameReader, buf []byte, frameLen, n int) error {
+	for range n {
+		h, body, err := fr.ReadFrameInto(buf)
+		if err != nil {
+			return err
+		}
+		if h.MsgType != mgmt.MsgLogsStream || len(body) != frameLen-ipc.HeaderSize {
+			return fmt.Errorf("bad frame %v", h)
+		}
+	}
+	return nil
+}
+
+// followServerOnly is followMgmt's server with the floor's client: raw
+// frame reads into a reused buffer, nothing decoded. It isolates the
+// generated server's share of the stream's cost.
+func followServerOnly(tb testing.TB, n int, data []byte, timer func()) {
+	h, c := openFollowServerOnly(tb)
 	timer()
 	go func() {
 		for range n {
