@@ -91,3 +91,40 @@ func TestGoroutinesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnAnswerFreesItsSlot: a caller that reads its own answer (the
+// reading role's holder, which takes its call out of the pending set only
+// as it passes the role on) frees its slot: with one slot, calls one after
+// the other and from two goroutines at once all go through.
+func TestOwnAnswerFreesItsSlot(t *testing.T) {
+	leakCheck(t)
+	_, path := start(t, &servertest.Handler{})
+	c := dial(t, path, client.Options{MaxPendingCalls: 1})
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		_, err := echo(ctx, c, &servertest.EchoRequest{ID: "seq"})
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d one after the other: %v", i+1, err)
+		}
+	}
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			for range 50 {
+				if _, err := echo(ctx, c, &servertest.EchoRequest{ID: "par"}); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatalf("calls from two goroutines on one slot: %v", err)
+		}
+	}
+}

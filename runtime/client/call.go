@@ -18,6 +18,7 @@ import (
 type call struct {
 	ch           chan result // a promotion and a result at most: sends never block
 	buf          []byte      // response payload storage
+	h            ipc.Header  // the answer's header, once roundTrip returns the call (its body is buf)
 	req          []byte      // request frame storage (roundTrip's): the pooled call carries it, so a call takes no buffer of its own from bufPool
 	seq          uint64
 	name         string          // the method, for errors
@@ -105,46 +106,51 @@ func (c *Conn) intercepted(ctx context.Context, info CallInfo, req msgp.Marshale
 }
 
 func (c *Conn) invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler) error {
-	cl, r, err := c.roundTrip(ctx, info.Request, req, info.Method)
+	cl, err := c.roundTrip(ctx, info.Request, req, info.Method)
 	if err != nil {
 		return err
 	}
-	defer releaseCall(cl)
-	if r.h.MsgType != info.Response {
-		if r.h.MsgType == ipc.MsgError && c.extended() {
-			return remoteError(info.Method, r.body)
+	if cl.h.MsgType != info.Response {
+		err = c.unexpected(info, cl.h.MsgType, cl.buf)
+	} else if resp != nil {
+		if err = ipc.DecodePayload(cl.buf, resp); err != nil {
+			err = fmt.Errorf("client: %s: decode response: %w", info.Method, err)
 		}
-		if c.opts.ErrorText != nil {
-			if text, ok := c.opts.ErrorText(r.h.MsgType, r.body); ok {
-				return &RemoteError{Method: info.Method, Text: text, Code: status.Unknown}
-			}
+	}
+	releaseCall(cl)
+	return err
+}
+
+// unexpected is the error of a call answered by a frame of type t, body
+// body, not of the type it expects.
+func (c *Conn) unexpected(info *CallInfo, t ipc.MsgType, body []byte) error {
+	if t == ipc.MsgError && c.extended() {
+		return remoteError(info.Method, body)
+	}
+	if c.opts.ErrorText != nil {
+		if text, ok := c.opts.ErrorText(t, body); ok {
+			return &RemoteError{Method: info.Method, Text: text, Code: status.Unknown}
 		}
-		return &ResponseTypeError{Method: info.Method, Got: r.h.MsgType, Want: info.Response}
 	}
-	if resp == nil {
-		return nil
-	}
-	if err := ipc.DecodePayload(r.body, resp); err != nil {
-		return fmt.Errorf("client: %s: decode response: %w", info.Method, err)
-	}
-	return nil
+	return &ResponseTypeError{Method: info.Method, Got: t, Want: info.Response}
 }
 
 // roundTrip sends one request and waits for its response. On success the
-// caller owns cl (r.body aliases cl.buf) and releases it.
-func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler, name string) (*call, result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
-	}
+// caller owns cl, which holds the response (cl.h, its body in cl.buf),
+// and releases it.
+func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler, name string) (*call, error) {
 	var start time.Time
-	if ctx.Done() != nil {
+	if ctx.Done() != nil { // else it never ends: Err is nil
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("client: %s: %w", name, err)
+		}
 		// A StallError's Waited counts the encoding too; only a call whose
 		// context can end gets one, so the others read no clock.
 		start = time.Now()
 	}
 	hdr, withHdr, err := c.envelope(ctx)
 	if err != nil {
-		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
+		return nil, fmt.Errorf("client: %s: %w", name, err)
 	}
 	cl := getCall(ctx, name, start)
 	if cl.req == nil {
@@ -153,7 +159,7 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 	frame, hdrLen, err := encodeCallInto(cl.req[:0], t, &hdr, withHdr, req)
 	if err != nil {
 		releaseCall(cl)
-		return nil, result{}, fmt.Errorf("client: %s: %w", name, err)
+		return nil, fmt.Errorf("client: %s: %w", name, err)
 	}
 	cl.hdrLen = hdrLen
 	err = c.send(ctx, frame, cl)
@@ -165,14 +171,15 @@ func (c *Conn) roundTrip(ctx context.Context, t ipc.MsgType, req msgp.Marshaler,
 		if errors.Is(err, ErrClosed) {
 			err = &notSentError{err}
 		}
-		return nil, result{}, callErr(ctx, name, err)
+		return nil, callErr(ctx, name, err)
 	}
-	r, err := c.await(ctx, cl)
+	h, err := c.await(ctx, cl)
 	if err != nil {
 		// Not recycled: after an error it may still receive a message.
-		return nil, result{}, callErr(ctx, name, err)
+		return nil, callErr(ctx, name, err)
 	}
-	return cl, r, nil
+	cl.h = h
+	return cl, nil
 }
 
 // callErr is the error a call returns: its context's error wrapped with
@@ -218,11 +225,11 @@ func (c *Conn) CallContext(ctx context.Context, t ipc.MsgType, payload any) (ipc
 	if err != nil {
 		return ipc.Header{}, nil, err
 	}
-	_, r, err := c.roundTrip(ctx, t, m, "call "+t.String())
+	cl, err := c.roundTrip(ctx, t, m, "call "+t.String())
 	if err != nil {
 		return ipc.Header{}, nil, err
 	}
-	return r.h, r.body, nil // the call is not recycled: body is the caller's
+	return cl.h, cl.buf, nil // the call is not recycled: its buf is the caller's
 }
 
 // Call is cliwrap's untyped exchange, CallContext without a context: it

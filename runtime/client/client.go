@@ -394,6 +394,10 @@ type Conn struct {
 	leader *call // the caller holding the role; nil on a stream's connection
 	sframe call  // the target of every frame on a stream's connection
 	dcall  *call // the drain goroutine's, as it holds the role (mux.go)
+	// unclaimed is the holder's own call while readFrame reads its answer,
+	// whose header it read without taking the call out of the pending set:
+	// passRole does.
+	unclaimed *call
 
 	draining   atomic.Bool   // the drain goroutine runs
 	drainTimer *time.Timer   // starts the drain goroutine (mux.go); under mu

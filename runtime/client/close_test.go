@@ -188,3 +188,32 @@ func TestServerClosesConnection(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCloseWhileOwnAnswerRead: Close while the caller is reading the body
+// of its own answer (its call still pending: the reader takes it out only
+// as it passes the role on) fails that call with the connection's error,
+// at once, and later calls fail fast.
+func TestCloseWhileOwnAnswerRead(t *testing.T) {
+	leakCheck(t)
+	p, path := listenPeer(t)
+	c, err := client.Dial(path, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p.accept()
+	ch := goEcho(context.Background(), c, "a")
+	h := p.request()
+	f := answer(h.SeqNo, "a")
+	p.write(f[:ipc.HeaderSize+(len(f)-ipc.HeaderSize)/2])
+	time.Sleep(50 * time.Millisecond) // the caller is blocked in the body's read
+	begin := time.Now()
+	c.Close()
+	r := wait(t, ch, "call")
+	if !errors.Is(r.err, client.ErrClosed) || !strings.Contains(r.err.Error(), "closed by client") || time.Since(begin) > slack {
+		t.Fatalf("call whose answer was half read at Close: %v after %v; want ErrClosed, closed by client, at once", r.err, time.Since(begin))
+	}
+	if _, err := echo(context.Background(), c, &servertest.EchoRequest{ID: "b"}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("call after Close: %v", err)
+	}
+}

@@ -108,8 +108,9 @@ func (cl *call) abort() {
 }
 
 // await waits for the answer to cl (registered and sent), taking the
-// reading role when no one holds it. The result's body aliases cl.buf.
-func (c *Conn) await(ctx context.Context, cl *call) (result, error) {
+// reading role when no one holds it, and returns its header; its body is
+// cl.buf.
+func (c *Conn) await(ctx context.Context, cl *call) (ipc.Header, error) {
 	lead := cl.lead // the writing role's end took the reading role for cl
 	if lead {
 		cl.lead = false
@@ -119,16 +120,19 @@ func (c *Conn) await(ctx context.Context, cl *call) (result, error) {
 		c.mu.Unlock()
 	}
 	if lead {
-		return c.lead(ctx, cl)
+		h, _, _, err := c.turn(ctx, cl)
+		return h, err
 	}
 	select {
 	case r := <-cl.ch:
 		if r.promote {
-			return c.lead(ctx, cl)
+			h, _, _, err := c.turn(ctx, cl)
+			return h, err
 		}
-		return r, r.err
+		return r.h, r.err
 	case <-ctx.Done():
-		return c.giveUp(ctx, cl)
+		r, err := c.giveUp(ctx, cl)
+		return r.h, err
 	}
 }
 
@@ -179,9 +183,31 @@ func (c *Conn) giveUp(ctx context.Context, cl *call) (result, error) {
 // lead holds the reading role for me: it reads frames until me's answer is
 // complete, the connection breaks, or a context ends (stop).
 func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
+	h, body, end, err := c.turn(ctx, me)
+	switch end {
+	case turnAnswered:
+		return result{h: h, body: body}, err
+	case turnQueued:
+		return result{queued: true}, err
+	}
+	return result{}, err
+}
+
+// How a turn as reader ended (turn), besides an error.
+const (
+	turnOver     = iota // nothing for the holder (or an error)
+	turnAnswered        // the holder's answer was read
+	turnQueued          // (a mux stream's Recv) its frame went to its queue
+)
+
+// turn is lead returning the answer's header and body (in registers,
+// where lead's result is copied through memory): await's, for unary
+// calls. The body is also me.buf, which a mux stream's Recv must not read
+// once the role is passed on (another holder claims its next frame).
+func (c *Conn) turn(ctx context.Context, me *call) (ipc.Header, []byte, int, error) {
 	c.leader = me
-	switch {
-	case ctx.Done() != nil && me.ms != nil:
+	switch canEnd := ctx.Done() != nil; {
+	case canEnd && me.ms != nil:
 		// A mux stream's Recv: the stream's own AfterFunc, registered
 		// once, aborts it while it leads (mux.go), so a turn costs no
 		// AfterFunc of its own. A context that ended before leading was
@@ -192,7 +218,7 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 		if ctx.Err() != nil {
 			me.abort()
 		}
-	case ctx.Done() != nil:
+	case canEnd:
 		me.conn = c
 		stop := context.AfterFunc(ctx, me.abortFn)
 		defer func() {
@@ -205,36 +231,37 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 		if me == c.dcall && (c.drainOver() || c.readerWaits()) {
 			c.leader = nil
 			c.passRole(me)
-			return result{}, nil
+			return ipc.Header{}, nil, turnOver, nil
 		}
 		err := c.readFrame()
 		if err == nil {
-			f := c.cur
-			c.cur = frameState{}
+			f := &c.cur
+			to, h, body, direct := f.to, f.h, f.body, f.direct
+			*f = frameState{}
 			switch {
-			case f.to == nil: // a late answer to a call that gave up, or unsolicited
-			case f.to == c.hcall:
-				c.helloAnswered(f.h, f.body)
+			case to == nil: // a late answer to a call that gave up, or unsolicited
+			case to == c.hcall:
+				c.helloAnswered(h, body)
 				if me.forHello {
 					c.leader = nil
 					c.passRole(me)
-					return result{}, nil
+					return ipc.Header{}, nil, turnOver, nil
 				}
-			case f.to.ms != nil && !f.direct: // for a mux stream's queue
-				c.deliver(f.to.ms, f.h, f.body)
-				if f.to == me {
+			case to.ms != nil && !direct: // for a mux stream's queue
+				c.deliver(to.ms, h, body)
+				if to == me {
 					c.leader = nil
 					c.passRole(me)
-					return result{queued: true}, nil
+					return ipc.Header{}, nil, turnQueued, nil
 				}
-			case f.to == me:
-				me.buf = f.body
+			case to == me:
+				me.buf = body
 				c.leader = nil
 				c.passRole(me)
-				return result{h: f.h, body: f.body}, nil
+				return h, body, turnAnswered, nil
 			default:
-				f.to.buf = f.body
-				f.to.ch <- result{h: f.h, body: f.body}
+				to.buf = body
+				to.ch <- result{h: h, body: body}
 			}
 			continue
 		}
@@ -244,11 +271,12 @@ func (c *Conn) lead(ctx context.Context, me *call) (result, error) {
 				c.leader = me // woken to look whether it is done
 				continue
 			}
-			return c.stop(ctx, me)
+			_, err := c.stop(ctx, me)
+			return ipc.Header{}, nil, turnOver, err
 		}
 		c.fail(err)
 		c.dropFrame(me)
-		return result{}, c.Err()
+		return ipc.Header{}, nil, turnOver, c.Err()
 	}
 }
 
@@ -316,7 +344,7 @@ func (c *Conn) dropFrame(me *call) {
 	if to := c.cur.to; to != nil && to != me && to != &c.sframe {
 		to.ch <- result{err: c.Err()}
 	}
-	c.cur = frameState{}
+	c.cur, c.unclaimed = frameState{}, nil
 }
 
 // passRole ends me's turn: the role goes to the call whose answer is partly
@@ -325,6 +353,13 @@ func (c *Conn) dropFrame(me *call) {
 // else may resume that frame) and passRole reports false.
 func (c *Conn) passRole(me *call) bool {
 	c.mu.Lock()
+	if cl := c.unclaimed; cl != nil { // its answer was read (readFrame)
+		c.unclaimed = nil
+		if c.pending.get(cl.seq) == cl {
+			c.pending.del(cl.seq)
+			c.freeLocked()
+		}
+	}
 	var next *call
 	if c.err == nil {
 		if f := &c.cur; f.parsed && f.to != nil && f.to != me && f.to != c.hcall && (f.to.ms == nil || f.to.ms.waiting) {
@@ -380,7 +415,8 @@ func (c *Conn) passRole(me *call) bool {
 }
 
 // readFrame reads the frame in progress (c.cur) to its end. The call it
-// answers is claimed (no longer pending) as soon as its header is read.
+// answers is claimed (no longer pending) as soon as its header is read,
+// except the holder's own, which passRole takes out of the pending set.
 func (c *Conn) readFrame() error {
 	f := &c.cur
 	for f.got < ipc.HeaderSize {
@@ -402,7 +438,16 @@ func (c *Conn) readFrame() error {
 			return err
 		}
 		f.h, f.parsed = h, true
-		if f.to, f.direct = c.claim(h); f.to != nil {
+		if me := c.leader; me != nil && h.SeqNo == me.seq && me.ms == nil && !me.forHello && me.seq != 0 && !c.broken.Load() {
+			// The holder's own answer (a unary call's: registered, and
+			// still pending while it holds the role): it stays in the
+			// pending set until passRole takes it out, under the lock
+			// that one takes anyway.
+			f.to, c.unclaimed = me, me
+		} else {
+			f.to, f.direct = c.claim(h)
+		}
+		if f.to != nil {
 			f.body = f.to.buf[:0]
 		}
 	}
@@ -413,7 +458,11 @@ func (c *Conn) readFrame() error {
 		if f.to == nil {
 			n, err = c.br.Discard(size - f.off)
 		} else {
-			if f.off == len(f.body) {
+			switch {
+			case f.off < len(f.body):
+			case cap(f.body) >= size: // growBody's first case, inline
+				f.body = f.body[:size]
+			default:
 				f.body = growBody(f.body, size)
 			}
 			n, err = c.br.Read(f.body[f.off:])

@@ -98,9 +98,20 @@ func (r *Redialer) Close() error {
 	return c.Close()
 }
 
-// Invoke is Conn.Invoke, redialing by the rules above.
+// Invoke is Conn.Invoke, redialing by the rules above. It is do without
+// do's closure: every call of a typed client comes through here.
 func (r *Redialer) Invoke(ctx context.Context, info *CallInfo, req msgp.Marshaler, resp msgp.Unmarshaler) error {
-	return r.do(ctx, func(c *Conn) error { return c.Invoke(ctx, info, req, resp) })
+	c, redialled, err := r.usable(ctx)
+	if err != nil {
+		return err
+	}
+	if err = c.Invoke(ctx, info, req, resp); err == nil {
+		return nil
+	}
+	if c, err = r.again(ctx, c, redialled, err); c == nil {
+		return err
+	}
+	return c.Invoke(ctx, info, req, resp)
 }
 
 // CallContext is Conn.CallContext, redialing by the rules above.
@@ -149,18 +160,30 @@ func (r *Redialer) do(ctx context.Context, call func(*Conn) error) error {
 	if err != nil {
 		return err
 	}
-	err = call(c)
-	if err == nil || redialled || !errors.Is(err, ErrNotSent) || ctx.Err() != nil {
+	if err = call(c); err == nil {
+		return nil
+	}
+	if c, err = r.again(ctx, c, redialled, err); c == nil {
 		return err
+	}
+	return call(c)
+}
+
+// again returns the connection a call that failed with err on c is made
+// again on, once, by the rules above; nil and the error to return when
+// it is not made again.
+func (r *Redialer) again(ctx context.Context, c *Conn, redialled bool, err error) (*Conn, error) {
+	if redialled || !errors.Is(err, ErrNotSent) || ctx.Err() != nil {
+		return nil, err
 	}
 	c2, derr := r.redial(ctx, c)
 	if derr != nil {
-		return derr
+		return nil, derr
 	}
 	if c2 == c { // NoRedial, or closed
-		return err
+		return nil, err
 	}
-	return call(c2)
+	return c2, nil
 }
 
 // usable returns the current connection, redialing first when it is

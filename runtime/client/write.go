@@ -43,9 +43,11 @@ const seqOffset = 5
 // write failure reaches it as its result.
 func (c *Conn) send(ctx context.Context, frame []byte, cl *call) error {
 	c.mu.Lock()
-	if err := c.admitLocked(ctx, len(frame), cl != nil); err != nil {
-		c.mu.Unlock()
-		return err
+	if c.err != nil || c.streaming || c.overLocked(len(frame), cl != nil) { // else admitLocked returns nil at once
+		if err := c.admitLocked(ctx, len(frame), cl != nil); err != nil {
+			c.mu.Unlock()
+			return err
+		}
 	}
 	if cl == nil && c.callsLocked() > 0 {
 		c.mu.Unlock()
@@ -100,8 +102,7 @@ func (c *Conn) admitLocked(ctx context.Context, n int, isCall bool) error {
 		if err := c.usableLocked(); err != nil {
 			return err
 		}
-		full := isCall && c.pending.len()+len(c.streams) >= c.opts.MaxPendingCalls
-		if !full && !(c.wbusy && len(c.wq)+n > c.opts.MaxQueuedBytes) {
+		if !c.overLocked(n, isCall) {
 			return nil
 		}
 		ch := c.freedLocked()
@@ -114,6 +115,13 @@ func (c *Conn) admitLocked(ctx context.Context, n int, isCall bool) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// overLocked reports whether a request of n bytes (isCall: a call's) is
+// over a budget now: the call slots, or the queue's room.
+func (c *Conn) overLocked(n int, isCall bool) bool {
+	full := isCall && c.pending.len()+len(c.streams) >= c.opts.MaxPendingCalls
+	return full || c.wbusy && len(c.wq)+n > c.opts.MaxQueuedBytes
 }
 
 // writeTurns holds the writing role for cl (nil: a stream request): it
