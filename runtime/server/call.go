@@ -31,6 +31,11 @@ type request struct {
 	// reader's next flush (conn.flushHeld) instead of writing it.
 	inline bool
 
+	// sbuf is the body's storage when it fits in small (most requests'
+	// bodies do): buf points at it then, and no buffer comes from bufPool.
+	sbuf  []byte
+	small [smallBody]byte
+
 	// serve is r's handler goroutine's function, made once per pooled
 	// request: "go r.serve()" allocates nothing, where "go c.serveUnary(r)"
 	// would allocate a closure per call.
@@ -38,6 +43,9 @@ type request struct {
 }
 
 var requestPool sync.Pool // of *request
+
+// smallBody is the largest body a request holds in its own storage.
+const smallBody = 64
 
 func newRequest() *request {
 	r := new(request)
@@ -70,6 +78,24 @@ func putRequest(r *request) {
 	requestPool.Put(r)
 }
 
+// bodyBuf returns storage for a body of n bytes: the request's own for a
+// small one, else a pooled buffer.
+func (r *request) bodyBuf(n uint32) *[]byte {
+	if n <= smallBody {
+		r.sbuf = r.small[:0]
+		return &r.sbuf
+	}
+	return getBuf(0)
+}
+
+// freeBody gives the body's storage back.
+func (r *request) freeBody() {
+	if r.buf != &r.sbuf {
+		putBuf(r.buf)
+	}
+	r.buf = nil
+}
+
 func (r *request) body() []byte {
 	if r.buf == nil {
 		return nil
@@ -81,8 +107,7 @@ func (r *request) body() []byte {
 // A stream also gives back its budget bytes, which it would otherwise hold
 // for its whole life.
 func (r *request) decoded() {
-	putBuf(r.buf)
-	r.buf = nil
+	r.freeBody()
 	if r.m != nil && r.m.stream != nil {
 		r.c.releaseBytes(r.bytes)
 		r.bytes = 0
@@ -93,7 +118,7 @@ func (r *request) decoded() {
 // the budget bytes it held. One served inline, on the reader, becomes the
 // connection's spare (getRequest): the per-call path touches no pool.
 func (r *request) drop() int64 {
-	putBuf(r.buf)
+	r.freeBody()
 	n := r.bytes
 	if c := r.c; r.inline && c.spare == nil {
 		*r = request{serve: r.serve}

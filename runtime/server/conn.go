@@ -432,10 +432,10 @@ func (c *conn) signalFreed() {
 func (c *conn) readRequest(h ipc.Header) (*request, error) {
 	r := getRequest(c, h)
 	if h.Length > 0 {
-		r.buf = getBuf(0)
+		r.buf = r.bodyBuf(h.Length)
 		body, err := c.fr.ReadBodyInto(*r.buf, h.Length)
 		if err != nil {
-			putBuf(r.buf)
+			r.freeBody()
 			putRequest(r)
 			return nil, err
 		}
