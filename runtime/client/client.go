@@ -29,7 +29,7 @@
 //     empty takes the role when it is free, as a waiting call does, and
 //     else waits for a frame or for the role. While a mux stream is open
 //     and nobody waits, the drain goroutine holds the role, from drainDelay
-//     (10 ms) after the last holder let it go; a Recv that starts waiting
+//     (10 ms; at most twice that) after the last holder let it go; a Recv that starts waiting
 //     while it reads wakes it, and it hands that Recv the role at the end
 //     of the frame in progress. Flow control:
 //     the stream's request carries its first StreamCredit (the whole
@@ -74,9 +74,10 @@
 //     reading role while a frame is half read on a Conn that had mux
 //     streams, or by the drain timer that passRole arms when it finds
 //     nobody to take it while mux streams are open (drainDelay after the
-//     role was last let go, if nobody holds it then: armed once, the
-//     timer re-arms itself for the rest when it fires and the role was
-//     let go again meanwhile, so a followed stream resets it about once
+//     role was last let go at the earliest, twice that at the latest, if
+//     nobody holds it then: armed once, the timer re-arms itself for
+//     another drainDelay when it fires and the role was let go again
+//     meanwhile, so a followed stream resets it about once
 //     per drainDelay, not once per frame; the timer's own goroutine
 //     becomes the drain goroutine); holds the role and reads, queueing the
 //     streams' frames and handing calls their answers, until no stream is
@@ -403,7 +404,9 @@ type Conn struct {
 	drainTimer *time.Timer   // starts the drain goroutine (mux.go); under mu
 	drainDelay time.Duration // drainDelay (tests lengthen it); under mu
 	drainArmed bool          // drainTimer is pending; under mu
-	droppedAt  time.Time     // when the reading role was last dropped with streams open; under mu
+	// droppedAgain: the reading role was dropped (streams open) since
+	// drainTimer was armed or re-armed; under mu
+	droppedAgain bool
 
 	// quit is set by a call that withdrew while someone was reading: if the
 	// frame in progress is stalled in its header, that call may be the one

@@ -372,7 +372,7 @@ func TestMuxCloseWakesLeadingRecv(t *testing.T) {
 // The drain goroutine takes the reading role drainDelay after the last
 // time a stream's Recv let it go, not drainDelay after the first: the
 // drain timer, armed once while a stream is followed, re-arms itself for
-// the rest when the role was let go again meanwhile. A Recv that comes
+// another drainDelay when the role was let go again meanwhile. A Recv that comes
 // back within drainDelay every time, across several drainDelays, always
 // finds the role free; once it stops, the drain goroutine takes over, no
 // sooner than drainDelay after the last Recv began. A loaded machine may
