@@ -41,3 +41,12 @@ for group in Encode Decode FrameDecode RoundTrip Parallel LogsFollow IdleConn; d
 		go run "$BENCHSTAT" -filter ".name:$group" -col /impl "$out"
 	fi
 done
+# The paired benchmarks have no impl column: each reports X/raw metrics,
+# one table per metric (their sec/op, a block of every impl, means nothing).
+for group in Paired PairedParallel PairedFollow; do
+	if grep -q "^Benchmark$group/" "$out"; then
+		echo
+		echo "## $group"
+		go run "$BENCHSTAT" -filter ".name:$group" "$out"
+	fi
+done
